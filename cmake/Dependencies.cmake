@@ -1,0 +1,27 @@
+# Every dependency is found with pkg-config. A missing one stops the build with
+# the name of the Debian package that provides it.
+find_package(PkgConfig)
+if(NOT PKG_CONFIG_FOUND)
+	message(FATAL_ERROR "pkg-config not found: apt-get install pkg-config")
+endif()
+
+function(mns_require var module debian_package)
+	pkg_check_modules(${var} QUIET IMPORTED_TARGET ${module})
+	if(NOT ${var}_FOUND)
+		message(FATAL_ERROR "${module} not found (pkg-config): apt-get install ${debian_package}")
+	endif()
+endfunction()
+
+mns_require(KNOT     libknot        libknot-dev)
+mns_require(DNSSEC   libdnssec      libknot-dev)
+mns_require(ZSCANNER libzscanner    libknot-dev)
+mns_require(UV       libuv          libuv1-dev)
+mns_require(JANSSON  jansson        libjansson-dev)
+mns_require(CRYPTO   libcrypto      libssl-dev)
+mns_require(LMDB     lmdb           liblmdb-dev)
+mns_require(URCU     liburcu-memb   liburcu-dev)
+mns_require(URCUCDS  liburcu-cds    liburcu-dev)
+mns_require(IDN2     libidn2        libidn2-dev)
+if(MNS_TESTS)
+	mns_require(CMOCKA cmocka libcmocka-dev)
+endif()

@@ -1,0 +1,150 @@
+/*  Control commands: the core's table plus the commands plugins register.
+ *  SPDX-License-Identifier: GPL-3.0-or-later */
+#include <string.h>
+
+#include "control/control.h"
+#include "log/log.h"
+#include "plugin/plugin_internal.h"
+#include "tenant/tenant.h"
+#include "util/util.h"
+
+typedef int (*core_cmd_fn)(mns_server_t *s, const json_t *args, json_t **result, mns_error_t *err);
+
+static int cmd_status(mns_server_t *s, const json_t *args, json_t **result, mns_error_t *err)
+{
+	mns_txn_t *txn;
+	size_t tenants = 0;
+	if (mns_txn_begin(s->store, false, &txn, err) == MNS_OK) {
+		tenants = mns_store_tenant_count(txn);
+		mns_txn_abort(txn);
+	}
+	json_t *plugins = json_array(), *listen = json_array();
+	for (size_t i = 0; i < s->n_plugins; i++)
+		json_array_append_new(plugins, json_string(mns_plugin_name(s->plugins[i])));
+	for (size_t i = 0; i < s->conf->n_listen; i++) {
+		char buf[96];
+		const mns_listen_t *l = &s->conf->listen[i];
+		snprintf(buf, sizeof(buf), "%s@%u", l->addr, l->port);
+		json_array_append_new(listen, json_string(buf));
+	}
+	*result = json_pack("{s:s, s:I, s:I, s:I, s:o, s:o, s:s, s:I, s:s}", "version", MNS_VERSION,
+	                    "uptime", (json_int_t)(time(NULL) - s->started), "tenants", (json_int_t)tenants,
+	                    "zones", (json_int_t)mns_index_count(s->index), "plugins", plugins,
+	                    "listen", listen, "hosted_zone", s->conf->hosted_zone, "mutations",
+	                    (json_int_t)s->mutations, "config",
+	                    s->conf->path ? s->conf->path : "(embedded defaults)");
+	return *result ? MNS_OK : MNS_ENOMEM;
+}
+
+static int cmd_plugin_list(mns_server_t *s, const json_t *args, json_t **result, mns_error_t *err)
+{
+	json_t *list = json_array();
+	for (size_t i = 0; i < s->n_plugins; i++) {
+		const mns_plugin_api_t *api = mns_plugin_api(s->plugins[i]);
+		json_t *cmds = json_array();
+		for (const mns_plugin_command_t *c = api->commands; c && c->name; c++)
+			json_array_append_new(cmds, json_string(c->name));
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:o, s:s}", "name", api->name,
+		                                      "version", api->version ? api->version : "",
+		                                      "summary", api->summary ? api->summary : "",
+		                                      "commands", cmds, "abi",
+		                                      api->abi_minor ? "1.x" : "1.0"));
+	}
+	*result = json_pack("{s:o}", "plugins", list);
+	return MNS_OK;
+}
+
+static const struct {
+	const char *name;
+	core_cmd_fn fn;
+	bool mutation;
+} core_commands[] = {
+	{ "status", cmd_status, false },
+	{ "tenant.add", mns_tenant_cmd_add, true },
+	{ "tenant.get", mns_tenant_cmd_get, false },
+	{ "tenant.list", mns_tenant_cmd_list, false },
+	{ "tenant.update", mns_tenant_cmd_update, true },
+	{ "tenant.remove", mns_tenant_cmd_remove, true },
+	{ "tenant.records", mns_tenant_cmd_records, false },
+	{ "tenant.instructions", mns_tenant_cmd_instructions, false },
+	{ "plugin.list", cmd_plugin_list, false },
+};
+
+static json_t *error_reply(json_t *id, const char *code, const char *message)
+{
+	return json_pack("{s:O, s:b, s:{s:s, s:s}}", "id", id ? id : json_null(), "ok", 0, "error",
+	                 "code", code, "message", message);
+}
+
+static int dispatch(mns_server_t *s, const char *cmd, const json_t *args, json_t **result,
+                    mns_error_t *err)
+{
+	for (size_t i = 0; i < MNS_ARRAY_SIZE(core_commands); i++)
+		if (strcmp(core_commands[i].name, cmd) == 0)
+			return core_commands[i].fn(s, args, result, err);
+	for (size_t i = 0; i < s->n_plugins; i++) {
+		const mns_plugin_api_t *api = mns_plugin_api(s->plugins[i]);
+		for (const mns_plugin_command_t *c = api->commands; c && c->name; c++)
+			if (strcmp(c->name, cmd) == 0)
+				return c->fn(s->plugins[i], args, result, err);
+	}
+	return mns_error_set(err, "unknown_command",
+	                     "unknown command '%.100s' (see plugin.list for plugin commands)", cmd);
+}
+
+json_t *mns_control_handle_line(mns_server_t *s, const char *line, size_t len)
+{
+	json_error_t jerr;
+	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (req == NULL) {
+		char msg[300];
+		snprintf(msg, sizeof(msg), "request is not valid JSON: %s (column %d)", jerr.text,
+		         jerr.column);
+		return error_reply(NULL, "bad_json", msg);
+	}
+	json_t *id = json_object_get(req, "id");
+	json_t *reply;
+	if (!json_is_object(req)) {
+		reply = error_reply(NULL, "bad_request", "a request is a JSON object with \"cmd\"");
+		goto out;
+	}
+	const char *k;
+	json_t *v;
+	json_object_foreach(req, k, v) {
+		if (strcmp(k, "id") && strcmp(k, "cmd") && strcmp(k, "args")) {
+			char msg[200];
+			snprintf(msg, sizeof(msg), "unknown request field '%.64s' (use id, cmd, args)", k);
+			reply = error_reply(id, "bad_request", msg);
+			goto out;
+		}
+	}
+	const json_t *cmd = json_object_get(req, "cmd");
+	json_t *args = json_object_get(req, "args");
+	if (!json_is_string(cmd)) {
+		reply = error_reply(id, "bad_request", "\"cmd\" is required and must be a string");
+		goto out;
+	}
+	if (args != NULL && !json_is_object(args)) {
+		reply = error_reply(id, "bad_request", "\"args\" must be an object");
+		goto out;
+	}
+	json_t *empty = args ? NULL : json_object();
+	json_t *result = NULL;
+	mns_error_t err = { 0 };
+	int ret = dispatch(s, json_string_value(cmd), args ? args : empty, &result, &err);
+	json_decref(empty);
+	if (ret == MNS_OK) {
+		reply = json_pack("{s:O, s:b, s:o}", "id", id ? id : json_null(), "ok", 1, "result",
+		                  result ? result : json_object());
+	} else {
+		json_decref(result);
+		if (err.code[0] == '\0')
+			mns_error_set(&err, "internal", "%s", mns_strerror(ret));
+		reply = error_reply(id, err.code, err.message);
+		if (err.key[0])
+			json_object_set_new(json_object_get(reply, "error"), "field", json_string(err.key));
+	}
+out:
+	json_decref(req);
+	return reply;
+}

@@ -1,0 +1,265 @@
+/*  The control socket's transport: accept, split lines, answer in order.
+ *  A slow or silent client costs only its own buffers: requests are handled
+ *  as their lines complete and nothing here waits on a client.
+ *  SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "control/control.h"
+#include "log/log.h"
+
+/* Replies a client has not read yet, beyond which it is disconnected. */
+#define MNS_CONTROL_MAX_PENDING (64u * 1024 * 1024)
+
+typedef struct mns_control {
+	mns_server_t *server;
+	uv_pipe_t listener;
+	struct ctl_client *clients;
+	size_t n_clients;
+} mns_control_t;
+
+typedef struct ctl_client {
+	uv_pipe_t pipe;
+	mns_control_t *ctl;
+	char *buf; /* Bytes of the current, incomplete line. */
+	size_t len, cap;
+	bool discarding; /* Skipping the rest of an over-long line. */
+	bool closing;
+	struct ctl_client *next, *prev;
+} ctl_client_t;
+
+typedef struct ctl_write {
+	uv_write_t req;
+	char *data;
+} ctl_write_t;
+
+static void client_closed(uv_handle_t *h)
+{
+	ctl_client_t *c = h->data;
+	free(c->buf);
+	free(c);
+}
+
+static void client_close(ctl_client_t *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	mns_control_t *ctl = c->ctl;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		ctl->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	ctl->n_clients--;
+	uv_close((uv_handle_t *)&c->pipe, client_closed);
+}
+
+static void write_done(uv_write_t *req, int status)
+{
+	ctl_write_t *w = (ctl_write_t *)req;
+	free(w->data);
+	free(w);
+}
+
+static void send_json(ctl_client_t *c, json_t *reply)
+{
+	char *text = json_dumps(reply, JSON_COMPACT);
+	json_decref(reply);
+	if (text == NULL)
+		return;
+	size_t n = strlen(text);
+	char *line = realloc(text, n + 2);
+	if (line == NULL) {
+		free(text);
+		return;
+	}
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	if (c->pipe.write_queue_size > MNS_CONTROL_MAX_PENDING) {
+		mns_log(MNS_LOG_WARNING, "control, client does not read its replies, disconnected");
+		free(line);
+		client_close(c);
+		return;
+	}
+	ctl_write_t *w = malloc(sizeof(*w));
+	if (w == NULL) {
+		free(line);
+		return;
+	}
+	w->data = line;
+	uv_buf_t b = uv_buf_init(line, (unsigned)(n + 1));
+	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, write_done) != 0) {
+		free(line);
+		free(w);
+		client_close(c);
+	}
+}
+
+static void send_error(ctl_client_t *c, const char *code, const char *message)
+{
+	send_json(c, json_pack("{s:n, s:b, s:{s:s, s:s}}", "id", "ok", 0, "error", "code", code,
+	                       "message", message));
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	static char rbuf[65536];
+	(void)h;
+	(void)suggested;
+	/* One loop thread reads at a time; lines are copied out before the next read. */
+	*buf = uv_buf_init(rbuf, sizeof(rbuf));
+}
+
+static bool append(ctl_client_t *c, const char *data, size_t n)
+{
+	if (c->len + n > c->cap) {
+		size_t cap = c->cap ? c->cap : 4096;
+		while (cap < c->len + n)
+			cap *= 2;
+		char *nb = realloc(c->buf, cap);
+		if (nb == NULL)
+			return false;
+		c->buf = nb;
+		c->cap = cap;
+	}
+	memcpy(c->buf + c->len, data, n);
+	c->len += n;
+	return true;
+}
+
+static void handle_line(ctl_client_t *c, const char *line, size_t len)
+{
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	if (len == 0)
+		return;
+	send_json(c, mns_control_handle_line(c->ctl->server, line, len));
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	ctl_client_t *c = stream->data;
+	if (nread < 0) {
+		client_close(c);
+		return;
+	}
+	const char *p = buf->base, *end = buf->base + nread;
+	while (p < end && !c->closing) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t chunk = (size_t)((nl ? nl : end) - p);
+		if (c->discarding) {
+			if (nl)
+				c->discarding = false;
+		} else if (c->len + chunk > MNS_CONTROL_MAX_LINE) {
+			char msg[128];
+			snprintf(msg, sizeof(msg), "request line longer than %d octets", MNS_CONTROL_MAX_LINE);
+			send_error(c, "line_too_long", msg);
+			c->len = 0;
+			c->discarding = nl == NULL;
+		} else if (nl && c->len == 0) {
+			handle_line(c, p, chunk);
+		} else if (!append(c, p, chunk)) {
+			send_error(c, "no_memory", "out of memory");
+			client_close(c);
+			return;
+		} else if (nl) {
+			handle_line(c, c->buf, c->len);
+			c->len = 0;
+		}
+		p += chunk + (nl ? 1 : 0);
+	}
+	/* Give back memory a large request took. */
+	if (c->len == 0 && c->cap > 65536) {
+		free(c->buf);
+		c->buf = NULL;
+		c->cap = 0;
+	}
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+	mns_control_t *ctl = listener->data;
+	if (status < 0)
+		return;
+	ctl_client_t *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return;
+	uv_pipe_init(listener->loop, &c->pipe, 0);
+	c->pipe.data = c;
+	c->ctl = ctl;
+	if (uv_accept(listener, (uv_stream_t *)&c->pipe) != 0) {
+		uv_close((uv_handle_t *)&c->pipe, client_closed);
+		return;
+	}
+	c->next = ctl->clients;
+	if (ctl->clients)
+		ctl->clients->prev = c;
+	ctl->clients = c;
+	ctl->n_clients++;
+	if (ctl->n_clients > MNS_CONTROL_MAX_CLIENTS) {
+		send_error(c, "too_many_connections", "too many control connections, try again later");
+		client_close(c);
+		return;
+	}
+	uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+static void listener_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+int mns_control_start(mns_server_t *s)
+{
+	const char *path = s->conf->control;
+	mns_control_t *ctl = calloc(1, sizeof(*ctl));
+	if (ctl == NULL)
+		return MNS_ENOMEM;
+	ctl->server = s;
+	/* A socket left by a killed daemon is stale; anything else is not ours. */
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			mns_log(MNS_LOG_ERR, "control, %s exists and is not a socket", path);
+			free(ctl);
+			return MNS_EEXIST;
+		}
+		unlink(path);
+	}
+	uv_pipe_init(s->loop, &ctl->listener, 0);
+	ctl->listener.data = ctl;
+	/* Create it private, then open it up to the configured mode. */
+	mode_t old = umask(0177);
+	int rc = uv_pipe_bind(&ctl->listener, path);
+	umask(old);
+	if (rc == 0)
+		rc = chmod(path, s->conf->control_mode) == 0 ? 0 : -errno;
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&ctl->listener, 64, on_connection);
+	if (rc != 0) {
+		mns_log(MNS_LOG_ERR, "control, cannot listen on %s (%s)", path, strerror(-rc));
+		uv_close((uv_handle_t *)&ctl->listener, listener_closed);
+		return MNS_ERROR;
+	}
+	s->control = ctl;
+	mns_log(MNS_LOG_INFO, "control, listening on %s", path);
+	return MNS_OK;
+}
+
+
+void mns_control_stop(mns_server_t *s)
+{
+	mns_control_t *ctl = s->control;
+	if (ctl == NULL)
+		return;
+	while (ctl->clients)
+		client_close(ctl->clients);
+	unlink(s->conf->control);
+	uv_close((uv_handle_t *)&ctl->listener, listener_closed);
+	s->control = NULL;
+}

@@ -1,0 +1,211 @@
+/*  mailnsd: the authoritative DNS daemon of mailns.
+ *  SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log/log.h"
+#include "server_lifecycle.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "Usage: mailnsd [options]\n"
+	        "\n"
+	        "Authoritative DNS server that publishes each tenant's DKIM, SPF, bounce MX\n"
+	        "and DMARC records. Without -c it runs on embedded defaults: DNS on\n"
+	        "127.0.0.1@5300, data and control socket under ./mailns-data.\n"
+	        "\n"
+	        "Options:\n"
+	        "  -c, --config FILE      read the configuration from FILE\n"
+	        "  -l, --listen ADDR@PORT answer DNS on ADDR@PORT, UDP and TCP (repeatable;\n"
+	        "                         replaces the configured listen addresses)\n"
+	        "  -s, --control PATH     control socket path\n"
+	        "  -d, --data DIR         data directory (tenant store)\n"
+	        "  -p, --plugins DIR      directory to load plugins from\n"
+	        "  -z, --zones DIR        directory of static <zone>.zone files\n"
+	        "  -f, --foreground       stay in the foreground, logging to stderr\n"
+	        "      --log-level LEVEL  error, warning, notice, info or debug\n"
+	        "  -V, --version          print the version and exit\n"
+	        "  -h, --help             print this help and exit\n"
+	        "\n"
+	        "Signals: SIGTERM and SIGINT stop, SIGHUP re-reads the configuration.\n"
+	        "Exit codes: 0 stopped cleanly, 1 configuration or start-up error, 2 usage error.\n");
+}
+
+typedef struct daemon_state {
+	mns_server_t server;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	int ready_fd; /* Write end of the pipe the parent waits on (background mode). */
+} daemon_state_t;
+
+static void on_stop(uv_signal_t *h, int signum)
+{
+	daemon_state_t *d = h->data;
+	mns_log(MNS_LOG_NOTICE, "signal %s, stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	mns_server_stop_io(&d->server);
+	uv_close((uv_handle_t *)&d->sig_term, NULL);
+	uv_close((uv_handle_t *)&d->sig_int, NULL);
+	uv_close((uv_handle_t *)&d->sig_hup, NULL);
+}
+
+static void on_hup(uv_signal_t *h, int signum)
+{
+	daemon_state_t *d = h->data;
+	mns_log(MNS_LOG_NOTICE, "signal SIGHUP, reloading the configuration");
+	mns_server_reload(&d->server);
+}
+
+/* Background mode: the parent exits once the child is serving (or failed), so
+ * scripts see start-up errors in the exit code. */
+static int daemonize(void)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0) {
+		close(fds[1]);
+		char c;
+		ssize_t n = read(fds[0], &c, 1);
+		_exit(n == 1 ? 0 : 1);
+	}
+	close(fds[0]);
+	setsid();
+	if (fork() > 0)
+		_exit(0);
+	int null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		close(null);
+	}
+	return fds[1];
+}
+
+static int parse_args(int argc, char **argv, mns_server_t *s, bool *foreground)
+{
+	enum { OPT_LOG_LEVEL = 256 };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "control", required_argument, NULL, 's' },
+		{ "data", required_argument, NULL, 'd' },
+		{ "plugins", required_argument, NULL, 'p' },
+		{ "zones", required_argument, NULL, 'z' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "c:l:s:d:p:z:fVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': s->conf_path = optarg; break;
+		case 'l': {
+			mns_listen_t *nl = realloc(s->ov.listen, (s->ov.n_listen + 1) * sizeof(*nl));
+			if (nl == NULL)
+				return 1;
+			s->ov.listen = nl;
+			if (mns_listen_parse(optarg, &nl[s->ov.n_listen]) != MNS_OK) {
+				fprintf(stderr, "mailnsd: --listen %s: expected ADDRESS@PORT, e.g. 127.0.0.1@5300\n",
+				        optarg);
+				return 2;
+			}
+			s->ov.n_listen++;
+			break;
+		}
+		case 's': s->ov.control = optarg; break;
+		case 'd': s->ov.data_dir = optarg; break;
+		case 'p': s->ov.plugin_dir = optarg; break;
+		case 'z': s->ov.zones_dir = optarg; break;
+		case 'f': *foreground = true; break;
+		case OPT_LOG_LEVEL: s->ov.log_level = optarg; break;
+		case 'V': printf("mailnsd %s\n", MNS_VERSION); return -1;
+		case 'h': usage(stdout); return -1;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "mailnsd: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static daemon_state_t d;
+	bool foreground = false;
+	int rc = parse_args(argc, argv, &d.server, &foreground);
+	if (rc != 0) {
+		free(d.server.ov.listen);
+		return rc < 0 ? 0 : rc;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	umask(0077);
+
+	d.ready_fd = -1;
+	if (!foreground) {
+		d.ready_fd = daemonize();
+		if (d.ready_fd < 0) {
+			fprintf(stderr, "mailnsd: cannot go to the background: %s\n", strerror(errno));
+			return 1;
+		}
+	}
+
+	mns_rcu_register();
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	char errbuf[1024] = "";
+	int exit_code = 0;
+	rc = mns_server_init(&d.server, &loop, errbuf, sizeof(errbuf));
+	if (rc != MNS_OK) {
+		fprintf(stderr, "mailnsd: %s\n", errbuf[0] ? errbuf : "start-up failed");
+		exit_code = 1;
+	} else if (mns_server_start_io(&d.server) != MNS_OK) {
+		fprintf(stderr, "mailnsd: cannot listen (see the log above)\n");
+		exit_code = 1;
+	}
+	if (exit_code == 0) {
+		uv_signal_init(&loop, &d.sig_term);
+		uv_signal_init(&loop, &d.sig_int);
+		uv_signal_init(&loop, &d.sig_hup);
+		d.sig_term.data = d.sig_int.data = d.sig_hup.data = &d;
+		uv_signal_start(&d.sig_term, on_stop, SIGTERM);
+		uv_signal_start(&d.sig_int, on_stop, SIGINT);
+		uv_signal_start(&d.sig_hup, on_hup, SIGHUP);
+		mns_log(MNS_LOG_NOTICE, "mailnsd %s started, config=%s", MNS_VERSION,
+		        d.server.conf_path ? d.server.conf_path : "(embedded defaults)");
+		if (d.ready_fd >= 0) {
+			(void)!write(d.ready_fd, "1", 1);
+			close(d.ready_fd);
+			int null = open("/dev/null", O_RDWR);
+			if (null >= 0) {
+				dup2(null, STDERR_FILENO);
+				close(null);
+			}
+		}
+	} else {
+		mns_server_stop_io(&d.server);
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	mns_server_deinit(&d.server);
+	uv_run(&loop, UV_RUN_DEFAULT); /* Close callbacks of plugin timers. */
+	if (uv_loop_close(&loop) != 0)
+		mns_log(MNS_LOG_WARNING, "loop closed with handles still open");
+	free(d.server.ov.listen);
+	mns_rcu_unregister();
+	if (exit_code == 0)
+		mns_log(MNS_LOG_NOTICE, "mailnsd stopped");
+	return exit_code;
+}

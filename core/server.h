@@ -1,0 +1,39 @@
+/*  The running daemon's state, owned by the main loop.
+ *  SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef MNS_SERVER_H
+#define MNS_SERVER_H
+
+#include <time.h>
+#include <uv.h>
+
+#include "conf/conf.h"
+#include "dns/dns.h"
+#include "store/store.h"
+#include "zone/index.h"
+
+struct mns_net;
+struct mns_control;
+
+typedef struct mns_server {
+	uv_loop_t *loop;
+	char *conf_path; /**< -c FILE, or NULL for embedded defaults. */
+	mns_conf_overrides_t ov; /**< Command-line settings, reapplied on reload. */
+	mns_conf_t *conf;
+	mns_store_t *store;
+	mns_index_t *index;
+	mns_plugin_t **plugins; /**< In config order: the build order. */
+	size_t n_plugins;
+	mns_dns_conf_t dns_conf;
+	mns_dns_ctx_t dns; /**< Answering context of the main loop. */
+	struct mns_net *net;
+	struct mns_control *control;
+	knot_dname_t **static_apexes; /**< Static zones, for overlap checks. */
+	size_t n_static;
+	time_t started;
+	uint64_t mutations; /**< Successful mutations since start. */
+} mns_server_t;
+
+/** \brief Finds a loaded plugin by name. \return NULL if not loaded. */
+mns_plugin_t *mns_server_plugin(const mns_server_t *s, const char *name);
+
+#endif

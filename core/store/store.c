@@ -1,0 +1,322 @@
+/*  SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log/log.h"
+#include "store/store.h"
+
+struct mns_store {
+	MDB_env *env;
+	MDB_dbi tenants, domains, zones, meta;
+};
+
+struct mns_txn {
+	mns_store_t *store;
+	MDB_txn *txn;
+};
+
+/* Map size is address space, not disk: LMDB grows the file as needed. 16 GiB
+ * holds a few million tenant documents with their keys. */
+#define MNS_STORE_MAPSIZE (16ULL << 30)
+
+static int store_error(mns_error_t *err, int rc, const char *what)
+{
+	const char *code = "store_failed";
+	if (rc == MDB_MAP_FULL)
+		code = "store_full";
+	else if (rc == ENOSPC)
+		code = "disk_full";
+	else if (rc == EACCES || rc == EROFS)
+		code = "store_read_only";
+	mns_error_set(err, code, "tenant store: %s failed: %s", what, mdb_strerror(rc));
+	mns_log(MNS_LOG_ERR, "store, %s failed (%s)", what, mdb_strerror(rc));
+	return MNS_ESTORE;
+}
+
+int mns_store_open(const char *dir, mns_store_t **out, mns_error_t *err)
+{
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return mns_error_set(err, "store_failed", "cannot create data directory %s: %s", dir,
+		                     strerror(errno)),
+		       MNS_ESTORE;
+	struct stat st;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		return mns_error_set(err, "store_failed", "data directory %s is not a directory", dir),
+		       MNS_ESTORE;
+	if (st.st_mode & S_IWOTH)
+		return mns_error_set(err, "store_insecure",
+		                     "data directory %s is writable by everyone: chmod 0700 it", dir),
+		       MNS_ESTORE;
+	/* Key material lives here: nobody but us may read it. */
+	if ((st.st_mode & 0077) != 0 && chmod(dir, 0700) != 0)
+		mns_log(MNS_LOG_WARNING, "store, cannot chmod 0700 %s (%s)", dir, strerror(errno));
+
+	mns_store_t *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return MNS_ENOMEM;
+	int rc = mdb_env_create(&s->env);
+	if (rc == 0)
+		rc = mdb_env_set_maxdbs(s->env, 8);
+	if (rc == 0)
+		rc = mdb_env_set_mapsize(s->env, MNS_STORE_MAPSIZE);
+	if (rc == 0)
+		rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
+	if (rc != 0) {
+		store_error(err, rc, "open");
+		goto fail;
+	}
+	int dead = 0;
+	mdb_reader_check(s->env, &dead);
+
+	MDB_txn *txn = NULL;
+	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "tenants", MDB_CREATE, &s->tenants);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "domains", MDB_CREATE, &s->domains);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "zones", MDB_CREATE, &s->zones);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta);
+	if (rc == 0)
+		rc = mdb_txn_commit(txn);
+	else if (txn)
+		mdb_txn_abort(txn);
+	if (rc != 0) {
+		store_error(err, rc, "open tables");
+		goto fail;
+	}
+	*out = s;
+	return MNS_OK;
+fail:
+	if (s->env)
+		mdb_env_close(s->env);
+	free(s);
+	return MNS_ESTORE;
+}
+
+void mns_store_close(mns_store_t *s)
+{
+	if (s == NULL)
+		return;
+	mdb_env_close(s->env);
+	free(s);
+}
+
+int mns_txn_begin(mns_store_t *s, bool write, mns_txn_t **out, mns_error_t *err)
+{
+	mns_txn_t *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return MNS_ENOMEM;
+	int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+	if (rc != 0) {
+		free(t);
+		return store_error(err, rc, "begin transaction");
+	}
+	t->store = s;
+	*out = t;
+	return MNS_OK;
+}
+
+int mns_txn_commit(mns_txn_t *t, mns_error_t *err)
+{
+	int rc = mdb_txn_commit(t->txn);
+	free(t);
+	return rc == 0 ? MNS_OK : store_error(err, rc, "commit");
+}
+
+void mns_txn_abort(mns_txn_t *t)
+{
+	if (t == NULL)
+		return;
+	mdb_txn_abort(t->txn);
+	free(t);
+}
+
+static MDB_val sval(const char *s)
+{
+	return (MDB_val){ .mv_size = strlen(s), .mv_data = (void *)s };
+}
+
+int mns_store_tenant_get(mns_txn_t *t, const char *id, json_t **doc)
+{
+	MDB_val k = sval(id), v;
+	int rc = mdb_get(t->txn, t->store->tenants, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return MNS_ENOENT;
+	if (rc != 0)
+		return store_error(NULL, rc, "read tenant");
+	json_error_t jerr;
+	*doc = json_loadb(v.mv_data, v.mv_size, 0, &jerr);
+	if (*doc == NULL) {
+		mns_log(MNS_LOG_ERR, "store, tenant %s is not valid JSON (%s)", id, jerr.text);
+		return MNS_ESTORE;
+	}
+	return MNS_OK;
+}
+
+int mns_store_tenant_put(mns_txn_t *t, const char *id, const json_t *doc, mns_error_t *err)
+{
+	char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+	if (text == NULL)
+		return MNS_ENOMEM;
+	MDB_val k = sval(id), v = sval(text);
+	int rc = mdb_put(t->txn, t->store->tenants, &k, &v, 0);
+	/* The document may hold private keys: wipe our copy of the text. */
+	memset(text, 0, v.mv_size);
+	free(text);
+	return rc == 0 ? MNS_OK : store_error(err, rc, "write tenant");
+}
+
+int mns_store_tenant_del(mns_txn_t *t, const char *id, mns_error_t *err)
+{
+	MDB_val k = sval(id);
+	int rc = mdb_del(t->txn, t->store->tenants, &k, NULL);
+	if (rc == MDB_NOTFOUND)
+		return MNS_ENOENT;
+	return rc == 0 ? MNS_OK : store_error(err, rc, "delete tenant");
+}
+
+int mns_store_tenant_each(mns_txn_t *t, const char *after,
+                          bool (*cb)(const char *id, json_t *doc, void *data), void *data)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(t->txn, t->store->tenants, &cur);
+	if (rc != 0)
+		return store_error(NULL, rc, "cursor");
+	MDB_val k, v;
+	if (after) {
+		k = sval(after);
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (rc == 0 && k.mv_size == strlen(after) && memcmp(k.mv_data, after, k.mv_size) == 0)
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	} else {
+		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	}
+	int ret = MNS_OK;
+	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		char id[128];
+		snprintf(id, sizeof(id), "%.*s", (int)k.mv_size, (const char *)k.mv_data);
+		json_t *doc = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+		if (doc == NULL) {
+			mns_log(MNS_LOG_ERR, "store, tenant %s is not valid JSON, skipped", id);
+			continue;
+		}
+		bool more = cb(id, doc, data);
+		json_decref(doc);
+		if (!more)
+			break;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		ret = store_error(NULL, rc, "iterate tenants");
+	mdb_cursor_close(cur);
+	return ret;
+}
+
+size_t mns_store_tenant_count(mns_txn_t *t)
+{
+	MDB_stat st;
+	if (mdb_stat(t->txn, t->store->tenants, &st) != 0)
+		return 0;
+	return st.ms_entries;
+}
+
+static MDB_dbi index_dbi(mns_txn_t *t, mns_store_index_t idx)
+{
+	return idx == MNS_IDX_DOMAIN ? t->store->domains : t->store->zones;
+}
+
+static void copy_id(const MDB_val *v, char *id)
+{
+	size_t n = v->mv_size < 63 ? v->mv_size : 63;
+	memcpy(id, v->mv_data, n);
+	id[n] = '\0';
+}
+
+int mns_store_index_get(mns_txn_t *t, mns_store_index_t idx, const void *key, size_t klen,
+                        char *id)
+{
+	MDB_val k = { klen, (void *)key }, v;
+	int rc = mdb_get(t->txn, index_dbi(t, idx), &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return MNS_ENOENT;
+	if (rc != 0)
+		return store_error(NULL, rc, "read index");
+	copy_id(&v, id);
+	return MNS_OK;
+}
+
+int mns_store_index_prefix(mns_txn_t *t, mns_store_index_t idx, const void *prefix, size_t plen,
+                           char *id)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(t->txn, index_dbi(t, idx), &cur);
+	if (rc != 0)
+		return store_error(NULL, rc, "cursor");
+	MDB_val k = { plen, (void *)prefix }, v;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	int ret = MNS_ENOENT;
+	if (rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0) {
+		copy_id(&v, id);
+		ret = MNS_OK;
+	}
+	mdb_cursor_close(cur);
+	return ret;
+}
+
+int mns_store_index_put(mns_txn_t *t, mns_store_index_t idx, const void *key, size_t klen,
+                        const char *id, mns_error_t *err)
+{
+	MDB_val k = { klen, (void *)key }, v = sval(id);
+	int rc = mdb_put(t->txn, index_dbi(t, idx), &k, &v, 0);
+	return rc == 0 ? MNS_OK : store_error(err, rc, "write index");
+}
+
+int mns_store_index_del(mns_txn_t *t, mns_store_index_t idx, const void *key, size_t klen,
+                        mns_error_t *err)
+{
+	MDB_val k = { klen, (void *)key };
+	int rc = mdb_del(t->txn, index_dbi(t, idx), &k, NULL);
+	if (rc == MDB_NOTFOUND)
+		return MNS_OK;
+	return rc == 0 ? MNS_OK : store_error(err, rc, "delete index");
+}
+
+int mns_store_meta_get_u32(mns_txn_t *t, const char *key, uint32_t *val)
+{
+	MDB_val k = sval(key), v;
+	int rc = mdb_get(t->txn, t->store->meta, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return MNS_ENOENT;
+	if (rc != 0 || v.mv_size != sizeof(uint32_t))
+		return MNS_ESTORE;
+	memcpy(val, v.mv_data, sizeof(*val));
+	return MNS_OK;
+}
+
+int mns_store_meta_put_u32(mns_txn_t *t, const char *key, uint32_t val, mns_error_t *err)
+{
+	MDB_val k = sval(key), v = { sizeof(val), &val };
+	int rc = mdb_put(t->txn, t->store->meta, &k, &v, 0);
+	return rc == 0 ? MNS_OK : store_error(err, rc, "write meta");
+}
+
+int mns_store_next_serial(mns_txn_t *t, uint32_t now, uint32_t *serial, mns_error_t *err)
+{
+	uint32_t last = 0;
+	int ret = mns_store_meta_get_u32(t, "serial", &last);
+	if (ret != MNS_OK && ret != MNS_ENOENT)
+		return ret;
+	/* Serial arithmetic (RFC 1982): go to now if now is ahead, else step by one. */
+	uint32_t next = last + 1;
+	if ((int32_t)(now - next) > 0)
+		next = now;
+	ret = mns_store_meta_put_u32(t, "serial", next, err);
+	if (ret == MNS_OK)
+		*serial = next;
+	return ret;
+}

@@ -1,0 +1,66 @@
+/*  The durable tenant store: LMDB under the data directory. Every mutation is
+ *  one write transaction, committed (and synced) before the caller answers ok.
+ *  SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef MNS_STORE_H
+#define MNS_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "mailns/plugin.h"
+
+typedef struct mns_store mns_store_t;
+typedef struct mns_txn mns_txn_t;
+
+/** Secondary indexes, each mapping a key to a tenant id. */
+typedef enum mns_store_index {
+	MNS_IDX_DOMAIN, /**< The customer's domain (text) → tenant. */
+	MNS_IDX_ZONE, /**< knot_dname_lf() of an ns-mode zone apex → tenant. */
+} mns_store_index_t;
+
+/** \brief Opens (creating) the store in \a dir; the directory is created
+ *  0700 and must not be writable by others. */
+int mns_store_open(const char *dir, mns_store_t **out, mns_error_t *err);
+/** \brief Closes the store. */
+void mns_store_close(mns_store_t *s);
+
+/** \brief Starts a transaction (\a write: a mutation). */
+int mns_txn_begin(mns_store_t *s, bool write, mns_txn_t **out, mns_error_t *err);
+/** \brief Commits and frees \a t; the data is on disk when it returns MNS_OK. */
+int mns_txn_commit(mns_txn_t *t, mns_error_t *err);
+/** \brief Drops and frees \a t. */
+void mns_txn_abort(mns_txn_t *t);
+
+/** \brief Reads tenant \a id. \return MNS_OK, MNS_ENOENT, or MNS_ESTORE. */
+int mns_store_tenant_get(mns_txn_t *t, const char *id, json_t **doc);
+/** \brief Writes tenant \a id. */
+int mns_store_tenant_put(mns_txn_t *t, const char *id, const json_t *doc, mns_error_t *err);
+/** \brief Deletes tenant \a id. */
+int mns_store_tenant_del(mns_txn_t *t, const char *id, mns_error_t *err);
+/** \brief Calls \a cb for tenants in id order starting after \a after (NULL:
+ *  from the first) until \a cb returns false. */
+int mns_store_tenant_each(mns_txn_t *t, const char *after,
+                          bool (*cb)(const char *id, json_t *doc, void *data), void *data);
+/** \brief Number of tenants. */
+size_t mns_store_tenant_count(mns_txn_t *t);
+
+/** \brief Looks up \a key (\a klen octets) in \a idx; the owner id goes to \a id
+ *  (64 octets). \return MNS_OK or MNS_ENOENT. */
+int mns_store_index_get(mns_txn_t *t, mns_store_index_t idx, const void *key, size_t klen,
+                        char *id);
+/** \brief Finds any key in \a idx that starts with \a prefix (\a plen octets). */
+int mns_store_index_prefix(mns_txn_t *t, mns_store_index_t idx, const void *prefix, size_t plen,
+                           char *id);
+int mns_store_index_put(mns_txn_t *t, mns_store_index_t idx, const void *key, size_t klen,
+                        const char *id, mns_error_t *err);
+int mns_store_index_del(mns_txn_t *t, mns_store_index_t idx, const void *key, size_t klen,
+                        mns_error_t *err);
+
+/** \brief The next zone serial: max(last + 1, \a now), remembered in the
+ *  store so serials never go backwards, across restarts and removals. */
+int mns_store_next_serial(mns_txn_t *t, uint32_t now, uint32_t *serial, mns_error_t *err);
+/** \brief Reads/writes a small named value in the meta table. */
+int mns_store_meta_get_u32(mns_txn_t *t, const char *key, uint32_t *val);
+int mns_store_meta_put_u32(mns_txn_t *t, const char *key, uint32_t val, mns_error_t *err);
+
+#endif

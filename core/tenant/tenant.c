@@ -1,0 +1,891 @@
+/*  The mutation path of DESIGN.md: validate (core, then each plugin for its
+ *  section) → build the zone (plugins emit records) → write the document
+ *  durably → publish the zone into the index → answer ok. A failure at any
+ *  step leaves the store and the served zones as they were.
+ *  SPDX-License-Identifier: GPL-3.0-or-later */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/rand.h>
+
+#include "log/log.h"
+#include "plugin/plugin_internal.h"
+#include "plugin/registry.h"
+#include "tenant/dname.h"
+#include "tenant/instr.h"
+#include "tenant/tenant.h"
+#include "util/util.h"
+#include "zone/zone.h"
+
+/* The names a tenant document implies. */
+typedef struct tenant_names {
+	char id[64];
+	char domain[MNS_DNAME_TXT_MAX];
+	char subdomain[64];
+	mns_mode_t mode;
+	char apex[MNS_DNAME_TXT_MAX]; /* Zone the records live in (ns: own; cname: hosted). */
+	char base[MNS_DNAME_TXT_MAX]; /* ns: the apex; cname: <id>.<hosted>. */
+	char mail_domain[MNS_DNAME_TXT_MAX];
+	const char *mail_label;
+} tenant_names_t;
+
+static const char *mode_name(mns_mode_t m)
+{
+	return m == MNS_MODE_CNAME ? "cname" : "ns";
+}
+
+/* Fills names from the identifying fields; checks the lengths they imply. */
+static int names_init(const mns_server_t *s, tenant_names_t *n, const char *id, const char *domain,
+                      mns_mode_t mode, const char *subdomain, mns_error_t *err)
+{
+	memset(n, 0, sizeof(*n));
+	snprintf(n->id, sizeof(n->id), "%s", id);
+	snprintf(n->domain, sizeof(n->domain), "%s", domain);
+	snprintf(n->subdomain, sizeof(n->subdomain), "%s", subdomain ? subdomain : "");
+	n->mode = mode;
+	int len;
+	if (mode == MNS_MODE_NS) {
+		len = n->subdomain[0] ? snprintf(n->apex, sizeof(n->apex), "%s.%s", n->subdomain, domain)
+		                      : snprintf(n->apex, sizeof(n->apex), "%s", domain);
+		snprintf(n->base, sizeof(n->base), "%s", n->apex);
+		snprintf(n->mail_domain, sizeof(n->mail_domain), "%s", n->apex);
+		n->mail_label = "@";
+		/* Owners such as s1._domainkey.<apex> must still fit in 255 octets. */
+		if (len > 253 - 32)
+			return mns_error_set(err, "invalid_domain",
+			                     "zone '%s' is too long to hold the records below it: use a shorter domain or subdomain",
+			                     n->apex);
+	} else {
+		snprintf(n->apex, sizeof(n->apex), "%s", s->conf->hosted_zone);
+		len = snprintf(n->base, sizeof(n->base), "%s.%s", id, s->conf->hosted_zone);
+		int ml = snprintf(n->mail_domain, sizeof(n->mail_domain), "%s.%s", s->conf->bounce_label,
+		                  domain);
+		n->mail_label = s->conf->bounce_label;
+		if (len > 253 - 32 || ml > 253 - 32)
+			return mns_error_set(err, "invalid_domain", "domain '%s' is too long", domain);
+	}
+	return MNS_OK;
+}
+
+static int names_from_doc(const mns_server_t *s, const json_t *doc, tenant_names_t *n,
+                          mns_error_t *err)
+{
+	const char *mode = json_string_value(json_object_get(doc, "mode"));
+	return names_init(s, n, json_string_value(json_object_get(doc, "tenant")),
+	                  json_string_value(json_object_get(doc, "domain")),
+	                  mode && !strcmp(mode, "cname") ? MNS_MODE_CNAME : MNS_MODE_NS,
+	                  json_string_value(json_object_get(doc, "subdomain")), err);
+}
+
+static void ctx_init(const mns_server_t *s, const tenant_names_t *n, mns_tenant_ctx_t *ctx)
+{
+	*ctx = (mns_tenant_ctx_t){
+		.id = n->id,
+		.domain = n->domain,
+		.mode = n->mode,
+		.base = n->base,
+		.mail_label = n->mail_label,
+		.mail_domain = n->mail_domain,
+		.ttl = s->conf->ttl,
+		.now = time(NULL),
+	};
+}
+
+/* Zone lookup keys: the canonical (knot_dname_lf) form without its length
+ * octet, so that every zone below Z has Z's key as a prefix. */
+static size_t zone_key(const char *name, uint8_t key[KNOT_DNAME_MAXLEN])
+{
+	knot_dname_storage_t wire;
+	if (knot_dname_from_str(wire, name, sizeof(wire)) == NULL)
+		return 0;
+	knot_dname_to_lower(wire);
+	knot_dname_storage_t storage;
+	const uint8_t *lf = knot_dname_lf(wire, storage);
+	memcpy(key, lf + 1, lf[0]);
+	return lf[0];
+}
+
+/* The SOA serial of a zone: the document's, raised to the floor that a
+ * config change set (see bump_serial_floor). */
+static uint32_t serial_of(mns_txn_t *txn, const json_t *doc)
+{
+	uint32_t serial = (uint32_t)json_integer_value(json_object_get(doc, "serial")), floor = 0;
+	if (mns_store_meta_get_u32(txn, "serial_floor", &floor) == MNS_OK &&
+	    (int32_t)(floor - serial) > 0)
+		serial = floor;
+	return serial;
+}
+
+static int add_soa_ns(const mns_server_t *s, mns_zone_builder_t *zb, uint32_t serial,
+                      mns_error_t *err)
+{
+	const mns_conf_t *c = s->conf;
+	int ret = mns_zb_add_soa(zb, c->soa_ttl, c->nameservers[0], c->soa_contact, serial,
+	                         c->refresh, c->retry, c->expire, c->negative_ttl, err);
+	for (size_t i = 0; ret == MNS_OK && i < c->n_nameservers; i++)
+		ret = mns_zb_add_ns(zb, "@", c->soa_ttl, c->nameservers[i], err);
+	return ret;
+}
+
+/* Builds the zone (ns) or subtree (cname) of a tenant document. */
+static int build_zone(const mns_server_t *s, mns_txn_t *txn, const json_t *doc, mns_zone_t **out,
+                      mns_error_t *err)
+{
+	tenant_names_t n;
+	int ret = names_from_doc(s, doc, &n, err);
+	if (ret != MNS_OK)
+		return ret;
+	mns_zone_builder_t *zb = mns_zb_new(n.apex, n.base,
+	                                    n.mode == MNS_MODE_NS ? MNS_ZONE_TENANT : MNS_ZONE_SUBTREE);
+	if (zb == NULL)
+		return mns_error_set(err, "internal", "cannot start a zone for '%s'", n.base);
+	mns_zb_set_tenant(zb, n.id);
+	mns_zb_set_producer(zb, "core");
+	if (n.mode == MNS_MODE_NS) {
+		ret = add_soa_ns(s, zb, serial_of(txn, doc), err);
+		/* The verifier's proof that the public path reaches us (ns mode). */
+		const char *token =
+			json_string_value(json_object_get(json_object_get(doc, "verify"), "token"));
+		if (ret == MNS_OK && token)
+			ret = mns_zb_add_txt(zb, "_mailns-challenge", s->conf->ttl, token, err);
+	}
+	mns_tenant_ctx_t ctx;
+	ctx_init(s, &n, &ctx);
+	for (size_t i = 0; ret == MNS_OK && i < s->n_plugins; i++) {
+		const mns_plugin_api_t *api = mns_plugin_api(s->plugins[i]);
+		if (api->tenant_build == NULL)
+			continue;
+		mns_zb_set_producer(zb, api->name);
+		ret = api->tenant_build(s->plugins[i], &ctx, json_object_get(doc, api->name), zb, err);
+		if (ret != MNS_OK && err && err->code[0] == '\0')
+			mns_error_set(err, "build_failed", "plugin %s could not build the records", api->name);
+	}
+	if (ret == MNS_OK)
+		ret = mns_zb_build(zb, out, err);
+	mns_zb_free(zb);
+	return ret;
+}
+
+static int publish_hosted(mns_server_t *s, uint32_t serial, mns_error_t *err)
+{
+	mns_zone_builder_t *zb = mns_zb_new(s->conf->hosted_zone, s->conf->hosted_zone, MNS_ZONE_HOSTED);
+	if (zb == NULL)
+		return mns_error_set(err, "internal", "cannot start the hosted zone");
+	mns_zb_set_producer(zb, "core");
+	mns_zone_t *z = NULL;
+	int ret = add_soa_ns(s, zb, serial, err);
+	if (ret == MNS_OK)
+		ret = mns_zb_build(zb, &z, err);
+	mns_zb_free(zb);
+	if (ret == MNS_OK)
+		ret = mns_index_publish(s->index, z);
+	return ret;
+}
+
+/* Index entries of a document: its domain and, in ns mode, its zone. */
+static int index_entries(mns_txn_t *txn, const mns_server_t *s, const json_t *doc, bool add,
+                         mns_error_t *err)
+{
+	tenant_names_t n;
+	if (names_from_doc(s, doc, &n, err) != MNS_OK)
+		return MNS_EINVAL;
+	int ret = add ? mns_store_index_put(txn, MNS_IDX_DOMAIN, n.domain, strlen(n.domain), n.id, err)
+	              : mns_store_index_del(txn, MNS_IDX_DOMAIN, n.domain, strlen(n.domain), err);
+	if (ret == MNS_OK && n.mode == MNS_MODE_NS) {
+		uint8_t key[KNOT_DNAME_MAXLEN];
+		size_t klen = zone_key(n.apex, key);
+		ret = add ? mns_store_index_put(txn, MNS_IDX_ZONE, key, klen, n.id, err)
+		          : mns_store_index_del(txn, MNS_IDX_ZONE, key, klen, err);
+	}
+	return ret;
+}
+
+static void withdraw_doc(mns_server_t *s, const json_t *doc)
+{
+	tenant_names_t n;
+	if (names_from_doc(s, doc, &n, NULL) != MNS_OK)
+		return;
+	knot_dname_storage_t apex;
+	if (knot_dname_from_str(apex, n.base, sizeof(apex)) == NULL)
+		return;
+	knot_dname_to_lower(apex);
+	mns_index_withdraw(s->index, apex);
+}
+
+static bool involves_hosted(const json_t *doc)
+{
+	const char *m = json_string_value(json_object_get(doc, "mode"));
+	return doc && m && strcmp(m, "cname") == 0;
+}
+
+/* Stores \a doc (replacing \a old, if any), then publishes its zone. Takes
+ * the transaction. The zone is built before the commit so that a document
+ * whose records cannot be built is never stored. */
+static int commit_tenant(mns_server_t *s, mns_txn_t *txn, json_t *doc, const json_t *old,
+                         mns_error_t *err)
+{
+	const char *id = json_string_value(json_object_get(doc, "tenant"));
+	uint32_t serial;
+	mns_zone_t *z = NULL;
+	bool hosted = involves_hosted(doc) || involves_hosted(old);
+	int ret = mns_store_next_serial(txn, (uint32_t)time(NULL), &serial, err);
+	if (ret != MNS_OK)
+		goto fail;
+	json_object_set_new(doc, "serial", json_integer(serial));
+	json_object_set_new(doc, "updated", json_integer(time(NULL)));
+	if (hosted && (ret = mns_store_meta_put_u32(txn, "hosted_serial", serial, err)) != MNS_OK)
+		goto fail;
+	if ((ret = build_zone(s, txn, doc, &z, err)) != MNS_OK)
+		goto fail;
+	if (old && (ret = index_entries(txn, s, old, false, err)) != MNS_OK)
+		goto fail;
+	if ((ret = index_entries(txn, s, doc, true, err)) != MNS_OK)
+		goto fail;
+	if ((ret = mns_store_tenant_put(txn, id, doc, err)) != MNS_OK)
+		goto fail;
+	ret = mns_txn_commit(txn, err);
+	txn = NULL;
+	if (ret != MNS_OK)
+		goto fail;
+
+	/* Durable: now make it visible. */
+	if (old)
+		withdraw_doc(s, old);
+	mns_error_t perr;
+	if (mns_index_publish(s->index, z) != MNS_OK)
+		mns_log(MNS_LOG_ERR, "tenant=%s publish failed: out of memory", id);
+	if (hosted && publish_hosted(s, serial, &perr) != MNS_OK)
+		mns_log(MNS_LOG_ERR, "hosted zone publish failed: %s", perr.message);
+	s->mutations++;
+	return MNS_OK;
+fail:
+	mns_txn_abort(txn);
+	mns_zone_free(z);
+	return ret;
+}
+
+/* --- argument helpers ------------------------------------------------------ */
+
+static int arg_string(const json_t *args, const char *key, bool required, const char **out,
+                      mns_error_t *err)
+{
+	const json_t *v = json_object_get(args, key);
+	*out = NULL;
+	if (v == NULL) {
+		if (required)
+			return mns_error_set_key(err, key, "missing_field", "'%s' is required", key);
+		return MNS_OK;
+	}
+	if (!json_is_string(v))
+		return mns_error_set_key(err, key, "wrong_type", "'%s' must be a string", key);
+	*out = json_string_value(v);
+	return MNS_OK;
+}
+
+static int arg_tenant(const json_t *args, const char **id, mns_error_t *err)
+{
+	int ret = arg_string(args, "tenant", true, id, err);
+	return ret == MNS_OK ? mns_tenant_id_check(*id, err) : ret;
+}
+
+/* The top-level keys a request may carry: identity fields plus one section
+ * per loaded plugin. */
+static int check_top_keys(const mns_server_t *s, const json_t *args, bool update,
+                          mns_error_t *err)
+{
+	static const char *const core_keys[] = { "tenant", "domain", "mode", "subdomain" };
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)args, k, v) {
+		bool ok = false;
+		for (size_t i = 0; i < MNS_ARRAY_SIZE(core_keys) && !ok; i++)
+			ok = strcmp(k, core_keys[i]) == 0;
+		if (ok)
+			continue;
+		if (mns_server_plugin(s, k) != NULL) {
+			if (!json_is_object(v) && !(update && json_is_null(v)))
+				return mns_error_set_key(err, k, "wrong_type", "'%s' must be an object", k);
+			continue;
+		}
+		return mns_error_set_key(err, k, "unknown_field",
+		                         "unknown field '%s' (known: tenant, domain, mode, subdomain and the plugin sections)",
+		                         k);
+	}
+	return MNS_OK;
+}
+
+static int parse_mode(const char *text, mns_mode_t *mode, mns_error_t *err)
+{
+	if (text == NULL || strcmp(text, "ns") == 0)
+		*mode = MNS_MODE_NS;
+	else if (strcmp(text, "cname") == 0)
+		*mode = MNS_MODE_CNAME;
+	else
+		return mns_error_set_key(err, "mode", "invalid_mode",
+		                         "mode '%s' is unknown: use \"ns\" (delegate a subdomain) or \"cname\" (add CNAMEs)",
+		                         text);
+	return MNS_OK;
+}
+
+static int parse_subdomain(const char *text, char *out, mns_error_t *err)
+{
+	size_t len = strlen(text);
+	if (len > 63)
+		return mns_error_set_key(err, "subdomain", "invalid_subdomain",
+		                         "subdomain must be one label of at most 63 characters");
+	for (size_t i = 0; i <= len; i++)
+		out[i] = (char)tolower((unsigned char)text[i]);
+	if (len == 0)
+		return MNS_OK;
+	if (strchr(out, '.') != NULL)
+		return mns_error_set_key(err, "subdomain", "invalid_subdomain",
+		                         "subdomain '%s' must be a single label such as 'mail' (no dots)", text);
+	mns_error_t lerr;
+	if (mns_label_check(out, false, &lerr) != MNS_OK)
+		return mns_error_set_key(err, "subdomain", "invalid_subdomain", "subdomain: %s", lerr.message);
+	return MNS_OK;
+}
+
+/* Refuses a name that would be served by two tenants, or by a tenant and a
+ * vendor zone. \a name is the ns-mode zone or the cname-mode domain. */
+static int check_overlap(const mns_server_t *s, mns_txn_t *txn, const tenant_names_t *n,
+                         mns_error_t *err)
+{
+	const char *name = n->mode == MNS_MODE_NS ? n->apex : n->domain;
+	const char *hosted = s->conf->hosted_zone;
+	if (mns_dname_in_zone(name, hosted) || mns_dname_in_zone(hosted, name))
+		return mns_error_set(err, "zone_overlap",
+		                     "'%s' overlaps the vendor's hosted zone '%s'", name, hosted);
+	knot_dname_storage_t wire;
+	if (knot_dname_from_str(wire, name, sizeof(wire)) == NULL)
+		return mns_error_set(err, "invalid_domain", "'%s' is not a valid name", name);
+	knot_dname_to_lower(wire);
+	for (size_t i = 0; i < s->n_static; i++) {
+		const knot_dname_t *z = s->static_apexes[i];
+		if (knot_dname_in_bailiwick(wire, z) >= 0 ||
+		    (n->mode == MNS_MODE_NS && knot_dname_in_bailiwick(z, wire) >= 0)) {
+			char zt[KNOT_DNAME_TXT_MAXLEN];
+			knot_dname_to_str(zt, z, sizeof(zt));
+			return mns_error_set(err, "zone_overlap", "'%s' overlaps the vendor's zone '%s'",
+			                     name, zt);
+		}
+	}
+	/* The name or an ancestor is another tenant's zone. */
+	char owner[64];
+	for (const char *p = name; p; p = strchr(p, '.') ? strchr(p, '.') + 1 : NULL) {
+		uint8_t key[KNOT_DNAME_MAXLEN];
+		size_t klen = zone_key(p, key);
+		if (klen && mns_store_index_get(txn, MNS_IDX_ZONE, key, klen, owner) == MNS_OK &&
+		    strcmp(owner, n->id) != 0)
+			return mns_error_set(err, "zone_overlap",
+			                     "'%s' is inside zone '%s' of tenant '%s'", name, p, owner);
+	}
+	/* Another tenant's zone is below the new zone. */
+	if (n->mode == MNS_MODE_NS) {
+		uint8_t key[KNOT_DNAME_MAXLEN];
+		size_t klen = zone_key(name, key);
+		if (mns_store_index_prefix(txn, MNS_IDX_ZONE, key, klen, owner) == MNS_OK &&
+		    strcmp(owner, n->id) != 0)
+			return mns_error_set(err, "zone_overlap",
+			                     "zone '%s' would contain the zone of tenant '%s'", name, owner);
+	}
+	return MNS_OK;
+}
+
+static int check_domain_free(mns_txn_t *txn, const tenant_names_t *n, mns_error_t *err)
+{
+	char owner[64];
+	if (mns_store_index_get(txn, MNS_IDX_DOMAIN, n->domain, strlen(n->domain), owner) == MNS_OK &&
+	    strcmp(owner, n->id) != 0)
+		return mns_error_set(err, "duplicate_domain", "domain '%s' belongs to tenant '%s'",
+		                     n->domain, owner);
+	return MNS_OK;
+}
+
+/* Runs every plugin's tenant_check for its section; fills doc. */
+static int check_sections(const mns_server_t *s, const tenant_names_t *n, const json_t *old,
+                          const json_t *args, json_t *doc, mns_error_t *err)
+{
+	mns_tenant_ctx_t ctx;
+	ctx_init(s, n, &ctx);
+	for (size_t i = 0; i < s->n_plugins; i++) {
+		const mns_plugin_api_t *api = mns_plugin_api(s->plugins[i]);
+		const json_t *in = json_object_get(args, api->name);
+		const json_t *prev = old ? json_object_get(old, api->name) : NULL;
+		if (json_is_null(in))
+			in = NULL;
+		json_t *out = NULL;
+		if (api->tenant_check) {
+			/* A null section in an update resets it to the vendor defaults. */
+			bool reset = json_is_null(json_object_get(args, api->name));
+			int ret = api->tenant_check(s->plugins[i], &ctx, reset ? NULL : prev, in, &out, err);
+			if (ret != MNS_OK) {
+				if (err && err->code[0] == '\0')
+					mns_error_set(err, "invalid_section", "%s: invalid section", api->name);
+				return ret;
+			}
+		} else if (in) {
+			out = json_incref((json_t *)in);
+		} else if (prev) {
+			out = json_incref((json_t *)prev);
+		}
+		if (out)
+			json_object_set_new(doc, api->name, out);
+	}
+	return MNS_OK;
+}
+
+static json_t *public_doc(const mns_server_t *s, const json_t *doc)
+{
+	json_t *pub = json_deep_copy(doc);
+	for (size_t i = 0; i < s->n_plugins; i++) {
+		const mns_plugin_api_t *api = mns_plugin_api(s->plugins[i]);
+		json_t *sec = json_object_get(pub, api->name);
+		if (api->tenant_public && sec)
+			json_object_set_new(pub, api->name, api->tenant_public(s->plugins[i], sec));
+	}
+	return pub;
+}
+
+static void random_token(char *out, size_t len)
+{
+	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+	unsigned char raw[32];
+	size_t n = len - 1 < sizeof(raw) ? len - 1 : sizeof(raw);
+	RAND_bytes(raw, (int)n);
+	for (size_t i = 0; i < n; i++)
+		out[i] = alphabet[raw[i] & 31];
+	out[n] = '\0';
+}
+
+/* --- commands -------------------------------------------------------------- */
+
+/* Shared by add and update: resolves identity fields, checks uniqueness and
+ * overlap, runs the plugins' checks, and commits. \a old is NULL for add. */
+static int apply(mns_server_t *s, const json_t *args, json_t *old, json_t **result,
+                 mns_error_t *err)
+{
+	const char *id, *domain_in, *mode_in, *sub_in;
+	int ret = arg_tenant(args, &id, err);
+	if (ret == MNS_OK)
+		ret = check_top_keys(s, args, old != NULL, err);
+	if (ret == MNS_OK)
+		ret = arg_string(args, "domain", old == NULL, &domain_in, err);
+	if (ret == MNS_OK)
+		ret = arg_string(args, "mode", false, &mode_in, err);
+	if (ret == MNS_OK)
+		ret = arg_string(args, "subdomain", false, &sub_in, err);
+	if (ret != MNS_OK)
+		return ret;
+
+	char domain[MNS_DNAME_TXT_MAX], notice[512] = "", sub[64];
+	mns_mode_t mode = MNS_MODE_NS;
+	if (domain_in) {
+		if ((ret = mns_domain_from_user(domain_in, domain, notice, sizeof(notice), err)) != MNS_OK)
+			return ret;
+		if (notice[0] == '\0' && strcmp(domain, domain_in) != 0)
+			snprintf(notice, sizeof(notice), "normalised '%s' to '%s'", domain_in, domain);
+	} else {
+		snprintf(domain, sizeof(domain), "%s", json_string_value(json_object_get(old, "domain")));
+	}
+	if (!mode_in && old)
+		mode_in = json_string_value(json_object_get(old, "mode"));
+	if ((ret = parse_mode(mode_in, &mode, err)) != MNS_OK)
+		return ret;
+	if (!sub_in)
+		sub_in = old && json_object_get(old, "subdomain")
+		                 ? json_string_value(json_object_get(old, "subdomain"))
+		                 : s->conf->subdomain;
+	if ((ret = parse_subdomain(sub_in, sub, err)) != MNS_OK)
+		return ret;
+
+	tenant_names_t n;
+	if ((ret = names_init(s, &n, id, domain, mode, sub, err)) != MNS_OK)
+		return ret;
+
+	mns_txn_t *txn = NULL;
+	json_t *doc = NULL;
+	if ((ret = mns_txn_begin(s->store, true, &txn, err)) != MNS_OK)
+		return ret;
+	json_t *stored = NULL;
+	ret = mns_store_tenant_get(txn, id, &stored);
+	if (old == NULL && ret == MNS_OK) {
+		ret = mns_error_set(err, "tenant_exists", "tenant '%s' already exists", id);
+		goto fail;
+	}
+	json_decref(stored);
+	/* The old index entries go first, so a tenant may move within its own names. */
+	if (old && (ret = index_entries(txn, s, old, false, err)) != MNS_OK)
+		goto fail;
+	if ((ret = check_domain_free(txn, &n, err)) != MNS_OK)
+		goto fail;
+	if ((ret = check_overlap(s, txn, &n, err)) != MNS_OK)
+		goto fail;
+
+	doc = json_pack("{s:s, s:s, s:s, s:s, s:I}", "tenant", id, "domain", domain, "mode",
+	                mode_name(mode), "zone", n.base, "created",
+	                old ? json_integer_value(json_object_get(old, "created")) : (json_int_t)time(NULL));
+	if (mode == MNS_MODE_NS)
+		json_object_set_new(doc, "subdomain", json_string(sub));
+	json_t *verify = old ? json_deep_copy(json_object_get(old, "verify")) : NULL;
+	if (verify == NULL) {
+		char token[33];
+		random_token(token, sizeof(token));
+		verify = json_pack("{s:s, s:s}", "token", token, "state", "pending");
+	}
+	json_object_set_new(doc, "verify", verify);
+	if ((ret = check_sections(s, &n, old, args, doc, err)) != MNS_OK)
+		goto fail;
+	ret = commit_tenant(s, txn, doc, old, err);
+	txn = NULL;
+	if (ret != MNS_OK)
+		goto fail;
+	mns_log(MNS_LOG_NOTICE, "tenant=%s action=%s domain=%s mode=%s zone=%s serial=%lld result=ok",
+	        id, old ? "update" : "add", domain, mode_name(mode), n.base,
+	        (long long)json_integer_value(json_object_get(doc, "serial")));
+	*result = public_doc(s, doc);
+	if (notice[0])
+		json_object_set_new(*result, "notices", json_pack("[s]", notice));
+	json_decref(doc);
+	return MNS_OK;
+fail:
+	mns_log(MNS_LOG_INFO, "tenant=%s action=%s result=%s", id, old ? "update" : "add",
+	        err ? err->code : "error");
+	mns_txn_abort(txn);
+	json_decref(doc);
+	return ret;
+}
+
+int mns_tenant_cmd_add(mns_server_t *s, const json_t *args, json_t **result, mns_error_t *err)
+{
+	return apply(s, args, NULL, result, err);
+}
+
+/* Reads a tenant in a read transaction; "unknown_tenant" when absent. */
+static int load(mns_server_t *s, const char *id, json_t **doc, mns_error_t *err)
+{
+	mns_txn_t *txn;
+	int ret = mns_txn_begin(s->store, false, &txn, err);
+	if (ret != MNS_OK)
+		return ret;
+	ret = mns_store_tenant_get(txn, id, doc);
+	mns_txn_abort(txn);
+	if (ret == MNS_ENOENT)
+		return mns_error_set(err, "unknown_tenant", "no tenant '%s'", id), MNS_ENOENT;
+	if (ret != MNS_OK)
+		return mns_error_set(err, "store_failed", "cannot read tenant '%s'", id), ret;
+	return MNS_OK;
+}
+
+int mns_tenant_cmd_update(mns_server_t *s, const json_t *args, json_t **result, mns_error_t *err)
+{
+	const char *id;
+	json_t *old = NULL;
+	int ret = arg_tenant(args, &id, err);
+	if (ret == MNS_OK)
+		ret = load(s, id, &old, err);
+	if (ret == MNS_OK)
+		ret = apply(s, args, old, result, err);
+	json_decref(old);
+	return ret;
+}
+
+int mns_tenant_cmd_remove(mns_server_t *s, const json_t *args, json_t **result, mns_error_t *err)
+{
+	const char *id;
+	json_t *old = NULL;
+	mns_txn_t *txn = NULL;
+	int ret = arg_tenant(args, &id, err);
+	if (ret == MNS_OK)
+		ret = mns_json_check_keys(args, "args", (const char *const[]){ "tenant", NULL }, err);
+	if (ret != MNS_OK)
+		return ret;
+	if ((ret = mns_txn_begin(s->store, true, &txn, err)) != MNS_OK)
+		return ret;
+	ret = mns_store_tenant_get(txn, id, &old);
+	if (ret == MNS_ENOENT) {
+		ret = mns_error_set(err, "unknown_tenant", "no tenant '%s'", id);
+		goto fail;
+	}
+	uint32_t serial = 0;
+	bool hosted = involves_hosted(old);
+	if (ret == MNS_OK)
+		ret = index_entries(txn, s, old, false, err);
+	if (ret == MNS_OK)
+		ret = mns_store_tenant_del(txn, id, err);
+	if (ret == MNS_OK && hosted && (ret = mns_store_next_serial(txn, (uint32_t)time(NULL), &serial, err)) == MNS_OK)
+		ret = mns_store_meta_put_u32(txn, "hosted_serial", serial, err);
+	if (ret != MNS_OK)
+		goto fail;
+	ret = mns_txn_commit(txn, err);
+	txn = NULL;
+	if (ret != MNS_OK)
+		goto fail;
+	withdraw_doc(s, old);
+	mns_error_t perr;
+	if (hosted && publish_hosted(s, serial, &perr) != MNS_OK)
+		mns_log(MNS_LOG_ERR, "hosted zone publish failed: %s", perr.message);
+	s->mutations++;
+	mns_log(MNS_LOG_NOTICE, "tenant=%s action=remove result=ok", id);
+	json_decref(old);
+	*result = json_pack("{s:s, s:b}", "tenant", id, "removed", 1);
+	return MNS_OK;
+fail:
+	mns_txn_abort(txn);
+	json_decref(old);
+	return ret;
+}
+
+int mns_tenant_cmd_get(mns_server_t *s, const json_t *args, json_t **result, mns_error_t *err)
+{
+	const char *id;
+	json_t *doc = NULL;
+	int ret = arg_tenant(args, &id, err);
+	if (ret == MNS_OK)
+		ret = load(s, id, &doc, err);
+	if (ret == MNS_OK)
+		*result = public_doc(s, doc);
+	json_decref(doc);
+	return ret;
+}
+
+typedef struct list_state {
+	json_t *items;
+	size_t limit;
+	bool more;
+} list_state_t;
+
+static bool list_one(const char *id, json_t *doc, void *data)
+{
+	list_state_t *st = data;
+	if (json_array_size(st->items) == st->limit) {
+		st->more = true;
+		return false;
+	}
+	json_array_append_new(st->items, json_pack("{s:s, s:O, s:O, s:O}", "tenant", id, "domain",
+	                                           json_object_get(doc, "domain"), "mode",
+	                                           json_object_get(doc, "mode"), "zone",
+	                                           json_object_get(doc, "zone")));
+	return true;
+}
+
+int mns_tenant_cmd_list(mns_server_t *s, const json_t *args, json_t **result, mns_error_t *err)
+{
+	const char *after = NULL;
+	int ret = mns_json_check_keys(args, "args", (const char *const[]){ "after", "limit", NULL }, err);
+	if (ret == MNS_OK)
+		ret = arg_string(args, "after", false, &after, err);
+	if (ret != MNS_OK)
+		return ret;
+	const json_t *lim = json_object_get(args, "limit");
+	if (lim && !json_is_integer(lim))
+		return mns_error_set_key(err, "limit", "wrong_type", "'limit' must be an integer");
+	json_int_t limit = lim ? json_integer_value(lim) : 100;
+	if (limit < 1 || limit > 1000)
+		return mns_error_set_key(err, "limit", "invalid_limit", "'limit' must be 1 to 1000");
+	mns_txn_t *txn;
+	if ((ret = mns_txn_begin(s->store, false, &txn, err)) != MNS_OK)
+		return ret;
+	list_state_t st = { .items = json_array(), .limit = (size_t)limit };
+	ret = mns_store_tenant_each(txn, after, list_one, &st);
+	size_t total = mns_store_tenant_count(txn);
+	mns_txn_abort(txn);
+	if (ret != MNS_OK) {
+		json_decref(st.items);
+		return mns_error_set(err, "store_failed", "cannot list tenants");
+	}
+	size_t n = json_array_size(st.items);
+	json_t *next = st.more && n ? json_deep_copy(json_object_get(json_array_get(st.items, n - 1), "tenant"))
+	                            : json_null();
+	*result = json_pack("{s:o, s:o, s:I}", "tenants", st.items, "next", next, "total",
+	                    (json_int_t)total);
+	return MNS_OK;
+}
+
+int mns_tenant_cmd_records(mns_server_t *s, const json_t *args, json_t **result, mns_error_t *err)
+{
+	const char *id;
+	json_t *doc = NULL;
+	int ret = arg_tenant(args, &id, err);
+	if (ret == MNS_OK)
+		ret = load(s, id, &doc, err);
+	if (ret != MNS_OK)
+		return ret;
+	const char *base = json_string_value(json_object_get(doc, "zone"));
+	knot_dname_storage_t apex;
+	knot_dname_from_str(apex, base, sizeof(apex));
+	knot_dname_to_lower(apex);
+	json_t *records = NULL;
+	char *text = NULL;
+	mns_rcu_read_lock();
+	const mns_zone_t *z = mns_index_get(s->index, apex);
+	if (z)
+		ret = mns_zone_dump(z, &records, &text);
+	mns_rcu_read_unlock();
+	if (z == NULL)
+		ret = mns_error_set(err, "not_published", "tenant '%s' has no published zone", id);
+	else if (ret == MNS_OK)
+		*result = json_pack("{s:s, s:s, s:o, s:s}", "tenant", id, "zone", base, "records",
+		                    records, "text", text ? text : "");
+	else
+		mns_error_set(err, "internal", "cannot describe the zone");
+	free(text);
+	json_decref(doc);
+	return ret;
+}
+
+int mns_tenant_cmd_instructions(mns_server_t *s, const json_t *args, json_t **result,
+                                mns_error_t *err)
+{
+	const char *id, *format = NULL;
+	json_t *doc = NULL;
+	int ret = arg_tenant(args, &id, err);
+	if (ret == MNS_OK)
+		ret = arg_string(args, "format", false, &format, err);
+	if (ret == MNS_OK)
+		ret = load(s, id, &doc, err);
+	if (ret != MNS_OK)
+		return ret;
+	if (format == NULL)
+		format = "json";
+	tenant_names_t n;
+	mns_tenant_ctx_t ctx;
+	names_from_doc(s, doc, &n, NULL);
+	ctx_init(s, &n, &ctx);
+	mns_instructions_t *ins = mns_instr_new(n.domain, s->conf->ttl);
+	if (n.mode == MNS_MODE_NS) {
+		for (size_t i = 0; i < s->conf->n_nameservers; i++)
+			mns_instr_add(ins, n.apex, "NS", s->conf->nameservers[i], true,
+			              "delegate the mail subdomain to the vendor's nameservers");
+	}
+	for (size_t i = 0; ret == MNS_OK && i < s->n_plugins; i++) {
+		const mns_plugin_api_t *api = mns_plugin_api(s->plugins[i]);
+		if (api->tenant_instructions)
+			ret = api->tenant_instructions(s->plugins[i], &ctx, json_object_get(doc, api->name),
+			                               ins, err);
+	}
+	if (ret == MNS_OK) {
+		*result = mns_instr_render(ins, format);
+		if (*result == NULL)
+			ret = mns_error_set_key(err, "format", "invalid_format",
+			                        "format '%s' is unknown: use json, zone, csv or text", format);
+		else
+			json_object_set_new(*result, "tenant", json_string(id));
+	}
+	mns_instr_free(ins);
+	json_decref(doc);
+	return ret;
+}
+
+/* --- start-up and reload --------------------------------------------------- */
+
+typedef struct publish_state {
+	mns_server_t *s;
+	mns_txn_t *txn;
+	size_t ok, failed;
+} publish_state_t;
+
+static bool publish_one(const char *id, json_t *doc, void *data)
+{
+	publish_state_t *st = data;
+	mns_error_t err = { 0 };
+	mns_zone_t *z = NULL;
+	if (build_zone(st->s, st->txn, doc, &z, &err) == MNS_OK &&
+	    mns_index_publish(st->s->index, z) == MNS_OK) {
+		st->ok++;
+	} else {
+		st->failed++;
+		mns_log(MNS_LOG_ERR, "tenant=%s cannot be served: %s (%s)", id, err.message, err.code);
+	}
+	return true;
+}
+
+size_t mns_tenant_publish_all(mns_server_t *s)
+{
+	mns_error_t err = { 0 };
+	mns_txn_t *txn;
+	if (mns_txn_begin(s->store, false, &txn, &err) != MNS_OK) {
+		mns_log(MNS_LOG_ERR, "store, cannot read tenants: %s", err.message);
+		return 1;
+	}
+	uint32_t hosted = 0;
+	mns_store_meta_get_u32(txn, "hosted_serial", &hosted);
+	uint32_t floor = 0;
+	if (mns_store_meta_get_u32(txn, "serial_floor", &floor) == MNS_OK && (int32_t)(floor - hosted) > 0)
+		hosted = floor;
+	if (publish_hosted(s, hosted, &err) != MNS_OK)
+		mns_log(MNS_LOG_ERR, "hosted zone cannot be served: %s", err.message);
+	publish_state_t st = { .s = s, .txn = txn };
+	mns_store_tenant_each(txn, NULL, publish_one, &st);
+	mns_txn_abort(txn);
+	mns_log(MNS_LOG_INFO, "tenants published=%zu failed=%zu", st.ok, st.failed);
+	return st.failed;
+}
+
+/* --- services for plugins -------------------------------------------------- */
+
+MNS_API json_t *mns_plugin_tenant_get(mns_plugin_t *p, const char *tenant)
+{
+	mns_server_t *s = mns_plugin_server(p);
+	json_t *doc = NULL;
+	if (s == NULL || load(s, tenant, &doc, NULL) != MNS_OK)
+		return NULL;
+	return doc;
+}
+
+MNS_API int mns_plugin_tenant_set_section(mns_plugin_t *p, const char *tenant, json_t *section,
+                                          mns_error_t *err)
+{
+	mns_server_t *s = mns_plugin_server(p);
+	if (s == NULL)
+		return mns_error_set(err, "internal", "plugin is not attached to a server");
+	mns_txn_t *txn;
+	json_t *old = NULL;
+	int ret = mns_txn_begin(s->store, true, &txn, err);
+	if (ret != MNS_OK)
+		return ret;
+	if (mns_store_tenant_get(txn, tenant, &old) != MNS_OK) {
+		mns_txn_abort(txn);
+		return mns_error_set(err, "unknown_tenant", "no tenant '%s'", tenant), MNS_ENOENT;
+	}
+	json_t *doc = json_deep_copy(old);
+	json_object_set(doc, mns_plugin_name(p), section);
+	ret = commit_tenant(s, txn, doc, old, err);
+	if (ret == MNS_OK)
+		mns_log(MNS_LOG_NOTICE, "tenant=%s action=set-section plugin=%s result=ok", tenant,
+		        mns_plugin_name(p));
+	json_decref(doc);
+	json_decref(old);
+	return ret;
+}
+
+/* Raises every zone's serial once when the record-shaping config changed
+ * (vendor identity, TTLs, plugin defaults), so secondaries notice; the
+ * floor is stored, so a restart never lowers a serial again. */
+int mns_tenant_config_changed(mns_server_t *s, uint32_t fingerprint)
+{
+	mns_error_t err;
+	mns_txn_t *txn;
+	uint32_t old = 0, serial;
+	int ret = mns_txn_begin(s->store, true, &txn, &err);
+	if (ret != MNS_OK)
+		return ret;
+	if (mns_store_meta_get_u32(txn, "config_fingerprint", &old) == MNS_OK && old == fingerprint) {
+		mns_txn_abort(txn);
+		return MNS_OK;
+	}
+	ret = mns_store_next_serial(txn, (uint32_t)time(NULL), &serial, &err);
+	if (ret == MNS_OK)
+		ret = mns_store_meta_put_u32(txn, "serial_floor", serial, &err);
+	if (ret == MNS_OK)
+		ret = mns_store_meta_put_u32(txn, "config_fingerprint", fingerprint, &err);
+	if (ret != MNS_OK) {
+		mns_txn_abort(txn);
+		return ret;
+	}
+	ret = mns_txn_commit(txn, &err);
+	if (ret == MNS_OK)
+		mns_log(MNS_LOG_INFO, "config changed, zone serials raised to %u", serial);
+	return ret;
+}

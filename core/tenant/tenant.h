@@ -1,0 +1,31 @@
+/*  Tenants: validation, the mutation path (validate → store → build →
+ *  publish), and the read commands. Main loop only.
+ *  SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef MNS_TENANT_H
+#define MNS_TENANT_H
+
+#include <jansson.h>
+#include "server.h"
+
+/** Control command handlers: \a args is the request's args object; on
+ *  success *result is a new reference; otherwise \a err says why. */
+int mns_tenant_cmd_add(mns_server_t *s, const json_t *args, json_t **result, mns_error_t *err);
+int mns_tenant_cmd_update(mns_server_t *s, const json_t *args, json_t **result, mns_error_t *err);
+int mns_tenant_cmd_remove(mns_server_t *s, const json_t *args, json_t **result, mns_error_t *err);
+int mns_tenant_cmd_get(mns_server_t *s, const json_t *args, json_t **result, mns_error_t *err);
+int mns_tenant_cmd_list(mns_server_t *s, const json_t *args, json_t **result, mns_error_t *err);
+int mns_tenant_cmd_records(mns_server_t *s, const json_t *args, json_t **result,
+                           mns_error_t *err);
+int mns_tenant_cmd_instructions(mns_server_t *s, const json_t *args, json_t **result,
+                                mns_error_t *err);
+
+/** \brief Builds and publishes the zones of every stored tenant and the
+ *  hosted zone (start-up and reload). Tenants that fail to build are logged
+ *  and skipped. \return the number of tenants that failed. */
+size_t mns_tenant_publish_all(mns_server_t *s);
+
+/** \brief Records the fingerprint of the record-shaping config; when it
+ *  differs from the stored one, raises every zone's serial (a stored floor). */
+int mns_tenant_config_changed(mns_server_t *s, uint32_t fingerprint);
+
+#endif

@@ -1,0 +1,20 @@
+/*  Small helpers shared by the core.
+ *  SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef MNS_UTIL_H
+#define MNS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MNS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/** \brief Text for an MNS_E* or -errno code. \return static string. */
+const char *mns_strerror(int code);
+
+/** \brief malloc() that aborts on failure; only for start-up. */
+void *mns_xmalloc(size_t n);
+
+/** \brief Monotonic milliseconds. */
+uint64_t mns_now_ms(void);
+
+#endif

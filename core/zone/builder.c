@@ -1,0 +1,663 @@
+/*  Zone builder: producers (plugins, core, the zone-file loader) add records,
+ *  mns_zb_build() turns them into an immutable mns_zone_t.
+ *  SPDX-License-Identifier: GPL-3.0-or-later */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zone/zone.h"
+#include "util/util.h"
+
+/** One RRset being collected: the owner is a malloc'd lowercase copy. */
+typedef struct zb_set {
+	knot_rrset_t rr;
+	char *producer; /**< Who added it (malloc'd), NULL = unnamed (core). */
+} zb_set_t;
+
+struct mns_zone_builder {
+	knot_dname_t *apex; /**< Lowercase wire. */
+	knot_dname_t *base; /**< Lowercase wire, at or below apex. */
+	mns_zone_kind_t kind;
+	char *tenant;
+	char *producer; /**< Current producer, NULL = unnamed. */
+	zb_set_t *sets;
+	size_t n_sets, cap_sets;
+	uint32_t *slots; /**< (owner, type) hash: set index + 1, 0 = empty. */
+	size_t n_slots; /**< A power of two, at least 2 × n_sets. */
+};
+
+/* Text of a name for messages (never fails). */
+static const char *name_txt(const knot_dname_t *name, char *buf, size_t len)
+{
+	if (name == NULL || knot_dname_to_str(buf, name, len) == NULL)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+static const char *type_txt(uint16_t type, char *buf, size_t len)
+{
+	if (knot_rrtype_to_string(type, buf, len) < 0)
+		snprintf(buf, len, "TYPE%u", type);
+	return buf;
+}
+
+static const char *producer_txt(const char *producer)
+{
+	return producer != NULL ? producer : "core";
+}
+
+static bool same_producer(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* Parses a text name into lowercase wire format. */
+static knot_dname_t *parse_name(const char *txt)
+{
+	if (txt == NULL || txt[0] == '\0')
+		return NULL;
+	knot_dname_t *n = knot_dname_from_str_alloc(txt);
+	if (n != NULL)
+		knot_dname_to_lower(n);
+	return n;
+}
+
+mns_zone_builder_t *mns_zb_new(const char *apex, const char *base, mns_zone_kind_t kind)
+{
+	mns_zone_builder_t *zb = calloc(1, sizeof(*zb));
+	if (zb == NULL)
+		return NULL;
+	zb->kind = kind;
+	zb->apex = parse_name(apex);
+	zb->base = parse_name(base != NULL ? base : apex);
+	if (zb->apex == NULL || zb->base == NULL ||
+	    knot_dname_in_bailiwick(zb->base, zb->apex) < 0)
+		goto fail;
+	return zb;
+fail:
+	mns_zb_free(zb);
+	return NULL;
+}
+
+void mns_zb_free(mns_zone_builder_t *zb)
+{
+	if (zb == NULL)
+		return;
+	for (size_t i = 0; i < zb->n_sets; i++) {
+		free(zb->sets[i].rr.owner);
+		knot_rdataset_clear(&zb->sets[i].rr.rrs, NULL);
+		free(zb->sets[i].producer);
+	}
+	free(zb->sets);
+	free(zb->slots);
+	free(zb->apex);
+	free(zb->base);
+	free(zb->tenant);
+	free(zb->producer);
+	free(zb);
+}
+
+void mns_zb_set_producer(mns_zone_builder_t *zb, const char *producer)
+{
+	if (zb == NULL)
+		return;
+	free(zb->producer);
+	zb->producer = producer != NULL ? strdup(producer) : NULL;
+}
+
+void mns_zb_set_tenant(mns_zone_builder_t *zb, const char *tenant)
+{
+	if (zb == NULL)
+		return;
+	free(zb->tenant);
+	zb->tenant = tenant != NULL ? strdup(tenant) : NULL;
+}
+
+/* --- Owner names ----------------------------------------------------------- */
+
+/* True if the text name ends in an unescaped dot (an absolute name). */
+static bool is_absolute(const char *txt)
+{
+	size_t len = strlen(txt);
+	if (len == 0 || txt[len - 1] != '.')
+		return false;
+	size_t bs = 0;
+	while (bs + 1 < len && txt[len - 2 - bs] == '\\')
+		bs++;
+	return bs % 2 == 0;
+}
+
+/* Resolves an owner given by a producer ("@", relative to base, or absolute)
+ * into lowercase wire format in \a out; the result is at or below base. */
+static int resolve_owner(const mns_zone_builder_t *zb, const char *owner, knot_dname_storage_t out,
+                         mns_error_t *err)
+{
+	char b1[KNOT_DNAME_TXT_MAXLEN + 1];
+	if (owner == NULL || owner[0] == '\0')
+		return mns_error_set(err, "invalid_name", "empty owner name");
+	if (strcmp(owner, "@") == 0) {
+		memcpy(out, zb->base, knot_dname_size(zb->base));
+		return MNS_OK;
+	}
+	knot_dname_storage_t tmp;
+	if (knot_dname_from_str(tmp, owner, sizeof(tmp)) == NULL)
+		return mns_error_set(err, "invalid_name", "'%s' is not a valid domain name", owner);
+	if (is_absolute(owner)) {
+		memcpy(out, tmp, knot_dname_size(tmp));
+	} else {
+		size_t rel = knot_dname_size(tmp) - 1; /* without the root label */
+		size_t bl = knot_dname_size(zb->base);
+		if (rel + bl > KNOT_DNAME_MAXLEN)
+			return mns_error_set(err, "invalid_name", "'%s' below %s is longer than 255 octets",
+			                     owner, name_txt(zb->base, b1, sizeof(b1)));
+		memcpy(out, tmp, rel);
+		memcpy(out + rel, zb->base, bl);
+	}
+	knot_dname_to_lower(out);
+	if (knot_dname_in_bailiwick(out, zb->base) < 0)
+		return mns_error_set(err, "out_of_zone", "'%s' is not at or below %s", owner,
+		                     name_txt(zb->base, b1, sizeof(b1)));
+	return MNS_OK;
+}
+
+/* --- RDATA checks ---------------------------------------------------------- */
+
+/* Size of the uncompressed name at \a p (not beyond \a end), or -1. */
+static int name_len(const uint8_t *p, const uint8_t *end)
+{
+	if (p >= end)
+		return -1;
+	int n = knot_dname_wire_check(p, end, NULL);
+	return n > 0 ? n : -1;
+}
+
+/* Checks the RDATA of the types whose layout we know and lowercases the
+ * domain names in it (DNSSEC canonical form, RFC 4034 6.2). \a buf receives
+ * the canonical copy when one is needed; *out points at the data to store. */
+static int check_rdata(uint16_t type, const uint8_t *rd, size_t len, uint8_t *buf, size_t buflen,
+                       const uint8_t **out)
+{
+	const uint8_t *end = rd + len;
+	int n1, n2;
+	*out = rd;
+	switch (type) {
+	case KNOT_RRTYPE_CNAME:
+	case KNOT_RRTYPE_NS:
+	case KNOT_RRTYPE_PTR:
+	case KNOT_RRTYPE_DNAME:
+		if (name_len(rd, end) != (int)len)
+			return -1;
+		memcpy(buf, rd, len);
+		knot_dname_to_lower(buf);
+		*out = buf;
+		return 0;
+	case KNOT_RRTYPE_MX:
+		if (len < 3 || name_len(rd + 2, end) != (int)len - 2)
+			return -1;
+		memcpy(buf, rd, len);
+		knot_dname_to_lower(buf + 2);
+		*out = buf;
+		return 0;
+	case KNOT_RRTYPE_SOA:
+		n1 = name_len(rd, end);
+		n2 = n1 > 0 ? name_len(rd + n1, end) : -1;
+		if (n1 < 0 || n2 < 0 || (size_t)n1 + (size_t)n2 + 20 != len || len > buflen)
+			return -1;
+		memcpy(buf, rd, len);
+		knot_dname_to_lower(buf);
+		knot_dname_to_lower(buf + n1);
+		*out = buf;
+		return 0;
+	case KNOT_RRTYPE_TXT:
+		if (len == 0)
+			return -1;
+		for (const uint8_t *p = rd; p != end;) {
+			if ((size_t)(end - p) < 1u + *p)
+				return -1;
+			p += 1u + *p;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* --- The (owner, type) table ----------------------------------------------- */
+
+static uint64_t set_hash(const knot_dname_t *owner, uint16_t type)
+{
+	return mns_dname_hash(owner) ^ ((uint64_t)type * 0x9e3779b97f4a7c15ULL);
+}
+
+static int slots_grow(mns_zone_builder_t *zb)
+{
+	size_t n = zb->n_slots ? zb->n_slots * 2 : 64;
+	uint32_t *s = calloc(n, sizeof(*s));
+	if (s == NULL)
+		return MNS_ENOMEM;
+	for (size_t i = 0; i < zb->n_sets; i++) {
+		const knot_rrset_t *rr = &zb->sets[i].rr;
+		size_t j = set_hash(rr->owner, rr->type) & (n - 1);
+		while (s[j] != 0)
+			j = (j + 1) & (n - 1);
+		s[j] = (uint32_t)(i + 1);
+	}
+	free(zb->slots);
+	zb->slots = s;
+	zb->n_slots = n;
+	return MNS_OK;
+}
+
+/* Finds the set for (owner, type); returns its slot position in *slot. */
+static zb_set_t *set_find(const mns_zone_builder_t *zb, const knot_dname_t *owner, uint16_t type,
+                          size_t *slot)
+{
+	size_t mask = zb->n_slots - 1;
+	size_t j = set_hash(owner, type) & mask;
+	while (zb->slots[j] != 0) {
+		zb_set_t *s = &zb->sets[zb->slots[j] - 1];
+		if (s->rr.type == type && knot_dname_is_equal(s->rr.owner, owner))
+			return s;
+		j = (j + 1) & mask;
+	}
+	*slot = j;
+	return NULL;
+}
+
+static int nomem(mns_error_t *err)
+{
+	mns_error_set(err, "no_memory", "out of memory");
+	return MNS_ENOMEM;
+}
+
+/* Adds one record; \a owner is lowercase wire at or below base. */
+static int add_record(mns_zone_builder_t *zb, const knot_dname_t *owner, uint16_t type,
+                      uint32_t ttl, const uint8_t *rdata, size_t len, mns_error_t *err)
+{
+	char b1[KNOT_DNAME_TXT_MAXLEN + 1], b2[32];
+	uint8_t canon[2 * KNOT_DNAME_MAXLEN + 2 + 20];
+
+	if (type == 0 || knot_rrtype_is_metatype(type) || type == KNOT_RRTYPE_OPT ||
+	    type == 253 /* MAILB */ || type == 254 /* MAILA */)
+		return mns_error_set(err, "invalid_type", "type %s cannot be published at %s",
+		                     type_txt(type, b2, sizeof(b2)), name_txt(owner, b1, sizeof(b1)));
+	if (len > UINT16_MAX || (len > 0 && rdata == NULL))
+		return mns_error_set(err, "invalid_rdata", "%s record at %s: data too long",
+		                     type_txt(type, b2, sizeof(b2)), name_txt(owner, b1, sizeof(b1)));
+	const uint8_t *data = rdata;
+	if (check_rdata(type, rdata, len, canon, sizeof(canon), &data) != 0)
+		return mns_error_set(err, "invalid_rdata", "%s record at %s: malformed data",
+		                     type_txt(type, b2, sizeof(b2)), name_txt(owner, b1, sizeof(b1)));
+
+	if (zb->n_slots < 2 * (zb->n_sets + 1) && slots_grow(zb) != MNS_OK)
+		return nomem(err);
+	size_t slot = 0;
+	zb_set_t *s = set_find(zb, owner, type, &slot);
+	if (s != NULL) {
+		if (!same_producer(s->producer, zb->producer)) {
+			mns_error_set(err, "record_clash", "%s %s is published by both %s and %s",
+			              name_txt(owner, b1, sizeof(b1)), type_txt(type, b2, sizeof(b2)),
+			              producer_txt(s->producer), producer_txt(zb->producer));
+			return MNS_ECLASH;
+		}
+		/* Sorted canonically; an identical RDATA is merged silently. */
+		if (knot_rrset_add_rdata(&s->rr, data, (uint16_t)len, NULL) != KNOT_EOK)
+			return nomem(err);
+		return MNS_OK;
+	}
+
+	if (zb->n_sets == zb->cap_sets) {
+		size_t cap = zb->cap_sets ? zb->cap_sets * 2 : 32;
+		zb_set_t *ns = realloc(zb->sets, cap * sizeof(*ns));
+		if (ns == NULL)
+			return nomem(err);
+		zb->sets = ns;
+		zb->cap_sets = cap;
+	}
+	s = &zb->sets[zb->n_sets];
+	memset(s, 0, sizeof(*s));
+	knot_dname_t *own = knot_dname_copy(owner, NULL);
+	char *prod = zb->producer != NULL ? strdup(zb->producer) : NULL;
+	if (own == NULL || (zb->producer != NULL && prod == NULL)) {
+		free(own);
+		free(prod);
+		return nomem(err);
+	}
+	knot_rrset_init(&s->rr, own, type, KNOT_CLASS_IN, ttl);
+	if (knot_rrset_add_rdata(&s->rr, data, (uint16_t)len, NULL) != KNOT_EOK) {
+		free(own);
+		free(prod);
+		return nomem(err);
+	}
+	s->producer = prod;
+	zb->slots[slot] = (uint32_t)(zb->n_sets + 1);
+	zb->n_sets++;
+	return MNS_OK;
+}
+
+/* --- Public add functions -------------------------------------------------- */
+
+MNS_API int mns_zb_add_rdata(mns_zone_builder_t *zb, const char *owner, uint16_t type,
+                             uint32_t ttl, const uint8_t *rdata, size_t len, mns_error_t *err)
+{
+	if (zb == NULL)
+		return mns_error_set(err, "invalid_argument", "no zone builder");
+	knot_dname_storage_t own;
+	int ret = resolve_owner(zb, owner, own, err);
+	if (ret != MNS_OK)
+		return ret;
+	return add_record(zb, own, type, ttl, rdata, len, err);
+}
+
+MNS_API int mns_zb_add_txt(mns_zone_builder_t *zb, const char *owner, uint32_t ttl,
+                           const char *text, mns_error_t *err)
+{
+	if (text == NULL)
+		text = "";
+	size_t len = strlen(text);
+	size_t chunks = len == 0 ? 1 : (len + 254) / 255;
+	if (len + chunks > UINT16_MAX)
+		return mns_error_set(err, "invalid_rdata", "TXT value of %zu octets is too long", len);
+	uint8_t *rd = malloc(len + chunks);
+	if (rd == NULL)
+		return nomem(err);
+	uint8_t *p = rd;
+	size_t off = 0;
+	do {
+		size_t n = len - off > 255 ? 255 : len - off;
+		*p++ = (uint8_t)n;
+		memcpy(p, text + off, n);
+		p += n;
+		off += n;
+	} while (off < len);
+	int ret = mns_zb_add_rdata(zb, owner, KNOT_RRTYPE_TXT, ttl, rd, (size_t)(p - rd), err);
+	free(rd);
+	return ret;
+}
+
+/* Parses a target name given as text (trailing dot optional) into \a out. */
+static int target_name(const char *what, const char *txt, knot_dname_storage_t out,
+                       mns_error_t *err)
+{
+	if (txt == NULL || txt[0] == '\0' || knot_dname_from_str(out, txt, KNOT_DNAME_MAXLEN) == NULL)
+		return mns_error_set(err, "invalid_name", "%s '%s' is not a valid domain name", what,
+		                     txt != NULL ? txt : "");
+	knot_dname_to_lower(out);
+	return MNS_OK;
+}
+
+MNS_API int mns_zb_add_mx(mns_zone_builder_t *zb, const char *owner, uint32_t ttl,
+                          uint16_t preference, const char *exchange, mns_error_t *err)
+{
+	uint8_t rd[2 + KNOT_DNAME_MAXLEN];
+	int ret = target_name("MX exchange", exchange, rd + 2, err);
+	if (ret != MNS_OK)
+		return ret;
+	knot_wire_write_u16(rd, preference);
+	return mns_zb_add_rdata(zb, owner, KNOT_RRTYPE_MX, ttl, rd, 2 + knot_dname_size(rd + 2),
+	                        err);
+}
+
+MNS_API int mns_zb_add_cname(mns_zone_builder_t *zb, const char *owner, uint32_t ttl,
+                             const char *target, mns_error_t *err)
+{
+	knot_dname_storage_t rd;
+	int ret = target_name("CNAME target", target, rd, err);
+	if (ret != MNS_OK)
+		return ret;
+	return mns_zb_add_rdata(zb, owner, KNOT_RRTYPE_CNAME, ttl, rd, knot_dname_size(rd), err);
+}
+
+int mns_zb_add_ns(mns_zone_builder_t *zb, const char *owner, uint32_t ttl, const char *target,
+                  mns_error_t *err)
+{
+	knot_dname_storage_t rd;
+	int ret = target_name("NS target", target, rd, err);
+	if (ret != MNS_OK)
+		return ret;
+	return mns_zb_add_rdata(zb, owner, KNOT_RRTYPE_NS, ttl, rd, knot_dname_size(rd), err);
+}
+
+int mns_zb_add_soa(mns_zone_builder_t *zb, uint32_t ttl, const char *mname, const char *rname,
+                   uint32_t serial, uint32_t refresh, uint32_t retry, uint32_t expire,
+                   uint32_t minimum, mns_error_t *err)
+{
+	if (zb == NULL)
+		return mns_error_set(err, "invalid_argument", "no zone builder");
+	uint8_t rd[2 * KNOT_DNAME_MAXLEN + 20];
+	int ret = target_name("SOA mname", mname, rd, err);
+	if (ret != MNS_OK)
+		return ret;
+	size_t n1 = knot_dname_size(rd);
+	ret = target_name("SOA rname", rname, rd + n1, err);
+	if (ret != MNS_OK)
+		return ret;
+	uint8_t *p = rd + n1 + knot_dname_size(rd + n1);
+	const uint32_t v[5] = { serial, refresh, retry, expire, minimum };
+	for (size_t i = 0; i < 5; i++, p += 4)
+		knot_wire_write_u32(p, v[i]);
+	/* The SOA belongs at the apex whatever the producers' base is. */
+	return add_record(zb, zb->apex, KNOT_RRTYPE_SOA, ttl, rd, (size_t)(p - rd), err);
+}
+
+int mns_zb_add_wire(mns_zone_builder_t *zb, const knot_dname_t *owner, uint16_t type,
+                    uint32_t ttl, const uint8_t *rdata, size_t len, mns_error_t *err)
+{
+	char b1[KNOT_DNAME_TXT_MAXLEN + 1], b2[KNOT_DNAME_TXT_MAXLEN + 1];
+	if (zb == NULL || owner == NULL)
+		return mns_error_set(err, "invalid_argument", "no zone builder or owner");
+	knot_dname_storage_t own;
+	if (knot_dname_store(own, owner) == 0)
+		return mns_error_set(err, "invalid_name", "invalid owner name");
+	knot_dname_to_lower(own);
+	if (knot_dname_in_bailiwick(own, zb->base) < 0)
+		return mns_error_set(err, "out_of_zone", "'%s' is not at or below %s",
+		                     name_txt(own, b1, sizeof(b1)), name_txt(zb->base, b2, sizeof(b2)));
+	return add_record(zb, own, type, ttl, rdata, len, err);
+}
+
+/* --- Build ----------------------------------------------------------------- */
+
+static int cmp_names(const void *a, const void *b)
+{
+	return knot_dname_cmp(*(const knot_dname_t *const *)a, *(const knot_dname_t *const *)b);
+}
+
+static int cmp_sets(const void *a, const void *b)
+{
+	const zb_set_t *x = *(const zb_set_t *const *)a, *y = *(const zb_set_t *const *)b;
+	int c = knot_dname_cmp(x->rr.owner, y->rr.owner);
+	if (c != 0)
+		return c;
+	return (x->rr.type > y->rr.type) - (x->rr.type < y->rr.type);
+}
+
+/* May share a name with a CNAME (RFC 2181 10.1, RFC 4035 2.5). */
+static bool cname_companion(uint16_t type)
+{
+	return type == KNOT_RRTYPE_RRSIG || type == KNOT_RRTYPE_NSEC;
+}
+
+static int check_soa(const mns_zone_builder_t *zb, mns_error_t *err)
+{
+	char b1[KNOT_DNAME_TXT_MAXLEN + 1];
+	const zb_set_t *soa = NULL;
+	for (size_t i = 0; i < zb->n_sets; i++) {
+		const zb_set_t *s = &zb->sets[i];
+		if (s->rr.type != KNOT_RRTYPE_SOA)
+			continue;
+		if (zb->kind == MNS_ZONE_SUBTREE)
+			return mns_error_set(err, "misplaced_soa",
+			                     "SOA at %s: a subtree of the hosted zone has no SOA",
+			                     name_txt(s->rr.owner, b1, sizeof(b1)));
+		if (!knot_dname_is_equal(s->rr.owner, zb->apex))
+			return mns_error_set(err, "misplaced_soa", "SOA at %s is not at the zone apex",
+			                     name_txt(s->rr.owner, b1, sizeof(b1)));
+		if (s->rr.rrs.count != 1)
+			return mns_error_set(err, "multiple_soa", "zone %s has %u SOA records",
+			                     name_txt(zb->apex, b1, sizeof(b1)), s->rr.rrs.count);
+		soa = s;
+	}
+	if (zb->kind != MNS_ZONE_SUBTREE && soa == NULL)
+		return mns_error_set(err, "missing_soa", "zone %s has no SOA at its apex",
+		                     name_txt(zb->apex, b1, sizeof(b1)));
+	return MNS_OK;
+}
+
+/* Checks CNAME exclusivity over sets sorted by owner. */
+static int check_cnames(zb_set_t *const *order, size_t n, mns_error_t *err)
+{
+	char b1[KNOT_DNAME_TXT_MAXLEN + 1], b2[32];
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		const zb_set_t *cname = NULL, *other = NULL;
+		for (; j < n && knot_dname_is_equal(order[j]->rr.owner, order[i]->rr.owner); j++) {
+			if (order[j]->rr.type == KNOT_RRTYPE_CNAME)
+				cname = order[j];
+			else if (!cname_companion(order[j]->rr.type) && other == NULL)
+				other = order[j];
+		}
+		if (cname != NULL && cname->rr.rrs.count > 1)
+			return mns_error_set(err, "cname_conflict", "%s has %u CNAME records (from %s)",
+			                     name_txt(cname->rr.owner, b1, sizeof(b1)),
+			                     cname->rr.rrs.count, producer_txt(cname->producer));
+		if (cname != NULL && other != NULL)
+			return mns_error_set(err, "cname_conflict",
+			                     "%s has a CNAME (from %s) and other data: %s (from %s)",
+			                     name_txt(cname->rr.owner, b1, sizeof(b1)),
+			                     producer_txt(cname->producer),
+			                     type_txt(other->rr.type, b2, sizeof(b2)),
+			                     producer_txt(other->producer));
+		i = j;
+	}
+	return MNS_OK;
+}
+
+int mns_zb_build(mns_zone_builder_t *zb, mns_zone_t **out, mns_error_t *err)
+{
+	const knot_dname_t **names = NULL;
+	zb_set_t **order = NULL;
+	mns_zone_t *z = NULL;
+	int ret = MNS_OK;
+
+	if (out != NULL)
+		*out = NULL;
+	if (zb == NULL || out == NULL)
+		return mns_error_set(err, "invalid_argument", "no zone builder");
+	ret = check_soa(zb, err);
+	if (ret != MNS_OK)
+		return ret;
+
+	/* Sets in canonical (owner, type) order. */
+	order = malloc((zb->n_sets ? zb->n_sets : 1) * sizeof(*order));
+	if (order == NULL)
+		goto enomem;
+	for (size_t i = 0; i < zb->n_sets; i++)
+		order[i] = &zb->sets[i];
+	qsort(order, zb->n_sets, sizeof(*order), cmp_sets);
+	ret = check_cnames(order, zb->n_sets, err);
+	if (ret != MNS_OK)
+		goto out;
+
+	/* Every owner, every ancestor up to the apex (empty non-terminals) and
+	 * the apex itself. Ancestors are suffixes of the owner: no copies. */
+	size_t n_names = 1;
+	for (size_t i = 0; i < zb->n_sets; i++)
+		n_names += (size_t)knot_dname_in_bailiwick(zb->sets[i].rr.owner, zb->apex);
+	names = malloc(n_names * sizeof(*names));
+	if (names == NULL)
+		goto enomem;
+	size_t k = 0;
+	names[k++] = zb->apex;
+	for (size_t i = 0; i < zb->n_sets; i++) {
+		const knot_dname_t *p = zb->sets[i].rr.owner;
+		int below = knot_dname_in_bailiwick(p, zb->apex);
+		for (int l = 0; l < below; l++, p = knot_wire_next_label(p, NULL))
+			names[k++] = p;
+	}
+	qsort(names, n_names, sizeof(*names), cmp_names);
+	size_t n_nodes = 0;
+	for (size_t i = 0; i < n_names; i++)
+		if (n_nodes == 0 || !knot_dname_is_equal(names[n_nodes - 1], names[i]))
+			names[n_nodes++] = names[i];
+	if (n_nodes > (1u << 30)) {
+		ret = mns_error_set(err, "zone_too_large", "zone has %zu names", n_nodes);
+		goto out;
+	}
+
+	z = calloc(1, sizeof(*z));
+	if (z == NULL)
+		goto enomem;
+	z->kind = zb->kind;
+	z->apex = knot_dname_copy(zb->apex, NULL);
+	z->tenant = zb->tenant != NULL ? strdup(zb->tenant) : NULL;
+	z->nodes = calloc(n_nodes, sizeof(*z->nodes));
+	if (z->apex == NULL || (zb->tenant != NULL && z->tenant == NULL) || z->nodes == NULL)
+		goto enomem;
+	z->n_nodes = n_nodes;
+	for (size_t i = 0; i < n_nodes; i++) {
+		z->nodes[i].owner = knot_dname_copy(names[i], NULL);
+		if (z->nodes[i].owner == NULL)
+			goto enomem;
+	}
+
+	/* Both lists are in canonical order: attach each node's sets. */
+	for (size_t i = 0, j = 0; i < zb->n_sets && j < n_nodes; j++) {
+		mns_node_t *node = &z->nodes[j];
+		size_t e = i;
+		while (e < zb->n_sets && knot_dname_is_equal(order[e]->rr.owner, node->owner))
+			e++;
+		if (e == i)
+			continue;
+		if (e - i > UINT16_MAX) {
+			ret = mns_error_set(err, "zone_too_large", "too many types at one name");
+			goto out;
+		}
+		node->rrsets = calloc(e - i, sizeof(*node->rrsets));
+		if (node->rrsets == NULL)
+			goto enomem;
+		for (; i < e; i++) {
+			knot_rrset_t *rr = &node->rrsets[node->n_rrsets++];
+			*rr = order[i]->rr;
+			rr->owner = node->owner;
+			knot_rdataset_init(&order[i]->rr.rrs); /* moved into the zone */
+			if (rr->type == KNOT_RRTYPE_CNAME)
+				node->flags |= MNS_NODE_CNAME;
+			if (rr->type == KNOT_RRTYPE_NS && j != 0) {
+				node->flags |= MNS_NODE_DELEG;
+				z->has_deleg = true;
+			}
+		}
+	}
+
+	/* Open-addressing table over the nodes. */
+	size_t n_slots = 2;
+	while (n_slots < 2 * n_nodes)
+		n_slots *= 2;
+	z->slots = calloc(n_slots, sizeof(*z->slots));
+	if (z->slots == NULL)
+		goto enomem;
+	z->mask = (uint32_t)(n_slots - 1);
+	for (size_t i = 0; i < n_nodes; i++) {
+		uint32_t j = (uint32_t)mns_dname_hash(z->nodes[i].owner) & z->mask;
+		while (z->slots[j] != 0)
+			j = (j + 1) & z->mask;
+		z->slots[j] = (uint32_t)(i + 1);
+	}
+
+	z->soa = mns_node_rrset(&z->nodes[0], KNOT_RRTYPE_SOA);
+	z->serial = z->soa != NULL ? knot_soa_serial(z->soa->rrs.rdata) : 0;
+	*out = z;
+	z = NULL;
+	ret = MNS_OK;
+	goto out;
+enomem:
+	ret = nomem(err);
+out:
+	mns_zone_free(z);
+	free(names);
+	free(order);
+	return ret;
+}

@@ -1,0 +1,153 @@
+/*  The zone index: a liburcu lock-free hash table (memb flavour) keyed by the
+ *  lowercase wire apex. Writers (the main loop) replace whole zones; readers
+ *  never block and see either the old or the new zone.
+ *  SPDX-License-Identifier: GPL-3.0-or-later */
+#include <stdlib.h>
+
+#include "zone/index.h"
+
+struct mns_index {
+	struct cds_lfht *ht;
+	mns_zone_t *hosted; /**< RCU-protected: the last published HOSTED zone. */
+	size_t count; /**< Zones in the table (main loop only). */
+};
+
+static int match_apex(struct cds_lfht_node *node, const void *key)
+{
+	const mns_zone_t *z = caa_container_of(node, mns_zone_t, ht_node);
+	return knot_dname_is_equal(z->apex, key);
+}
+
+static void zone_free_rcu(struct rcu_head *head)
+{
+	mns_zone_free(caa_container_of(head, mns_zone_t, rcu));
+}
+
+mns_index_t *mns_index_new(void)
+{
+	mns_index_t *idx = calloc(1, sizeof(*idx));
+	if (idx == NULL)
+		return NULL;
+	idx->ht = cds_lfht_new_flavor(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
+	                              &urcu_memb_flavor, NULL);
+	if (idx->ht == NULL) {
+		free(idx);
+		return NULL;
+	}
+	return idx;
+}
+
+void mns_index_free(mns_index_t *idx)
+{
+	if (idx == NULL)
+		return;
+	struct cds_lfht_iter it;
+	mns_zone_t *z;
+
+	/* Unlink every zone, then let a grace period pass before freeing them:
+	 * a reader that is still in a read section keeps a valid zone. */
+	urcu_memb_read_lock();
+	cds_lfht_for_each_entry(idx->ht, &it, z, ht_node) {
+		if (cds_lfht_del(idx->ht, &z->ht_node) == 0)
+			urcu_memb_call_rcu(&z->rcu, zone_free_rcu);
+	}
+	rcu_assign_pointer(idx->hosted, NULL);
+	urcu_memb_read_unlock();
+
+	/* Runs every pending callback, those of earlier replacements included. */
+	urcu_memb_barrier();
+	cds_lfht_destroy(idx->ht, NULL);
+	free(idx);
+}
+
+int mns_index_publish(mns_index_t *idx, mns_zone_t *z)
+{
+	if (idx == NULL || z == NULL || z->apex == NULL)
+		return MNS_EINVAL;
+	cds_lfht_node_init(&z->ht_node);
+	unsigned long hash = (unsigned long)mns_dname_hash(z->apex);
+
+	urcu_memb_read_lock();
+	struct cds_lfht_node *old_node =
+		cds_lfht_add_replace(idx->ht, hash, match_apex, z->apex, &z->ht_node);
+	mns_zone_t *old = old_node ? caa_container_of(old_node, mns_zone_t, ht_node) : NULL;
+	if (z->kind == MNS_ZONE_HOSTED)
+		rcu_assign_pointer(idx->hosted, z);
+	else if (old != NULL && idx->hosted == old)
+		rcu_assign_pointer(idx->hosted, NULL);
+	urcu_memb_read_unlock();
+
+	if (old != NULL)
+		urcu_memb_call_rcu(&old->rcu, zone_free_rcu);
+	else
+		idx->count++;
+	return MNS_OK;
+}
+
+int mns_index_withdraw(mns_index_t *idx, const knot_dname_t *apex)
+{
+	if (idx == NULL || apex == NULL)
+		return MNS_EINVAL;
+	struct cds_lfht_iter it;
+	int ret = MNS_ENOENT;
+
+	urcu_memb_read_lock();
+	cds_lfht_lookup(idx->ht, (unsigned long)mns_dname_hash(apex), match_apex, apex, &it);
+	struct cds_lfht_node *node = cds_lfht_iter_get_node(&it);
+	if (node != NULL && cds_lfht_del(idx->ht, node) == 0) {
+		mns_zone_t *z = caa_container_of(node, mns_zone_t, ht_node);
+		if (idx->hosted == z)
+			rcu_assign_pointer(idx->hosted, NULL);
+		urcu_memb_call_rcu(&z->rcu, zone_free_rcu);
+		idx->count--;
+		ret = MNS_OK;
+	}
+	urcu_memb_read_unlock();
+	return ret;
+}
+
+const mns_zone_t *mns_index_get(const mns_index_t *idx, const knot_dname_t *apex)
+{
+	if (idx == NULL || apex == NULL)
+		return NULL;
+	struct cds_lfht_iter it;
+	cds_lfht_lookup(idx->ht, (unsigned long)mns_dname_hash(apex), match_apex, apex, &it);
+	struct cds_lfht_node *node = cds_lfht_iter_get_node(&it);
+	return node != NULL ? caa_container_of(node, mns_zone_t, ht_node) : NULL;
+}
+
+const mns_zone_t *mns_index_lookup(const mns_index_t *idx, const knot_dname_t *name)
+{
+	/* Longest match first: the name itself, then each parent up to the root. */
+	for (const knot_dname_t *n = name; n != NULL; n = knot_wire_next_label(n, NULL)) {
+		const mns_zone_t *z = mns_index_get(idx, n);
+		if (z != NULL)
+			return z;
+	}
+	return NULL;
+}
+
+const mns_zone_t *mns_index_hosted(const mns_index_t *idx)
+{
+	if (idx == NULL)
+		return NULL;
+	return rcu_dereference(idx->hosted);
+}
+
+size_t mns_index_count(const mns_index_t *idx)
+{
+	return idx != NULL ? idx->count : 0;
+}
+
+void mns_index_foreach(const mns_index_t *idx, void (*cb)(const mns_zone_t *z, void *data),
+                       void *data)
+{
+	if (idx == NULL || cb == NULL)
+		return;
+	struct cds_lfht_iter it;
+	mns_zone_t *z;
+	urcu_memb_read_lock();
+	cds_lfht_for_each_entry(idx->ht, &it, z, ht_node)
+		cb(z, data);
+	urcu_memb_read_unlock();
+}

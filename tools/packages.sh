@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Debian 12 packages mailns needs; sourced by tools/demo and tools/check.
+# mns_install_packages PKG... installs the missing ones with apt-get (as root).
+MNS_BUILD_PACKAGES="cmake make gcc pkg-config libknot-dev libuv1-dev libjansson-dev libssl-dev
+ liblmdb-dev liburcu-dev libidn2-dev"
+MNS_RUN_PACKAGES="bind9-dnsutils"
+MNS_TEST_PACKAGES="libcmocka-dev knot-dnsutils bind9-dnsutils python3 python3-dnspython
+ valgrind"
+
+mns_install_packages() {
+	local missing=()
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+			missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "Installing: ${missing[*]}"
+	local sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
