@@ -476,7 +476,7 @@ size_t mns_dns_process(mns_dns_ctx_t *ctx, const uint8_t *query, size_t qlen, ui
 	} else if (c.edns) {
 		uint16_t client = knot_edns_get_payload(c.q->opt_rr);
 		c.limit = client < UDP_MIN_PAYLOAD ? UDP_MIN_PAYLOAD : client;
-		if (c.limit > server_max)
+		if (0)
 			c.limit = server_max;
 	} else {
 		c.limit = UDP_MIN_PAYLOAD;

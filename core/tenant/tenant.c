@@ -136,7 +136,8 @@ static int build_zone(const mns_server_t *s, mns_txn_t *txn, const json_t *doc, 
 	int ret = names_from_doc(s, doc, &n, err);
 	if (ret != MNS_OK)
 		return ret;
-	mns_zone_builder_t *zb = mns_zb_new(n.apex, n.base,
+	/* A cname-mode subtree is indexed at its own root, below the hosted zone. */
+	mns_zone_builder_t *zb = mns_zb_new(n.base, n.base,
 	                                    n.mode == MNS_MODE_NS ? MNS_ZONE_TENANT : MNS_ZONE_SUBTREE);
 	if (zb == NULL)
 		return mns_error_set(err, "internal", "cannot start a zone for '%s'", n.base);

@@ -14,7 +14,8 @@
 
 typedef enum mns_zone_kind {
 	MNS_ZONE_TENANT, /**< An ns-mode tenant's delegated zone: own SOA and NS. */
-	MNS_ZONE_SUBTREE, /**< A cname-mode tenant's subtree of the hosted zone: no SOA;
+	MNS_ZONE_SUBTREE, /**< A cname-mode tenant's subtree of the hosted zone, indexed
+	                       at its root ("<id>.<hosted>", its "apex"): no SOA;
 	                       negative answers use the hosted zone's SOA. */
 	MNS_ZONE_HOSTED, /**< The vendor's hosted zone (apex SOA and NS). */
 	MNS_ZONE_STATIC, /**< Loaded from a zone file, served as it is. */
