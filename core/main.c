@@ -12,6 +12,7 @@
 
 #include "log/log.h"
 #include "server_lifecycle.h"
+#include "util/util.h"
 
 static void usage(FILE *out)
 {
@@ -152,6 +153,7 @@ int main(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	mns_json_secure_init();
 	umask(0077);
 
 	d.ready_fd = -1;

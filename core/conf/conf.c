@@ -230,7 +230,7 @@ static json_t *conf_value(const mns_conf_item_t *it, const char *val, char *why,
 	case MNS_CONF_LIST: {
 		json_t *a = json_array();
 		char *copy = strdup(val), *save = NULL;
-		for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save))
+		for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
 			json_array_append_new(a, json_string(w));
 		free(copy);
 		return a;

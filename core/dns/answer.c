@@ -55,7 +55,7 @@ typedef struct qctx {
 	const knot_dname_t *qname; /**< Lowercase (libknot's copy). */
 	uint16_t qtype;
 	size_t limit; /**< Largest response for this transport and client. */
-	bool edns; /**< The query had an OPT: so does the response. */
+	bool edns;    /**< The query had an OPT: so does the response. */
 	knot_rrset_t opt;
 	uint16_t opt_size;
 	bool tsig_badkey; /**< Append a BADKEY TSIG to the response. */
@@ -126,11 +126,10 @@ static int answer_chaos(qctx_t *c)
 	const char *text = NULL;
 	if (c->qtype != KNOT_RRTYPE_TXT || conf == NULL)
 		return KNOT_RCODE_REFUSED;
-	if (name_is(c->qname, "\x02" "id" "\x06" "server") ||
-	    name_is(c->qname, "\x08" "hostname" "\x04" "bind"))
+	if (name_is(c->qname, "\002id\006server") || name_is(c->qname, "\010hostname\004bind"))
 		text = conf->identity;
-	else if (name_is(c->qname, "\x07" "version" "\x04" "bind") ||
-	         name_is(c->qname, "\x07" "version" "\x06" "server"))
+	else if (name_is(c->qname, "\007version\004bind") ||
+	         name_is(c->qname, "\007version\006server"))
 		text = conf->version;
 	if (text == NULL)
 		return KNOT_RCODE_REFUSED;
@@ -221,7 +220,7 @@ static int put_negative(qctx_t *c, const mns_zone_t *z, int rcode)
 static int put_addresses(qctx_t *c, const mns_zone_t *z, const knot_rrset_t *rr,
                          const knot_dname_t *cut)
 {
-	static const uint16_t types[] = { KNOT_RRTYPE_A, KNOT_RRTYPE_AAAA };
+	static const uint16_t types[] = {KNOT_RRTYPE_A, KNOT_RRTYPE_AAAA};
 	knot_dname_storage_t target;
 	if (rr->type != KNOT_RRTYPE_NS && rr->type != KNOT_RRTYPE_MX && rr->type != KNOT_RRTYPE_SRV)
 		return KNOT_EOK;
@@ -319,15 +318,16 @@ static int answer_zone(qctx_t *c, const mns_zone_t *z)
 				return put_rcode(ret, KNOT_RCODE_NOERROR);
 			chain[n_chain++] = node;
 			const knot_dname_t *target = knot_cname_name(cname->rrs.rdata);
-			if (n_chain == CNAME_CHAIN_MAX || knot_dname_in_bailiwick(target, z->apex) < 0)
+			if (n_chain == CNAME_CHAIN_MAX ||
+			    knot_dname_in_bailiwick(target, z->apex) < 0)
 				return KNOT_RCODE_NOERROR; /* the resolver follows it */
-			name = target; /* stored lowercase */
+			name = target;                     /* stored lowercase */
 			hint = KNOT_COMPR_HINT_NONE;
 			continue;
 		}
 
-		const knot_rrset_t *rr = qtype == KNOT_RRTYPE_ANY ? minimal_any(node)
-		                                                  : mns_node_rrset(node, qtype);
+		const knot_rrset_t *rr =
+		    qtype == KNOT_RRTYPE_ANY ? minimal_any(node) : mns_node_rrset(node, qtype);
 		if (rr == NULL)
 			return put_negative(c, z, KNOT_RCODE_NOERROR); /* NODATA (ENTs too) */
 		int ret = put(c, hint, rr, 0);
@@ -368,7 +368,8 @@ static int answer_query(qctx_t *c)
 	    knot_dname_is_equal(c->qname, z->apex)) {
 		/* DS belongs to the parent side: answer from the parent when we
 		 * serve it and it delegates this name. */
-		const mns_zone_t *parent = mns_index_lookup(idx, knot_wire_next_label(c->qname, NULL));
+		const mns_zone_t *parent =
+		    mns_index_lookup(idx, knot_wire_next_label(c->qname, NULL));
 		const mns_node_t *cut = NULL;
 		const mns_node_t *n = parent != NULL ? find_node(parent, c->qname, &cut) : NULL;
 		if (n != NULL && n == cut)
@@ -441,7 +442,7 @@ size_t mns_dns_process(mns_dns_ctx_t *ctx, const uint8_t *query, size_t qlen, ui
 		return header_only(query, resp, resp_max, KNOT_RCODE_FORMERR);
 	size_t rmax = resp_max > KNOT_WIRE_MAX_PKTSIZE ? KNOT_WIRE_MAX_PKTSIZE : resp_max;
 
-	qctx_t c = { .ctx = ctx };
+	qctx_t c = {.ctx = ctx};
 	mns_arena_reset(&ctx->arena);
 	mns_arena_mm(&ctx->arena, &c.mm);
 
@@ -476,7 +477,7 @@ size_t mns_dns_process(mns_dns_ctx_t *ctx, const uint8_t *query, size_t qlen, ui
 	} else if (c.edns) {
 		uint16_t client = knot_edns_get_payload(c.q->opt_rr);
 		c.limit = client < UDP_MIN_PAYLOAD ? UDP_MIN_PAYLOAD : client;
-		if (0)
+		if (c.limit > server_max)
 			c.limit = server_max;
 	} else {
 		c.limit = UDP_MIN_PAYLOAD;
@@ -492,7 +493,8 @@ size_t mns_dns_process(mns_dns_ctx_t *ctx, const uint8_t *query, size_t qlen, ui
 	int rcode;
 	if (knot_wire_get_opcode(qwire) != KNOT_OPCODE_QUERY) {
 		rcode = KNOT_RCODE_NOTIMPL;
-	} else if (parsed != KNOT_EOK || knot_wire_get_qdcount(qwire) != 1 || c.r->qname_size == 0) {
+	} else if (parsed != KNOT_EOK || knot_wire_get_qdcount(qwire) != 1 ||
+	           c.r->qname_size == 0) {
 		rcode = KNOT_RCODE_FORMERR;
 	} else if (c.edns && knot_edns_get_version(c.q->opt_rr) != KNOT_EDNS_VERSION) {
 		rcode = KNOT_RCODE_BADVERS;

@@ -23,11 +23,11 @@ typedef struct tcp_client {
 	uv_tcp_t handle;
 	uv_timer_t timer;
 	struct mns_net *net;
-	uint8_t buf[2 + MNS_TCP_MAX_MSG];
 	size_t len;
 	int open_handles;
 	bool closing;
 	struct tcp_client *next, *prev;
+	uint8_t buf[2 + MNS_TCP_MAX_MSG]; /* Last: only the fields above are zeroed. */
 } tcp_client_t;
 
 typedef struct tcp_write {
@@ -202,7 +202,6 @@ static void tcp_accept(uv_stream_t *ls, int status)
 	if (c == NULL)
 		return;
 	memset(c, 0, offsetof(tcp_client_t, buf));
-	c->len = 0;
 	c->net = net;
 	uv_tcp_init(ls->loop, &c->handle);
 	uv_timer_init(ls->loop, &c->timer);

@@ -414,19 +414,16 @@ static int check_sections(const mns_server_t *s, const tenant_names_t *n, const 
 		const mns_plugin_api_t *api = mns_plugin_api(s->plugins[i]);
 		const json_t *in = json_object_get(args, api->name);
 		const json_t *prev = old ? json_object_get(old, api->name) : NULL;
-		if (json_is_null(in))
-			in = NULL;
 		json_t *out = NULL;
 		if (api->tenant_check) {
-			/* A null section in an update resets it to the vendor defaults. */
-			bool reset = json_is_null(json_object_get(args, api->name));
-			int ret = api->tenant_check(s->plugins[i], &ctx, reset ? NULL : prev, in, &out, err);
+			/* A null section (tenant.update) asks the plugin to reset it. */
+			int ret = api->tenant_check(s->plugins[i], &ctx, prev, in, &out, err);
 			if (ret != MNS_OK) {
 				if (err && err->code[0] == '\0')
 					mns_error_set(err, "invalid_section", "%s: invalid section", api->name);
 				return ret;
 			}
-		} else if (in) {
+		} else if (in && !json_is_null(in)) {
 			out = json_incref((json_t *)in);
 		} else if (prev) {
 			out = json_incref((json_t *)prev);

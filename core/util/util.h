@@ -17,4 +17,7 @@ void *mns_xmalloc(size_t n);
 /** \brief Monotonic milliseconds. */
 uint64_t mns_now_ms(void);
 
+/** \brief Makes jansson wipe every block it frees (documents hold keys). */
+void mns_json_secure_init(void);
+
 #endif

@@ -23,7 +23,7 @@ struct mns_zone_builder {
 	zb_set_t *sets;
 	size_t n_sets, cap_sets;
 	uint32_t *slots; /**< (owner, type) hash: set index + 1, 0 = empty. */
-	size_t n_slots; /**< A power of two, at least 2 × n_sets. */
+	size_t n_slots;  /**< A power of two, at least 2 × n_sets. */
 };
 
 /* Text of a name for messages (never fails). */
@@ -72,8 +72,7 @@ mns_zone_builder_t *mns_zb_new(const char *apex, const char *base, mns_zone_kind
 	zb->kind = kind;
 	zb->apex = parse_name(apex);
 	zb->base = parse_name(base != NULL ? base : apex);
-	if (zb->apex == NULL || zb->base == NULL ||
-	    knot_dname_in_bailiwick(zb->base, zb->apex) < 0)
+	if (zb->apex == NULL || zb->base == NULL || knot_dname_in_bailiwick(zb->base, zb->apex) < 0)
 		goto fail;
 	return zb;
 fail:
@@ -150,8 +149,9 @@ static int resolve_owner(const mns_zone_builder_t *zb, const char *owner, knot_d
 		size_t rel = knot_dname_size(tmp) - 1; /* without the root label */
 		size_t bl = knot_dname_size(zb->base);
 		if (rel + bl > KNOT_DNAME_MAXLEN)
-			return mns_error_set(err, "invalid_name", "'%s' below %s is longer than 255 octets",
-			                     owner, name_txt(zb->base, b1, sizeof(b1)));
+			return mns_error_set(err, "invalid_name",
+			                     "'%s' below %s is longer than 255 octets", owner,
+			                     name_txt(zb->base, b1, sizeof(b1)));
 		memcpy(out, tmp, rel);
 		memcpy(out + rel, zb->base, bl);
 	}
@@ -282,14 +282,17 @@ static int add_record(mns_zone_builder_t *zb, const knot_dname_t *owner, uint16_
 	if (type == 0 || knot_rrtype_is_metatype(type) || type == KNOT_RRTYPE_OPT ||
 	    type == 253 /* MAILB */ || type == 254 /* MAILA */)
 		return mns_error_set(err, "invalid_type", "type %s cannot be published at %s",
-		                     type_txt(type, b2, sizeof(b2)), name_txt(owner, b1, sizeof(b1)));
+		                     type_txt(type, b2, sizeof(b2)),
+		                     name_txt(owner, b1, sizeof(b1)));
 	if (len > UINT16_MAX || (len > 0 && rdata == NULL))
 		return mns_error_set(err, "invalid_rdata", "%s record at %s: data too long",
-		                     type_txt(type, b2, sizeof(b2)), name_txt(owner, b1, sizeof(b1)));
+		                     type_txt(type, b2, sizeof(b2)),
+		                     name_txt(owner, b1, sizeof(b1)));
 	const uint8_t *data = rdata;
 	if (check_rdata(type, rdata, len, canon, sizeof(canon), &data) != 0)
 		return mns_error_set(err, "invalid_rdata", "%s record at %s: malformed data",
-		                     type_txt(type, b2, sizeof(b2)), name_txt(owner, b1, sizeof(b1)));
+		                     type_txt(type, b2, sizeof(b2)),
+		                     name_txt(owner, b1, sizeof(b1)));
 
 	if (zb->n_slots < 2 * (zb->n_sets + 1) && slots_grow(zb) != MNS_OK)
 		return nomem(err);
@@ -298,8 +301,9 @@ static int add_record(mns_zone_builder_t *zb, const knot_dname_t *owner, uint16_
 	if (s != NULL) {
 		if (!same_producer(s->producer, zb->producer)) {
 			mns_error_set(err, "record_clash", "%s %s is published by both %s and %s",
-			              name_txt(owner, b1, sizeof(b1)), type_txt(type, b2, sizeof(b2)),
-			              producer_txt(s->producer), producer_txt(zb->producer));
+			              name_txt(owner, b1, sizeof(b1)),
+			              type_txt(type, b2, sizeof(b2)), producer_txt(s->producer),
+			              producer_txt(zb->producer));
 			return MNS_ECLASH;
 		}
 		/* Sorted canonically; an identical RDATA is merged silently. */
@@ -339,8 +343,8 @@ static int add_record(mns_zone_builder_t *zb, const knot_dname_t *owner, uint16_
 
 /* --- Public add functions -------------------------------------------------- */
 
-MNS_API int mns_zb_add_rdata(mns_zone_builder_t *zb, const char *owner, uint16_t type,
-                             uint32_t ttl, const uint8_t *rdata, size_t len, mns_error_t *err)
+MNS_API int mns_zb_add_rdata(mns_zone_builder_t *zb, const char *owner, uint16_t type, uint32_t ttl,
+                             const uint8_t *rdata, size_t len, mns_error_t *err)
 {
 	if (zb == NULL)
 		return mns_error_set(err, "invalid_argument", "no zone builder");
@@ -359,7 +363,8 @@ MNS_API int mns_zb_add_txt(mns_zone_builder_t *zb, const char *owner, uint32_t t
 	size_t len = strlen(text);
 	size_t chunks = len == 0 ? 1 : (len + 254) / 255;
 	if (len + chunks > UINT16_MAX)
-		return mns_error_set(err, "invalid_rdata", "TXT value of %zu octets is too long", len);
+		return mns_error_set(err, "invalid_rdata", "TXT value of %zu octets is too long",
+		                     len);
 	uint8_t *rd = malloc(len + chunks);
 	if (rd == NULL)
 		return nomem(err);
@@ -381,9 +386,10 @@ MNS_API int mns_zb_add_txt(mns_zone_builder_t *zb, const char *owner, uint32_t t
 static int target_name(const char *what, const char *txt, knot_dname_storage_t out,
                        mns_error_t *err)
 {
-	if (txt == NULL || txt[0] == '\0' || knot_dname_from_str(out, txt, KNOT_DNAME_MAXLEN) == NULL)
-		return mns_error_set(err, "invalid_name", "%s '%s' is not a valid domain name", what,
-		                     txt != NULL ? txt : "");
+	if (txt == NULL || txt[0] == '\0' ||
+	    knot_dname_from_str(out, txt, KNOT_DNAME_MAXLEN) == NULL)
+		return mns_error_set(err, "invalid_name", "%s '%s' is not a valid domain name",
+		                     what, txt != NULL ? txt : "");
 	knot_dname_to_lower(out);
 	return MNS_OK;
 }
@@ -435,15 +441,15 @@ int mns_zb_add_soa(mns_zone_builder_t *zb, uint32_t ttl, const char *mname, cons
 	if (ret != MNS_OK)
 		return ret;
 	uint8_t *p = rd + n1 + knot_dname_size(rd + n1);
-	const uint32_t v[5] = { serial, refresh, retry, expire, minimum };
+	const uint32_t v[5] = {serial, refresh, retry, expire, minimum};
 	for (size_t i = 0; i < 5; i++, p += 4)
 		knot_wire_write_u32(p, v[i]);
 	/* The SOA belongs at the apex whatever the producers' base is. */
 	return add_record(zb, zb->apex, KNOT_RRTYPE_SOA, ttl, rd, (size_t)(p - rd), err);
 }
 
-int mns_zb_add_wire(mns_zone_builder_t *zb, const knot_dname_t *owner, uint16_t type,
-                    uint32_t ttl, const uint8_t *rdata, size_t len, mns_error_t *err)
+int mns_zb_add_wire(mns_zone_builder_t *zb, const knot_dname_t *owner, uint16_t type, uint32_t ttl,
+                    const uint8_t *rdata, size_t len, mns_error_t *err)
 {
 	char b1[KNOT_DNAME_TXT_MAXLEN + 1], b2[KNOT_DNAME_TXT_MAXLEN + 1];
 	if (zb == NULL || owner == NULL)
@@ -454,7 +460,8 @@ int mns_zb_add_wire(mns_zone_builder_t *zb, const knot_dname_t *owner, uint16_t 
 	knot_dname_to_lower(own);
 	if (knot_dname_in_bailiwick(own, zb->base) < 0)
 		return mns_error_set(err, "out_of_zone", "'%s' is not at or below %s",
-		                     name_txt(own, b1, sizeof(b1)), name_txt(zb->base, b2, sizeof(b2)));
+		                     name_txt(own, b1, sizeof(b1)),
+		                     name_txt(zb->base, b2, sizeof(b2)));
 	return add_record(zb, own, type, ttl, rdata, len, err);
 }
 
@@ -493,7 +500,8 @@ static int check_soa(const mns_zone_builder_t *zb, mns_error_t *err)
 			                     "SOA at %s: a subtree of the hosted zone has no SOA",
 			                     name_txt(s->rr.owner, b1, sizeof(b1)));
 		if (!knot_dname_is_equal(s->rr.owner, zb->apex))
-			return mns_error_set(err, "misplaced_soa", "SOA at %s is not at the zone apex",
+			return mns_error_set(err, "misplaced_soa",
+			                     "SOA at %s is not at the zone apex",
 			                     name_txt(s->rr.owner, b1, sizeof(b1)));
 		if (s->rr.rrs.count != 1)
 			return mns_error_set(err, "multiple_soa", "zone %s has %u SOA records",
@@ -520,16 +528,17 @@ static int check_cnames(zb_set_t *const *order, size_t n, mns_error_t *err)
 				other = order[j];
 		}
 		if (cname != NULL && cname->rr.rrs.count > 1)
-			return mns_error_set(err, "cname_conflict", "%s has %u CNAME records (from %s)",
+			return mns_error_set(err, "cname_conflict",
+			                     "%s has %u CNAME records (from %s)",
 			                     name_txt(cname->rr.owner, b1, sizeof(b1)),
 			                     cname->rr.rrs.count, producer_txt(cname->producer));
 		if (cname != NULL && other != NULL)
-			return mns_error_set(err, "cname_conflict",
-			                     "%s has a CNAME (from %s) and other data: %s (from %s)",
-			                     name_txt(cname->rr.owner, b1, sizeof(b1)),
-			                     producer_txt(cname->producer),
-			                     type_txt(other->rr.type, b2, sizeof(b2)),
-			                     producer_txt(other->producer));
+			return mns_error_set(
+			    err, "cname_conflict",
+			    "%s has a CNAME (from %s) and other data: %s (from %s)",
+			    name_txt(cname->rr.owner, b1, sizeof(b1)),
+			    producer_txt(cname->producer), type_txt(other->rr.type, b2, sizeof(b2)),
+			    producer_txt(other->producer));
 		i = j;
 	}
 	return MNS_OK;

@@ -9,7 +9,7 @@
 struct mns_index {
 	struct cds_lfht *ht;
 	mns_zone_t *hosted; /**< RCU-protected: the last published HOSTED zone. */
-	size_t count; /**< Zones in the table (main loop only). */
+	size_t count;       /**< Zones in the table (main loop only). */
 };
 
 static int match_apex(struct cds_lfht_node *node, const void *key)
@@ -47,7 +47,8 @@ void mns_index_free(mns_index_t *idx)
 	/* Unlink every zone, then let a grace period pass before freeing them:
 	 * a reader that is still in a read section keeps a valid zone. */
 	urcu_memb_read_lock();
-	cds_lfht_for_each_entry(idx->ht, &it, z, ht_node) {
+	cds_lfht_for_each_entry(idx->ht, &it, z, ht_node)
+	{
 		if (cds_lfht_del(idx->ht, &z->ht_node) == 0)
 			urcu_memb_call_rcu(&z->rcu, zone_free_rcu);
 	}
@@ -69,7 +70,7 @@ int mns_index_publish(mns_index_t *idx, mns_zone_t *z)
 
 	urcu_memb_read_lock();
 	struct cds_lfht_node *old_node =
-		cds_lfht_add_replace(idx->ht, hash, match_apex, z->apex, &z->ht_node);
+	    cds_lfht_add_replace(idx->ht, hash, match_apex, z->apex, &z->ht_node);
 	mns_zone_t *old = old_node ? caa_container_of(old_node, mns_zone_t, ht_node) : NULL;
 	if (z->kind == MNS_ZONE_HOSTED)
 		rcu_assign_pointer(idx->hosted, z);
@@ -147,7 +148,6 @@ void mns_index_foreach(const mns_index_t *idx, void (*cb)(const mns_zone_t *z, v
 	struct cds_lfht_iter it;
 	mns_zone_t *z;
 	urcu_memb_read_lock();
-	cds_lfht_for_each_entry(idx->ht, &it, z, ht_node)
-		cb(z, data);
+	cds_lfht_for_each_entry(idx->ht, &it, z, ht_node) cb(z, data);
 	urcu_memb_read_unlock();
 }

@@ -9,7 +9,9 @@
 typedef struct mns_index mns_index_t;
 
 /** RCU read side. Every thread that reads the index registers once with
- *  mns_rcu_register() and brackets lookups with mns_rcu_read_lock/unlock. */
+ *  mns_rcu_register() and brackets lookups with mns_rcu_read_lock/unlock.
+ *  The writer functions (publish, withdraw, foreach, free) take read sections
+ *  and call_rcu themselves, so the main loop's thread registers too. */
 #define mns_rcu_register() urcu_memb_register_thread()
 #define mns_rcu_unregister() urcu_memb_unregister_thread()
 #define mns_rcu_read_lock() urcu_memb_read_lock()

@@ -80,7 +80,7 @@ int mns_zone_load_file(const char *path, const char *origin, mns_zone_t **out, m
 	knot_dname_storage_t apex;
 	zs_scanner_t *s = NULL;
 	mns_zone_builder_t *zb = NULL;
-	load_ctx_t lc = { .path = path, .err = err, .ret = MNS_OK };
+	load_ctx_t lc = {.path = path, .err = err, .ret = MNS_OK};
 	int ret;
 
 	if (out != NULL)

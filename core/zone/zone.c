@@ -129,8 +129,9 @@ static int dump_json(const mns_zone_t *z, json_t **out)
 			for (uint16_t k = 0; k < rr->rrs.count; k++) {
 				if (dump_rdata(rr, k, &buf, &cap) != MNS_OK)
 					goto out;
-				json_t *o = json_pack("{s:s, s:s, s:I, s:s}", "name", owner, "type", type,
-				                      "ttl", (json_int_t)rr->ttl, "value", buf);
+				json_t *o =
+				    json_pack("{s:s, s:s, s:I, s:s}", "name", owner, "type", type,
+				              "ttl", (json_int_t)rr->ttl, "value", buf);
 				if (o == NULL || json_array_append_new(arr, o) != 0)
 					goto out;
 			}
@@ -149,14 +150,15 @@ static int dump_text(const mns_zone_t *z, char **out)
 {
 	size_t cap = 1024;
 	char *buf = malloc(cap);
-	strbuf_t sb = { 0 };
+	strbuf_t sb = {0};
 	int ret = MNS_ENOMEM;
 	if (buf == NULL || sb_append(&sb, "", 0) != MNS_OK)
 		goto out;
 	for (size_t i = 0; i < z->n_nodes; i++) {
 		const mns_node_t *n = &z->nodes[i];
 		for (uint16_t r = 0; r < n->n_rrsets; r++) {
-			int len = knot_rrset_txt_dump(&n->rrsets[r], &buf, &cap, &KNOT_DUMP_STYLE_DEFAULT);
+			int len = knot_rrset_txt_dump(&n->rrsets[r], &buf, &cap,
+			                              &KNOT_DUMP_STYLE_DEFAULT);
 			if (len < 0 || sb_append(&sb, buf, (size_t)len) != MNS_OK)
 				goto out;
 		}

@@ -31,7 +31,7 @@ typedef struct dkim_conf {
 	bool ed25519; /**< Vendor default: also publish an Ed25519 key. */
 } dkim_conf_t;
 
-static const dkim_conf_t dkim_defaults = { .rsa_bits = 2048, .ed25519 = false };
+static const dkim_conf_t dkim_defaults = {.rsa_bits = 2048, .ed25519 = false};
 
 /** Selector pairs: the first of each pair is generated on tenant.add, the
  *  second is what rotation alternates to. */
@@ -42,8 +42,8 @@ typedef struct dkim_pair {
 } dkim_pair_t;
 
 static const dkim_pair_t dkim_pairs[] = {
-	{ "rsa", "s1", "s2", "RSA" },
-	{ "ed25519", "e1", "e2", "Ed25519" },
+    {"rsa", "s1", "s2", "RSA"},
+    {"ed25519", "e1", "e2", "Ed25519"},
 };
 
 #define DKIM_NPAIRS (sizeof(dkim_pairs) / sizeof(dkim_pairs[0]))
@@ -51,11 +51,11 @@ static const dkim_pair_t dkim_pairs[] = {
 #define DKIM_ED25519 1
 
 static const mns_conf_item_t dkim_schema[] = {
-	{ "rsa-bits", MNS_CONF_INT, "2048", 1024, 4096,
-	  "size of newly generated RSA keys (a multiple of 8; RFC 8301 wants at least 2048)" },
-	{ "ed25519", MNS_CONF_BOOL, "no", 0, 0,
-	  "also publish an Ed25519 key (RFC 8463) beside the RSA key, unless the tenant says" },
-	{ NULL, 0, NULL, 0, 0, NULL },
+    {"rsa-bits", MNS_CONF_INT, "2048", 1024, 4096,
+     "size of newly generated RSA keys (a multiple of 8; RFC 8301 wants at least 2048)"},
+    {"ed25519", MNS_CONF_BOOL, "no", 0, 0,
+     "also publish an Ed25519 key (RFC 8463) beside the RSA key, unless the tenant says"},
+    {NULL, 0, NULL, 0, 0, NULL},
 };
 
 static const dkim_conf_t *conf_of(const mns_plugin_t *p)
@@ -90,10 +90,11 @@ static int dkim_configure(mns_plugin_t *p, const json_t *conf, mns_error_t *err)
 			                         "rsa-bits must be an integer such as 2048");
 		json_int_t bits = json_integer_value(v);
 		if (bits < 1024 || bits > 4096 || bits % 8 != 0)
-			return mns_error_set_key(err, "rsa-bits", "invalid_config",
-			                         "rsa-bits must be a multiple of 8 from 1024 to 4096 "
-			                         "(2048 is the usual choice), not %lld",
-			                         (long long)bits);
+			return mns_error_set_key(
+			    err, "rsa-bits", "invalid_config",
+			    "rsa-bits must be a multiple of 8 from 1024 to 4096 "
+			    "(2048 is the usual choice), not %lld",
+			    (long long)bits);
 		next.rsa_bits = (int)bits;
 	}
 	v = json_object_get(conf, "ed25519");
@@ -108,16 +109,18 @@ static int dkim_configure(mns_plugin_t *p, const json_t *conf, mns_error_t *err)
 	if (c == NULL) {
 		c = malloc(sizeof(*c));
 		if (c == NULL) {
-			mns_error_set(err, "out_of_memory", "dkim: cannot allocate the plugin state");
+			mns_error_set(err, "out_of_memory",
+			              "dkim: cannot allocate the plugin state");
 			return MNS_ENOMEM;
 		}
 		mns_plugin_set_data(p, c);
 	}
 	*c = next;
 	if (next.rsa_bits < 2048)
-		mns_plugin_log(p, MNS_LOG_WARNING,
-		               "rsa-bits %d is below the 2048 bits RFC 8301 recommends for new keys",
-		               next.rsa_bits);
+		mns_plugin_log(
+		    p, MNS_LOG_WARNING,
+		    "rsa-bits %d is below the 2048 bits RFC 8301 recommends for new keys",
+		    next.rsa_bits);
 	return MNS_OK;
 }
 
@@ -203,7 +206,8 @@ static json_t *selector_generate(mns_plugin_t *p, const mns_tenant_ctx_t *t, siz
 	pub = public_b64(pkey, ed);
 	priv = private_pem(pkey);
 	if (pub == NULL || priv == NULL) {
-		mns_error_set(err, "key_generation", "could not encode the new %s key of selector %s",
+		mns_error_set(err, "key_generation",
+		              "could not encode the new %s key of selector %s",
 		              dkim_pairs[pair].label, selector);
 		goto out;
 	}
@@ -301,11 +305,14 @@ static bool base64_ok(const char *s)
 static int dkim_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const json_t *old,
                              const json_t *in, json_t **out, mns_error_t *err)
 {
-	static const char *const allowed[] = { "ed25519", NULL };
+	static const char *const allowed[] = {"ed25519", NULL};
 	json_t *sec = NULL, *selectors = NULL;
 	int ret;
+	/* A null section resets the caller's settings; the keys stay (they are
+	 * ours and live in DNS: replacing them is a rotation, not a reset). */
+	bool reset = in != NULL && json_is_null(in);
 
-	if (in != NULL && json_is_null(in))
+	if (reset)
 		in = NULL;
 	if (in != NULL) {
 		if (!json_is_object(in))
@@ -322,9 +329,10 @@ static int dkim_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const j
 			return ret;
 		const json_t *ed = json_object_get(in, "ed25519");
 		if (ed != NULL && !json_is_boolean(ed) && !json_is_null(ed))
-			return mns_error_set_key(err, "dkim.ed25519", "invalid_dkim",
-			                         "dkim.ed25519 must be true or false (null reverts to "
-			                         "the vendor default)");
+			return mns_error_set_key(
+			    err, "dkim.ed25519", "invalid_dkim",
+			    "dkim.ed25519 must be true or false (null reverts to "
+			    "the vendor default)");
 	}
 	if (old != NULL && !json_is_object(old))
 		old = NULL;
@@ -332,6 +340,8 @@ static int dkim_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const j
 	sec = old != NULL ? json_deep_copy(old) : json_object();
 	if (sec == NULL)
 		goto nomem;
+	if (reset)
+		json_object_del(sec, "ed25519");
 	if (in != NULL) {
 		const json_t *ed = json_object_get(in, "ed25519");
 		if (ed != NULL && json_is_null(ed))
@@ -349,7 +359,8 @@ static int dkim_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const j
 	} else if (!json_is_array(selectors)) {
 		json_decref(sec);
 		return mns_error_set_key(err, "dkim.selectors", "invalid_dkim",
-		                         "the stored dkim.selectors of tenant %s is not an array", t->id);
+		                         "the stored dkim.selectors of tenant %s is not an array",
+		                         t->id);
 	}
 
 	/* Every tenant has an RSA key: generated on tenant.add, or on the first
@@ -367,7 +378,7 @@ static int dkim_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const j
 	bool want_ed = json_is_boolean(ted) ? json_is_true(ted) : conf_of(p)->ed25519;
 	if (want_ed && !has_algorithm(selectors, "ed25519")) {
 		json_t *sel =
-			selector_generate(p, t, DKIM_ED25519, dkim_pairs[DKIM_ED25519].first, err);
+		    selector_generate(p, t, DKIM_ED25519, dkim_pairs[DKIM_ED25519].first, err);
 		if (sel == NULL)
 			goto fail;
 		if (json_array_append_new(selectors, sel) != 0)
@@ -376,9 +387,11 @@ static int dkim_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const j
 		for (size_t i = json_array_size(selectors); i-- > 0;) {
 			const char *a = sel_str(json_array_get(selectors, i), "algorithm");
 			if (a != NULL && strcmp(a, "ed25519") == 0) {
-				mns_plugin_log(p, MNS_LOG_INFO, "tenant %s: Ed25519 off, withdrawing "
-				               "selector %s", t->id,
-				               sel_str(json_array_get(selectors, i), "selector"));
+				const char *name =
+				    sel_str(json_array_get(selectors, i), "selector");
+				mns_plugin_log(p, MNS_LOG_INFO,
+				               "tenant %s: Ed25519 off, withdrawing selector %s",
+				               t->id, name != NULL ? name : "?");
 				json_array_remove(selectors, i);
 			}
 		}
@@ -437,17 +450,20 @@ static int dkim_tenant_build(mns_plugin_t *p, const mns_tenant_ctx_t *t, const j
 		if (!state_published(sel_str(sel, "state")))
 			continue;
 		if (!selector_ok(name))
-			return mns_error_set_key(err, "dkim.selectors", "invalid_dkim",
-			                         "tenant %s: stored selector name '%s' is not a DNS "
-			                         "label", t->id, name ? name : "(none)");
+			return mns_error_set_key(
+			    err, "dkim.selectors", "invalid_dkim",
+			    "tenant %s: stored selector name '%s' is not a DNS "
+			    "label",
+			    t->id, name ? name : "(none)");
 		if (alg == NULL || (strcmp(alg, "rsa") != 0 && strcmp(alg, "ed25519") != 0))
-			return mns_error_set_key(err, "dkim.selectors", "invalid_dkim",
-			                         "tenant %s: selector %s has unknown algorithm '%s'",
-			                         t->id, name, alg ? alg : "(none)");
+			return mns_error_set_key(
+			    err, "dkim.selectors", "invalid_dkim",
+			    "tenant %s: selector %s has unknown algorithm '%s'", t->id, name,
+			    alg ? alg : "(none)");
 		if (!base64_ok(pub))
 			return mns_error_set_key(err, "dkim.selectors", "invalid_dkim",
-			                         "tenant %s: selector %s has no valid public key", t->id,
-			                         name);
+			                         "tenant %s: selector %s has no valid public key",
+			                         t->id, name);
 
 		char owner[96];
 		snprintf(owner, sizeof(owner), "%s._domainkey", name);
@@ -488,11 +504,13 @@ static int dkim_tenant_instructions(mns_plugin_t *p, const mns_tenant_ctx_t *t,
 		/* RSA is always there; Ed25519 only while the tenant has such keys. */
 		if (k != DKIM_RSA && !has_algorithm(selectors, pair->alg))
 			continue;
-		const char *sels[2] = { pair->first, pair->second };
+		const char *sels[2] = {pair->first, pair->second};
 		for (size_t j = 0; j < 2; j++) {
 			char name[512], value[512], purpose[128];
-			int n1 = snprintf(name, sizeof(name), "%s._domainkey.%s", sels[j], t->domain);
-			int n2 = snprintf(value, sizeof(value), "%s._domainkey.%s", sels[j], t->base);
+			int n1 =
+			    snprintf(name, sizeof(name), "%s._domainkey.%s", sels[j], t->domain);
+			int n2 =
+			    snprintf(value, sizeof(value), "%s._domainkey.%s", sels[j], t->base);
 			if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof(name) ||
 			    (size_t)n2 >= sizeof(value))
 				return mns_error_set(err, "invalid_dkim", "name too long");
@@ -500,7 +518,8 @@ static int dkim_tenant_instructions(mns_plugin_t *p, const mns_tenant_ctx_t *t,
 			         pair->label, sels[j]);
 			int ret = mns_instr_add(ins, name, "CNAME", value, true, purpose);
 			if (ret != MNS_OK) {
-				mns_error_set(err, "out_of_memory", "dkim: cannot add instructions");
+				mns_error_set(err, "out_of_memory",
+				              "dkim: cannot add instructions");
 				return ret;
 			}
 		}
@@ -557,25 +576,24 @@ static int cmd_keys(mns_plugin_t *p, const json_t *args, json_t **result, mns_er
 }
 
 static const mns_plugin_command_t dkim_commands[] = {
-	{ "dkim.keys", cmd_keys,
-	  "a tenant's DKIM selectors with their public keys: {\"tenant\": id}" },
-	{ NULL, NULL, NULL },
+    {"dkim.keys", cmd_keys, "a tenant's DKIM selectors with their public keys: {\"tenant\": id}"},
+    {NULL, NULL, NULL},
 };
 
 MNS_PLUGIN(dkim) = {
-	.abi_major = MNS_PLUGIN_ABI_MAJOR,
-	.abi_minor = MNS_PLUGIN_ABI_MINOR,
-	.struct_size = sizeof(mns_plugin_api_t),
-	.name = "dkim",
-	.version = "0.1.0",
-	.summary = "DKIM public keys (RSA, optionally Ed25519) per tenant",
-	.schema = dkim_schema,
-	.init = dkim_init,
-	.configure = dkim_configure,
-	.fini = dkim_fini,
-	.tenant_check = dkim_tenant_check,
-	.tenant_build = dkim_tenant_build,
-	.tenant_instructions = dkim_tenant_instructions,
-	.tenant_public = dkim_tenant_public,
-	.commands = dkim_commands,
+    .abi_major = MNS_PLUGIN_ABI_MAJOR,
+    .abi_minor = MNS_PLUGIN_ABI_MINOR,
+    .struct_size = sizeof(mns_plugin_api_t),
+    .name = "dkim",
+    .version = "0.1.0",
+    .summary = "DKIM public keys (RSA, optionally Ed25519) per tenant",
+    .schema = dkim_schema,
+    .init = dkim_init,
+    .configure = dkim_configure,
+    .fini = dkim_fini,
+    .tenant_check = dkim_tenant_check,
+    .tenant_build = dkim_tenant_build,
+    .tenant_instructions = dkim_tenant_instructions,
+    .tenant_public = dkim_tenant_public,
+    .commands = dkim_commands,
 };

@@ -32,18 +32,17 @@ typedef struct dmarc_conf {
 } dmarc_conf_t;
 
 static const dmarc_conf_t dmarc_defaults = {
-	.p = "none", .rua = "", .ruf = "", .adkim = "r", .aspf = "r", .pct = 100
-};
+    .p = "none", .rua = "", .ruf = "", .adkim = "r", .aspf = "r", .pct = 100};
 
 static const mns_conf_item_t dmarc_schema[] = {
-	{ "policy", MNS_CONF_STR, "none", 0, 0, "default policy p=: none, quarantine or reject" },
-	{ "rua", MNS_CONF_STR, "", 0, 0,
-	  "aggregate report URIs, e.g. mailto:dmarc-reports@vendor.example (empty: no rua)" },
-	{ "ruf", MNS_CONF_STR, "", 0, 0, "failure report URIs (empty: no ruf)" },
-	{ "adkim", MNS_CONF_STR, "r", 0, 0, "DKIM alignment: r (relaxed) or s (strict)" },
-	{ "aspf", MNS_CONF_STR, "r", 0, 0, "SPF alignment: r (relaxed) or s (strict)" },
-	{ "pct", MNS_CONF_INT, "100", 0, 100, "percentage of failing mail the policy applies to" },
-	{ NULL, 0, NULL, 0, 0, NULL },
+    {"policy", MNS_CONF_STR, "none", 0, 0, "default policy p=: none, quarantine or reject"},
+    {"rua", MNS_CONF_STR, "", 0, 0,
+     "aggregate report URIs, e.g. mailto:dmarc-reports@vendor.example (empty: no rua)"},
+    {"ruf", MNS_CONF_STR, "", 0, 0, "failure report URIs (empty: no ruf)"},
+    {"adkim", MNS_CONF_STR, "r", 0, 0, "DKIM alignment: r (relaxed) or s (strict)"},
+    {"aspf", MNS_CONF_STR, "r", 0, 0, "SPF alignment: r (relaxed) or s (strict)"},
+    {"pct", MNS_CONF_INT, "100", 0, 100, "percentage of failing mail the policy applies to"},
+    {NULL, 0, NULL, 0, 0, NULL},
 };
 
 static const dmarc_conf_t *conf_of(const mns_plugin_t *p)
@@ -68,8 +67,8 @@ static bool one_of(const char *in, const char *const *words, char *out, size_t o
 	return false;
 }
 
-static const char *const policies[] = { "none", "quarantine", "reject", NULL };
-static const char *const alignments[] = { "r", "s", NULL };
+static const char *const policies[] = {"none", "quarantine", "reject", NULL};
+static const char *const alignments[] = {"r", "s", NULL};
 
 /** fo: colon-separated 0, 1, d, s (RFC 7489 6.3). */
 static bool fo_normalize(const char *in, char *out, size_t outlen)
@@ -132,8 +131,8 @@ static bool uri_normalize(const char *s, size_t len, char *out, size_t outlen)
 		return false;
 
 	size_t n = strlen(out);
-	int w = snprintf(out + n, outlen - n, "%smailto:%s@%s%s", n > 0 ? "," : "", buf, domain,
-	                 size);
+	int w =
+	    snprintf(out + n, outlen - n, "%smailto:%s@%s%s", n > 0 ? "," : "", buf, domain, size);
 	return w > 0 && (size_t)w < outlen - n;
 }
 
@@ -257,12 +256,13 @@ static int check_tag(const json_t *merged, const char *tag, json_t *sec, mns_err
 		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 100)
 			return mns_error_set_key(err, key, "invalid_dmarc",
 			                         "dmarc pct must be an integer from 0 to 100");
-		return json_object_set_new(sec, tag, json_integer(json_integer_value(v))) == 0 ?
-		               MNS_OK :
-		               MNS_ENOMEM;
+		return json_object_set_new(sec, tag, json_integer(json_integer_value(v))) == 0
+		           ? MNS_OK
+		           : MNS_ENOMEM;
 	}
 	if (!json_is_string(v))
-		return mns_error_set_key(err, key, "invalid_dmarc", "dmarc %s must be a string", tag);
+		return mns_error_set_key(err, key, "invalid_dmarc", "dmarc %s must be a string",
+		                         tag);
 	const char *s = json_string_value(v);
 
 	if (strcmp(tag, "p") == 0 || strcmp(tag, "sp") == 0) {
@@ -273,14 +273,15 @@ static int check_tag(const json_t *merged, const char *tag, json_t *sec, mns_err
 	} else if (strcmp(tag, "adkim") == 0 || strcmp(tag, "aspf") == 0) {
 		if (!one_of(s, alignments, out, sizeof(out)))
 			return mns_error_set_key(err, key, "invalid_dmarc",
-			                         "dmarc %s '%s' must be r (relaxed) or s (strict)", tag,
-			                         s);
+			                         "dmarc %s '%s' must be r (relaxed) or s (strict)",
+			                         tag, s);
 	} else if (strcmp(tag, "fo") == 0) {
 		if (!fo_normalize(s, out, sizeof(out)))
-			return mns_error_set_key(err, key, "invalid_dmarc",
-			                         "dmarc fo '%s' must be options 0, 1, d or s separated "
-			                         "by ':', e.g. \"1\" or \"d:s\"",
-			                         s);
+			return mns_error_set_key(
+			    err, key, "invalid_dmarc",
+			    "dmarc fo '%s' must be options 0, 1, d or s separated "
+			    "by ':', e.g. \"1\" or \"d:s\"",
+			    s);
 	} else {
 		ret = uris_normalize(s, key, "invalid_dmarc", out, sizeof(out), err);
 		if (ret != MNS_OK)
@@ -289,8 +290,8 @@ static int check_tag(const json_t *merged, const char *tag, json_t *sec, mns_err
 	return json_object_set_new(sec, tag, json_string(out)) == 0 ? MNS_OK : MNS_ENOMEM;
 }
 
-static const char *const dmarc_tags[] = { "p", "sp", "pct", "rua", "ruf", "adkim", "aspf",
-	                                  "fo", NULL };
+static const char *const dmarc_tags[] = {"p",     "sp",   "pct", "rua", "ruf",
+                                         "adkim", "aspf", "fo",  NULL};
 
 static int dmarc_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const json_t *old,
                               const json_t *in, json_t **out, mns_error_t *err)
@@ -298,19 +299,24 @@ static int dmarc_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const 
 	json_t *merged = NULL, *sec = NULL;
 	int ret = MNS_OK;
 
-	if (in != NULL && json_is_null(in))
+	/* A null section resets it: the vendor defaults apply again. */
+	if (in != NULL && json_is_null(in)) {
 		in = NULL;
+		old = NULL;
+	}
 	if (in != NULL && !json_is_object(in))
-		return mns_error_set_key(err, "dmarc", "invalid_dmarc",
-		                         "the dmarc section must be an object such as "
-		                         "{\"p\": \"quarantine\", \"rua\": \"mailto:d@example.net\"}");
+		return mns_error_set_key(
+		    err, "dmarc", "invalid_dmarc",
+		    "the dmarc section must be an object such as "
+		    "{\"p\": \"quarantine\", \"rua\": \"mailto:d@example.net\"}");
 	if (in != NULL && (ret = mns_json_check_keys(in, "dmarc", dmarc_tags, err)) != MNS_OK)
 		return ret;
 	if (old != NULL && !json_is_object(old))
 		old = NULL;
 
-	merged = in != NULL ? mns_json_merge(old, in) :
-	         old != NULL ? json_deep_copy(old) : json_object();
+	merged = in != NULL    ? mns_json_merge(old, in)
+	         : old != NULL ? json_deep_copy(old)
+	                       : json_object();
 	sec = json_object();
 	if (merged == NULL || sec == NULL) {
 		ret = MNS_ENOMEM;
@@ -385,7 +391,8 @@ static int dmarc_tenant_build(mns_plugin_t *p, const mns_tenant_ctx_t *t, const 
 	if (fo != NULL)
 		ok = ok && add_tag(text, sizeof(text), &len, "fo", fo);
 	if (!ok)
-		return mns_error_set(err, "invalid_dmarc", "tenant %s: DMARC record too long", t->id);
+		return mns_error_set(err, "invalid_dmarc", "tenant %s: DMARC record too long",
+		                     t->id);
 
 	return mns_zb_add_txt(zb, "_dmarc", t->ttl, text, err);
 }
@@ -411,16 +418,16 @@ static int dmarc_tenant_instructions(mns_plugin_t *p, const mns_tenant_ctx_t *t,
 }
 
 MNS_PLUGIN(dmarc) = {
-	.abi_major = MNS_PLUGIN_ABI_MAJOR,
-	.abi_minor = MNS_PLUGIN_ABI_MINOR,
-	.struct_size = sizeof(mns_plugin_api_t),
-	.name = "dmarc",
-	.version = "0.1.0",
-	.summary = "DMARC policy record (vendor defaults, tenant overrides)",
-	.schema = dmarc_schema,
-	.configure = dmarc_configure,
-	.fini = dmarc_fini,
-	.tenant_check = dmarc_tenant_check,
-	.tenant_build = dmarc_tenant_build,
-	.tenant_instructions = dmarc_tenant_instructions,
+    .abi_major = MNS_PLUGIN_ABI_MAJOR,
+    .abi_minor = MNS_PLUGIN_ABI_MINOR,
+    .struct_size = sizeof(mns_plugin_api_t),
+    .name = "dmarc",
+    .version = "0.1.0",
+    .summary = "DMARC policy record (vendor defaults, tenant overrides)",
+    .schema = dmarc_schema,
+    .configure = dmarc_configure,
+    .fini = dmarc_fini,
+    .tenant_check = dmarc_tenant_check,
+    .tenant_build = dmarc_tenant_build,
+    .tenant_instructions = dmarc_tenant_instructions,
 };

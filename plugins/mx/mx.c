@@ -13,7 +13,7 @@
 
 #include "mailns/plugin.h"
 
-#define MX_HOSTS_MAX 16 /**< Most MX records per tenant or vendor. */
+#define MX_HOSTS_MAX 16    /**< Most MX records per tenant or vendor. */
 #define MX_DEFAULT_PREF 10 /**< Preference when none is given. */
 
 typedef struct mx_host {
@@ -27,12 +27,12 @@ typedef struct mx_conf {
 	mx_host_t hosts[MX_HOSTS_MAX];
 } mx_conf_t;
 
-static const mx_conf_t mx_defaults = { 1, { { 10, "mx.vendor.example" } } };
+static const mx_conf_t mx_defaults = {1, {{10, "mx.vendor.example"}}};
 
 static const mns_conf_item_t mx_schema[] = {
-	{ "hosts", MNS_CONF_LIST, "10:mx.vendor.example", 0, 0,
-	  "the vendor's bounce hosts, each PREF:HOST or HOST (preference 10)" },
-	{ NULL, 0, NULL, 0, 0, NULL },
+    {"hosts", MNS_CONF_LIST, "10:mx.vendor.example", 0, 0,
+     "the vendor's bounce hosts, each PREF:HOST or HOST (preference 10)"},
+    {NULL, 0, NULL, 0, 0, NULL},
 };
 
 static const mx_conf_t *conf_of(const mns_plugin_t *p)
@@ -62,10 +62,11 @@ static int exchange_normalize(const char *in, const char *key, const char *code,
 	if (numeric)
 		return mns_error_set_key(err, key, code,
 		                         "MX exchange '%s' must be a host name, not an address "
-		                         "(RFC 5321 5.1)", in);
+		                         "(RFC 5321 5.1)",
+		                         in);
 	if (dot == NULL)
-		return mns_error_set_key(err, key, code,
-		                         "MX exchange '%s' must be a fully qualified host name", in);
+		return mns_error_set_key(
+		    err, key, code, "MX exchange '%s' must be a fully qualified host name", in);
 	return MNS_OK;
 }
 
@@ -141,7 +142,7 @@ static int conf_entries(mx_conf_t *c, const char *text, mns_error_t *err)
 
 static int mx_configure(mns_plugin_t *p, const json_t *conf, mns_error_t *err)
 {
-	mx_conf_t next = { 0 };
+	mx_conf_t next = {0};
 	const json_t *v = json_object_get(conf, "hosts"), *e;
 	size_t i;
 	int ret = MNS_OK;
@@ -154,8 +155,9 @@ static int mx_configure(mns_plugin_t *p, const json_t *conf, mns_error_t *err)
 		json_array_foreach(v, i, e)
 		{
 			if (!json_is_string(e))
-				return mns_error_set_key(err, "hosts", "invalid_config",
-				                         "hosts must be a list of PREF:HOST entries");
+				return mns_error_set_key(
+				    err, "hosts", "invalid_config",
+				    "hosts must be a list of PREF:HOST entries");
 			ret = conf_entries(&next, json_string_value(e), err);
 			if (ret != MNS_OK)
 				break;
@@ -195,27 +197,32 @@ static void mx_fini(mns_plugin_t *p)
 static int mx_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const json_t *old,
                            const json_t *in, json_t **out, mns_error_t *err)
 {
-	static const char *const allowed[] = { "hosts", NULL };
-	static const char *const host_keys[] = { "preference", "exchange", NULL };
+	static const char *const allowed[] = {"hosts", NULL};
+	static const char *const host_keys[] = {"preference", "exchange", NULL};
 	json_t *merged = NULL, *sec = NULL, *arr = NULL;
 	const json_t *hosts, *h;
 	mx_host_t seen[MX_HOSTS_MAX];
 	size_t n = 0, i;
 	int ret;
 
-	if (in != NULL && json_is_null(in))
+	/* A null section resets it: the vendor defaults apply again. */
+	if (in != NULL && json_is_null(in)) {
 		in = NULL;
+		old = NULL;
+	}
 	if (in != NULL && !json_is_object(in))
-		return mns_error_set_key(err, "mx", "invalid_mx",
-		                         "the mx section must be an object such as {\"hosts\": "
-		                         "[{\"preference\": 10, \"exchange\": \"mx1.example.net\"}]}");
+		return mns_error_set_key(
+		    err, "mx", "invalid_mx",
+		    "the mx section must be an object such as {\"hosts\": "
+		    "[{\"preference\": 10, \"exchange\": \"mx1.example.net\"}]}");
 	if (in != NULL && (ret = mns_json_check_keys(in, "mx", allowed, err)) != MNS_OK)
 		return ret;
 	if (old != NULL && !json_is_object(old))
 		old = NULL;
 
-	merged = in != NULL ? mns_json_merge(old, in) :
-	         old != NULL ? json_deep_copy(old) : json_object();
+	merged = in != NULL    ? mns_json_merge(old, in)
+	         : old != NULL ? json_deep_copy(old)
+	                       : json_object();
 	sec = json_object();
 	if (merged == NULL || sec == NULL)
 		goto nomem;
@@ -223,10 +230,11 @@ static int mx_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const jso
 	hosts = json_object_get(merged, "hosts");
 	if (hosts != NULL) {
 		if (!json_is_array(hosts) || json_array_size(hosts) == 0) {
-			ret = mns_error_set_key(err, "mx.hosts", "invalid_mx",
-			                        "mx.hosts must list at least one host, e.g. "
-			                        "[{\"preference\": 10, \"exchange\": "
-			                        "\"mx1.example.net\"}] (null reverts to the vendor's)");
+			ret = mns_error_set_key(
+			    err, "mx.hosts", "invalid_mx",
+			    "mx.hosts must list at least one host, e.g. "
+			    "[{\"preference\": 10, \"exchange\": "
+			    "\"mx1.example.net\"}] (null reverts to the vendor's)");
 			goto fail;
 		}
 		if ((arr = json_array()) == NULL)
@@ -238,7 +246,8 @@ static int mx_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const jso
 			if (!json_is_object(h)) {
 				ret = mns_error_set_key(err, key, "invalid_mx",
 				                        "%s must be an object {\"preference\": 10, "
-				                        "\"exchange\": \"mx1.example.net\"}", key);
+				                        "\"exchange\": \"mx1.example.net\"}",
+				                        key);
 				goto fail;
 			}
 			ret = mns_json_check_keys(h, key, host_keys, err);
@@ -251,7 +260,8 @@ static int mx_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const jso
 				if (!json_is_integer(jp) || pref < 0 || pref > 65535) {
 					ret = mns_error_set_key(err, key, "invalid_mx",
 					                        "%s.preference must be an integer "
-					                        "from 0 to 65535", key);
+					                        "from 0 to 65535",
+					                        key);
 					goto fail;
 				}
 			}
@@ -259,12 +269,15 @@ static int mx_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const jso
 			if (!json_is_string(je)) {
 				ret = mns_error_set_key(err, key, "invalid_mx",
 				                        "%s.exchange must be a host name such as "
-				                        "\"mx1.example.net\"", key);
+				                        "\"mx1.example.net\"",
+				                        key);
 				goto fail;
 			}
-			ret = exchange_normalize(json_string_value(je), key, "invalid_mx", host, err);
+			ret =
+			    exchange_normalize(json_string_value(je), key, "invalid_mx", host, err);
 			if (ret == MNS_OK)
-				ret = hosts_add(seen, &n, (uint16_t)pref, host, key, "invalid_mx", err);
+				ret = hosts_add(seen, &n, (uint16_t)pref, host, key, "invalid_mx",
+				                err);
 			if (ret != MNS_OK)
 				goto fail;
 			if (json_array_append_new(arr, json_pack("{s:I, s:s}", "preference", pref,
@@ -313,9 +326,9 @@ static int mx_tenant_build(mns_plugin_t *p, const mns_tenant_ctx_t *t, const jso
 			const char *ex = json_string_value(json_object_get(h, "exchange"));
 			json_int_t pref = jp != NULL ? json_integer_value(jp) : MX_DEFAULT_PREF;
 			if (ex == NULL || pref < 0 || pref > 65535)
-				return mns_error_set_key(err, "mx.hosts", "invalid_mx",
-				                         "tenant %s: stored mx.hosts[%zu] is invalid",
-				                         t->id, i);
+				return mns_error_set_key(
+				    err, "mx.hosts", "invalid_mx",
+				    "tenant %s: stored mx.hosts[%zu] is invalid", t->id, i);
 			if ((ret = add_mx(t, zb, pref, ex, err)) != MNS_OK)
 				return ret;
 		}
@@ -330,17 +343,16 @@ static int mx_tenant_build(mns_plugin_t *p, const mns_tenant_ctx_t *t, const jso
 	return MNS_OK;
 }
 
-static int mx_tenant_instructions(mns_plugin_t *p, const mns_tenant_ctx_t *t,
-                                  const json_t *section, mns_instructions_t *ins,
-                                  mns_error_t *err)
+static int mx_tenant_instructions(mns_plugin_t *p, const mns_tenant_ctx_t *t, const json_t *section,
+                                  mns_instructions_t *ins, mns_error_t *err)
 {
 	char value[512];
 
 	if (t->mode != MNS_MODE_CNAME)
 		return MNS_OK;
-	int n = strcmp(t->mail_label, "@") == 0 ?
-	        snprintf(value, sizeof(value), "%s", t->base) :
-	        snprintf(value, sizeof(value), "%s.%s", t->mail_label, t->base);
+	int n = strcmp(t->mail_label, "@") == 0
+	            ? snprintf(value, sizeof(value), "%s", t->base)
+	            : snprintf(value, sizeof(value), "%s.%s", t->mail_label, t->base);
 	if (n < 0 || (size_t)n >= sizeof(value))
 		return mns_error_set(err, "invalid_mx", "name too long: %s.%s", t->mail_label,
 		                     t->base);
@@ -352,16 +364,16 @@ static int mx_tenant_instructions(mns_plugin_t *p, const mns_tenant_ctx_t *t,
 }
 
 MNS_PLUGIN(mx) = {
-	.abi_major = MNS_PLUGIN_ABI_MAJOR,
-	.abi_minor = MNS_PLUGIN_ABI_MINOR,
-	.struct_size = sizeof(mns_plugin_api_t),
-	.name = "mx",
-	.version = "0.1.0",
-	.summary = "bounce (envelope sender) domain MX records",
-	.schema = mx_schema,
-	.configure = mx_configure,
-	.fini = mx_fini,
-	.tenant_check = mx_tenant_check,
-	.tenant_build = mx_tenant_build,
-	.tenant_instructions = mx_tenant_instructions,
+    .abi_major = MNS_PLUGIN_ABI_MAJOR,
+    .abi_minor = MNS_PLUGIN_ABI_MINOR,
+    .struct_size = sizeof(mns_plugin_api_t),
+    .name = "mx",
+    .version = "0.1.0",
+    .summary = "bounce (envelope sender) domain MX records",
+    .schema = mx_schema,
+    .configure = mx_configure,
+    .fini = mx_fini,
+    .tenant_check = mx_tenant_check,
+    .tenant_build = mx_tenant_build,
+    .tenant_instructions = mx_tenant_instructions,
 };

@@ -17,8 +17,8 @@
 
 #include "mailns/plugin.h"
 
-#define SPF_TERM_MAX 256 /**< Longest mechanism we accept, with its NUL. */
-#define SPF_EXTRA_MAX 32 /**< Most extra mechanisms per tenant. */
+#define SPF_TERM_MAX 256  /**< Longest mechanism we accept, with its NUL. */
+#define SPF_EXTRA_MAX 32  /**< Most extra mechanisms per tenant. */
 #define SPF_LOOKUP_MAX 10 /**< RFC 7208 4.6.4: DNS-querying terms per evaluation. */
 
 /** The plugin's configuration (plugin data). */
@@ -28,15 +28,15 @@ typedef struct spf_conf {
 	char all[8]; /**< "-all", "~all" or "?all". */
 } spf_conf_t;
 
-static const spf_conf_t spf_defaults = { .mechs = NULL, .n_mechs = 0, .all = "~all" };
+static const spf_conf_t spf_defaults = {.mechs = NULL, .n_mechs = 0, .all = "~all"};
 
 static const mns_conf_item_t spf_schema[] = {
-	{ "mechanisms", MNS_CONF_LIST, "", 0, 0,
-	  "vendor mechanisms every tenant's SPF record starts with, e.g. "
-	  "\"ip4:192.0.2.0/24 include:_spf.vendor.example\"" },
-	{ "all", MNS_CONF_STR, "~all", 0, 0,
-	  "default final term: -all, ~all or ?all (tenants may override)" },
-	{ NULL, 0, NULL, 0, 0, NULL },
+    {"mechanisms", MNS_CONF_LIST, "", 0, 0,
+     "vendor mechanisms every tenant's SPF record starts with, e.g. "
+     "\"ip4:192.0.2.0/24 include:_spf.vendor.example\""},
+    {"all", MNS_CONF_STR, "~all", 0, 0,
+     "default final term: -all, ~all or ?all (tenants may override)"},
+    {NULL, 0, NULL, 0, 0, NULL},
 };
 
 static const spf_conf_t *conf_of(const mns_plugin_t *p)
@@ -225,10 +225,11 @@ static int mech_normalize(const char *in, const char *key, char *out, int *looku
 		                         SPF_TERM_MAX - 1, in);
 	for (size_t i = 0; i < len; i++)
 		if (in[i] <= ' ' || in[i] > '~')
-			return mns_error_set_key(err, key, "invalid_spf",
-			                         "SPF mechanism \"%s\" contains a space or a "
-			                         "non-ASCII character: give one mechanism per entry",
-			                         in);
+			return mns_error_set_key(
+			    err, key, "invalid_spf",
+			    "SPF mechanism \"%s\" contains a space or a "
+			    "non-ASCII character: give one mechanism per entry",
+			    in);
 	if (strchr("+-~?", *s) != NULL)
 		q = *s++;
 
@@ -246,16 +247,18 @@ static int mech_normalize(const char *in, const char *key, char *out, int *looku
 		if (q != 0)
 			goto unknown;
 		if (strcmp(name, "redirect") == 0)
-			return mns_error_set_key(err, key, "invalid_spf",
-			                         "\"%s\": redirect= is not allowed: mailns composes the "
-			                         "record and a redirect would make receivers ignore "
-			                         "every other mechanism; use include:%s instead",
-			                         in, rest + 1);
+			return mns_error_set_key(
+			    err, key, "invalid_spf",
+			    "\"%s\": redirect= is not allowed: mailns composes the "
+			    "record and a redirect would make receivers ignore "
+			    "every other mechanism; use include:%s instead",
+			    in, rest + 1);
 		if (strcmp(name, "exp") == 0)
-			return mns_error_set_key(err, key, "invalid_spf",
-			                         "\"%s\": exp= is not allowed: explanation strings are "
-			                         "rarely shown and cost a DNS lookup per rejection",
-			                         in);
+			return mns_error_set_key(
+			    err, key, "invalid_spf",
+			    "\"%s\": exp= is not allowed: explanation strings are "
+			    "rarely shown and cost a DNS lookup per rejection",
+			    in);
 		goto unknown;
 	}
 
@@ -294,8 +297,8 @@ static int mech_normalize(const char *in, const char *key, char *out, int *looku
 			return mns_error_set_key(err, key, "invalid_spf",
 			                         "\"%s\": '%s' is not an %s address", in, addr,
 			                         v6 ? "IPv6" : "IPv4");
-		if (rest[alen] == '/' && !parse_cidr(rest + alen + 1, strlen(rest + alen + 1),
-		                                     v6 ? 128 : 32, &cidr))
+		if (rest[alen] == '/' &&
+		    !parse_cidr(rest + alen + 1, strlen(rest + alen + 1), v6 ? 128 : 32, &cidr))
 			return mns_error_set_key(err, key, "invalid_spf",
 			                         "\"%s\": the prefix length must be 0 to %d", in,
 			                         v6 ? 128 : 32);
@@ -340,12 +343,12 @@ unknown:
 	                         "or exists: (with an optional + - ~ ? qualifier)",
 	                         in);
 bad_arg:
-	return mns_error_set_key(err, key, "invalid_spf",
-	                         "\"%s\": %s needs an argument, as in %s", in, name,
-	                         strcmp(name, "ip4") == 0   ? "ip4:192.0.2.0/24" :
-	                         strcmp(name, "ip6") == 0   ? "ip6:2001:db8::/32" :
-	                         strcmp(name, "include") == 0 ? "include:_spf.example.com" :
-	                                                        "exists:%{i}._spf.example.com");
+	return mns_error_set_key(err, key, "invalid_spf", "\"%s\": %s needs an argument, as in %s",
+	                         in, name,
+	                         strcmp(name, "ip4") == 0       ? "ip4:192.0.2.0/24"
+	                         : strcmp(name, "ip6") == 0     ? "ip6:2001:db8::/32"
+	                         : strcmp(name, "include") == 0 ? "include:_spf.example.com"
+	                                                        : "exists:%{i}._spf.example.com");
 bad_domain:
 	return mns_error_set_key(err, key, "invalid_spf",
 	                         "\"%s\": the domain of %s is not a valid domain name", in, name);
@@ -361,10 +364,11 @@ static int all_normalize(const char *in, const char *key, char *out, mns_error_t
 	for (size_t i = 0; i <= len; i++)
 		buf[i] = (char)tolower((unsigned char)in[i]);
 	if (strcmp(buf, "+all") == 0 || strcmp(buf, "all") == 0)
-		return mns_error_set_key(err, key, "invalid_spf",
-		                         "\"%s\" is refused: it authorises every host on the "
-		                         "Internet to send mail as the domain; use -all, ~all or ?all",
-		                         in);
+		return mns_error_set_key(
+		    err, key, "invalid_spf",
+		    "\"%s\" is refused: it authorises every host on the "
+		    "Internet to send mail as the domain; use -all, ~all or ?all",
+		    in);
 	if (strcmp(buf, "-all") != 0 && strcmp(buf, "~all") != 0 && strcmp(buf, "?all") != 0)
 		goto bad;
 	memcpy(out, buf, len + 1);
@@ -398,8 +402,8 @@ static int conf_add_mechs(spf_conf_t *c, const char *text, int *lookups, mns_err
 		if (len == 0)
 			break;
 		char term[SPF_TERM_MAX * 2], norm[SPF_TERM_MAX];
-		snprintf(term, sizeof(term), "%.*s", (int)(len < sizeof(term) - 1 ? len :
-		                                                sizeof(term) - 1), s);
+		snprintf(term, sizeof(term), "%.*s",
+		         (int)(len < sizeof(term) - 1 ? len : sizeof(term) - 1), s);
 		s += len;
 		int ret = mech_normalize(term, "mechanisms", norm, lookups, err);
 		if (ret != MNS_OK)
@@ -471,7 +475,8 @@ static int spf_configure(mns_plugin_t *p, const json_t *conf, mns_error_t *err)
 			goto fail;
 	}
 	if (c->n_mechs == 0)
-		mns_plugin_log(p, MNS_LOG_WARNING, "no vendor mechanisms configured: tenants' SPF "
+		mns_plugin_log(p, MNS_LOG_WARNING,
+		               "no vendor mechanisms configured: tenants' SPF "
 		               "records authorise only what each tenant adds");
 
 	conf_free(mns_plugin_data(p));
@@ -508,15 +513,18 @@ static int count_lookups(const char *m)
 static int spf_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const json_t *old,
                             const json_t *in, json_t **out, mns_error_t *err)
 {
-	static const char *const allowed[] = { "extra", "all", NULL };
+	static const char *const allowed[] = {"extra", "all", NULL};
 	const spf_conf_t *c = conf_of(p);
 	json_t *merged = NULL, *sec = NULL, *extra = NULL;
 	const json_t *v, *m;
 	size_t i;
 	int ret, lookups = 0;
 
-	if (in != NULL && json_is_null(in))
+	/* A null section resets it: the vendor defaults apply again. */
+	if (in != NULL && json_is_null(in)) {
 		in = NULL;
+		old = NULL;
+	}
 	if (in != NULL && !json_is_object(in))
 		return mns_error_set_key(err, "spf", "invalid_spf",
 		                         "the spf section must be an object such as "
@@ -526,8 +534,9 @@ static int spf_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const js
 	if (old != NULL && !json_is_object(old))
 		old = NULL;
 
-	merged = in != NULL ? mns_json_merge(old, in) :
-	         old != NULL ? json_deep_copy(old) : json_object();
+	merged = in != NULL    ? mns_json_merge(old, in)
+	         : old != NULL ? json_deep_copy(old)
+	                       : json_object();
 	sec = json_object();
 	extra = json_array();
 	if (merged == NULL || sec == NULL || extra == NULL)
@@ -657,8 +666,10 @@ static int spf_tenant_build(mns_plugin_t *p, const mns_tenant_ctx_t *t, const js
 	}
 	append(text, size, &len, all != NULL ? all : c->all);
 	if (lookups > SPF_LOOKUP_MAX)
-		mns_plugin_log(p, MNS_LOG_WARNING, "tenant %s: SPF record needs %d DNS lookups, "
-		               "more than the %d receivers allow", t->id, lookups, SPF_LOOKUP_MAX);
+		mns_plugin_log(p, MNS_LOG_WARNING,
+		               "tenant %s: SPF record needs %d DNS lookups, "
+		               "more than the %d receivers allow",
+		               t->id, lookups, SPF_LOOKUP_MAX);
 
 	ret = mns_zb_add_txt(zb, t->mail_label, t->ttl, text, err);
 	free(text);
@@ -666,15 +677,15 @@ static int spf_tenant_build(mns_plugin_t *p, const mns_tenant_ctx_t *t, const js
 }
 
 MNS_PLUGIN(spf) = {
-	.abi_major = MNS_PLUGIN_ABI_MAJOR,
-	.abi_minor = MNS_PLUGIN_ABI_MINOR,
-	.struct_size = sizeof(mns_plugin_api_t),
-	.name = "spf",
-	.version = "0.1.0",
-	.summary = "SPF record (vendor mechanisms + tenant extras) on the bounce domain",
-	.schema = spf_schema,
-	.configure = spf_configure,
-	.fini = spf_fini,
-	.tenant_check = spf_tenant_check,
-	.tenant_build = spf_tenant_build,
+    .abi_major = MNS_PLUGIN_ABI_MAJOR,
+    .abi_minor = MNS_PLUGIN_ABI_MINOR,
+    .struct_size = sizeof(mns_plugin_api_t),
+    .name = "spf",
+    .version = "0.1.0",
+    .summary = "SPF record (vendor mechanisms + tenant extras) on the bounce domain",
+    .schema = spf_schema,
+    .configure = spf_configure,
+    .fini = spf_fini,
+    .tenant_check = spf_tenant_check,
+    .tenant_build = spf_tenant_build,
 };

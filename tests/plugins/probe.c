@@ -51,6 +51,8 @@ static int probe_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const json_t 
                        const json_t *in, json_t **out, mns_error_t *err)
 {
 	static const char *const keys[] = { "word", "secret", NULL };
+	if (json_is_null(in))
+		in = old = NULL; /* Reset: back to the defaults. */
 	int ret = mns_json_check_keys(in, "probe", keys, err);
 	if (ret != MNS_OK)
 		return ret;

@@ -94,7 +94,7 @@ typedef enum mns_conf_type {
 	MNS_CONF_STR, /**< JSON string. */
 	MNS_CONF_INT, /**< JSON integer within [min, max]. */
 	MNS_CONF_BOOL, /**< JSON true/false (yes/no/on/off/true/false). */
-	MNS_CONF_LIST, /**< JSON array of strings (values separated by spaces, key repeatable). */
+	MNS_CONF_LIST, /**< JSON array of strings (separated by white space, key repeatable). */
 	MNS_CONF_DNAME, /**< JSON string: a domain name, lowercased, no trailing dot. */
 } mns_conf_type_t;
 
@@ -134,7 +134,7 @@ typedef struct mns_plugin_api {
 
 	/** Called once after loading. Optional. */
 	int (*init)(mns_plugin_t *p, mns_error_t *err);
-	/** Called at start and on every config reload (SIGHUP) with the plugin's
+	/** Called after init, before any tenant hook, and on every config reload (SIGHUP) with the plugin's
 	 *  section (all schema keys). On error set err->key; the reload is then
 	 *  abandoned and the old config stays. Optional. */
 	int (*configure)(mns_plugin_t *p, const json_t *conf, mns_error_t *err);
@@ -143,9 +143,14 @@ typedef struct mns_plugin_api {
 
 	/** Validates and normalises the plugin's section of a tenant document.
 	 *  \a old is the stored section (NULL on tenant.add), \a in what the caller
-	 *  sent for this section (NULL when absent). On MNS_OK *out is the complete
-	 *  new section to store (a new reference). Optional: without it the
-	 *  plugin's section is stored as sent. */
+	 *  sent for this section: NULL when absent, JSON null when the caller
+	 *  resets the section (tenant.update with "<plugin>": null) — drop the
+	 *  caller's settings but keep state the plugin owns, such as keys. On
+	 *  MNS_OK *out is the complete new section to store (a new reference).
+	 *  Runs inside the core's store transaction: do not call
+	 *  mns_plugin_tenant_get() or mns_plugin_tenant_set_section() here, nor in
+	 *  tenant_build. It runs on the main loop: keep it short. Optional:
+	 *  without it the section is stored as sent. */
 	int (*tenant_check)(mns_plugin_t *p, const mns_tenant_ctx_t *t, const json_t *old,
 	                    const json_t *in, json_t **out, mns_error_t *err);
 	/** Emits the tenant's records for this plugin into \a zb. */
@@ -189,10 +194,12 @@ MNS_API int mns_zb_add_rdata(mns_zone_builder_t *zb, const char *owner, uint16_t
  *  most 255 octets. */
 MNS_API int mns_zb_add_txt(mns_zone_builder_t *zb, const char *owner, uint32_t ttl,
                            const char *text, mns_error_t *err);
-/** Adds an MX record. \a exchange is a domain name (trailing dot optional). */
+/** Adds an MX record. \a exchange is an absolute domain name (a trailing dot
+ *  is optional; it is never relative to the base, unlike owners). */
 MNS_API int mns_zb_add_mx(mns_zone_builder_t *zb, const char *owner, uint32_t ttl,
                           uint16_t preference, const char *exchange, mns_error_t *err);
-/** Adds a CNAME record. \a target is a domain name (trailing dot optional). */
+/** Adds a CNAME record. \a target is an absolute domain name (trailing dot
+ *  optional; never relative to the base). */
 MNS_API int mns_zb_add_cname(mns_zone_builder_t *zb, const char *owner, uint32_t ttl,
                              const char *target, mns_error_t *err);
 

@@ -27,14 +27,14 @@
 static inline mns_tenant_ctx_t pt_ctx_ns(void)
 {
 	mns_tenant_ctx_t t = {
-		.id = "acme",
-		.domain = "example.com",
-		.mode = MNS_MODE_NS,
-		.base = "mgeu.example.com",
-		.mail_label = "@",
-		.mail_domain = "mgeu.example.com",
-		.ttl = 3600,
-		.now = PT_NOW,
+	    .id = "acme",
+	    .domain = "example.com",
+	    .mode = MNS_MODE_NS,
+	    .base = "mgeu.example.com",
+	    .mail_label = "@",
+	    .mail_domain = "mgeu.example.com",
+	    .ttl = 3600,
+	    .now = PT_NOW,
 	};
 	return t;
 }
@@ -43,14 +43,14 @@ static inline mns_tenant_ctx_t pt_ctx_ns(void)
 static inline mns_tenant_ctx_t pt_ctx_cname(void)
 {
 	mns_tenant_ctx_t t = {
-		.id = "acme",
-		.domain = "example.com",
-		.mode = MNS_MODE_CNAME,
-		.base = "acme." PT_HOSTED,
-		.mail_label = "bounce",
-		.mail_domain = "bounce.example.com",
-		.ttl = 3600,
-		.now = PT_NOW,
+	    .id = "acme",
+	    .domain = "example.com",
+	    .mode = MNS_MODE_CNAME,
+	    .base = "acme." PT_HOSTED,
+	    .mail_label = "bounce",
+	    .mail_domain = "bounce.example.com",
+	    .ttl = 3600,
+	    .now = PT_NOW,
 	};
 	return t;
 }
@@ -58,7 +58,7 @@ static inline mns_tenant_ctx_t pt_ctx_cname(void)
 /** \brief Creates and initialises plugin \a name from its linked-in descriptor. */
 static inline mns_plugin_t *pt_plugin_new(const mns_plugin_api_t *api, const char *name)
 {
-	mns_error_t err = { 0 };
+	mns_error_t err = {0};
 	mns_plugin_t *p = mns_plugin_create(api, name, NULL, &err);
 	if (p == NULL)
 		fail_msg("mns_plugin_create(%s): %s: %s", name, err.code, err.message);
@@ -99,8 +99,8 @@ static inline int pt_build(mns_plugin_t *p, const mns_tenant_ctx_t *t, const jso
                            mns_zone_t **zone, mns_error_t *err)
 {
 	bool ns = t->mode == MNS_MODE_NS;
-	mns_zone_builder_t *zb = mns_zb_new(ns ? t->base : PT_HOSTED, t->base,
-	                                    ns ? MNS_ZONE_TENANT : MNS_ZONE_SUBTREE);
+	mns_zone_builder_t *zb =
+	    mns_zb_new(ns ? t->base : PT_HOSTED, t->base, ns ? MNS_ZONE_TENANT : MNS_ZONE_SUBTREE);
 	assert_non_null(zb);
 	*zone = NULL;
 	memset(err, 0, sizeof(*err));
@@ -214,7 +214,7 @@ static inline bool pt_has_mx(const knot_rrset_t *rr, uint16_t pref, const char *
 static inline json_t *pt_instructions(mns_plugin_t *p, const mns_tenant_ctx_t *t,
                                       const json_t *section)
 {
-	mns_error_t err = { 0 };
+	mns_error_t err = {0};
 	mns_instructions_t *ins = mns_instr_new(t->domain, t->ttl);
 	assert_non_null(ins);
 	const mns_plugin_api_t *api = mns_plugin_api(p);

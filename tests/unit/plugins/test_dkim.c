@@ -14,8 +14,10 @@ extern const mns_plugin_api_t mns_plugin_dkim;
 
 static json_t *stored_doc; /* The one tenant "acme" the fake store knows. */
 
-/* The plugin calls this to read a tenant; in the daemon it reads the store. */
-MNS_API json_t *mns_plugin_tenant_get(mns_plugin_t *p, const char *tenant)
+/* The plugin's calls to mns_plugin_tenant_get land here (-Wl,--wrap, see
+ * tests/CMakeLists.txt); in the daemon they read the store. */
+json_t *__wrap_mns_plugin_tenant_get(mns_plugin_t *p, const char *tenant);
+json_t *__wrap_mns_plugin_tenant_get(mns_plugin_t *p, const char *tenant)
 {
 	(void)p;
 	if (stored_doc == NULL || strcmp(tenant, "acme") != 0)
@@ -27,7 +29,7 @@ MNS_API json_t *mns_plugin_tenant_get(mns_plugin_t *p, const char *tenant)
 
 static mns_plugin_t *dkim_new(json_t *changes)
 {
-	mns_error_t err = { 0 };
+	mns_error_t err = {0};
 	mns_plugin_t *p = pt_plugin_new(&mns_plugin_dkim, "dkim");
 	if (pt_configure(p, changes, &err) != MNS_OK)
 		fail_msg("configure: %s: %s", err.code, err.message);
@@ -186,8 +188,8 @@ static void test_add_rsa_ns(void **state)
 		found = true;
 		assert_string_equal(json_string_value(json_object_get(r, "name")),
 		                    "s1._domainkey.mgeu.example.com.");
-		assert_non_null(strstr(json_string_value(json_object_get(r, "value")),
-		                       "\"v=DKIM1; k=rsa; p="));
+		assert_non_null(
+		    strstr(json_string_value(json_object_get(r, "value")), "\"v=DKIM1; k=rsa; p="));
 	}
 	assert_true(found);
 	json_decref(dump);
@@ -318,6 +320,17 @@ static void test_update(void **state)
 	assert_null(json_object_get(v6, "ed25519"));
 	assert_null(selector(v6, "e1"));
 
+	/* A reset of the whole section (JSON null) drops the setting, never the key. */
+	json_t *null_in = json_null();
+	json_t *v7 = NULL;
+	mns_error_t err;
+	assert_int_equal(pt_check(p, &t, v3, null_in, &v7, &err), MNS_OK);
+	assert_null(json_object_get(v7, "ed25519"));
+	assert_null(selector(v7, "e1"));
+	assert_string_equal(sel_field(v7, "s1", "public"), s1_pub);
+	assert_string_equal(sel_field(v7, "s1", "private"), sel_field(v1, "s1", "private"));
+	json_decref(v7);
+
 	/* A tenant that says no wins over a vendor that says yes. */
 	mns_plugin_t *q = dkim_new(json_pack("{s:b, s:i}", "ed25519", 1, "rsa-bits", 1024));
 	json_t *w = check_ok(q, &t, NULL, "{\"ed25519\": false}");
@@ -325,7 +338,7 @@ static void test_update(void **state)
 	json_decref(w);
 	mns_plugin_destroy(q);
 
-	json_t *objs[] = { v1, v2, v3, v4, v5, v6 };
+	json_t *objs[] = {v1, v2, v3, v4, v5, v6};
 	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++)
 		json_decref(objs[i]);
 	mns_plugin_destroy(p);
@@ -334,14 +347,14 @@ static void test_update(void **state)
 static void test_bad_input(void **state)
 {
 	static const pt_bad_t rows[] = {
-		{ "{\"selectors\": []}", "read_only_field" },
-		{ "{\"ed25519\": true, \"selectors\": [{\"selector\": \"s9\"}]}", "read_only_field" },
-		{ "{\"private\": \"x\"}", "unknown_field" },
-		{ "{\"ed25519\": true, \"rsa-bits\": 4096}", "unknown_field" },
-		{ "{\"ed25519\": \"yes\"}", "invalid_dkim" },
-		{ "{\"ed25519\": 1}", "invalid_dkim" },
-		{ "[]", "invalid_dkim" },
-		{ "\"on\"", "invalid_dkim" },
+	    {"{\"selectors\": []}", "read_only_field"},
+	    {"{\"ed25519\": true, \"selectors\": [{\"selector\": \"s9\"}]}", "read_only_field"},
+	    {"{\"private\": \"x\"}", "unknown_field"},
+	    {"{\"ed25519\": true, \"rsa-bits\": 4096}", "unknown_field"},
+	    {"{\"ed25519\": \"yes\"}", "invalid_dkim"},
+	    {"{\"ed25519\": 1}", "invalid_dkim"},
+	    {"[]", "invalid_dkim"},
+	    {"\"on\"", "invalid_dkim"},
 	};
 	mns_plugin_t *p = dkim_new(NULL);
 	pt_check_bad_table(p, rows, sizeof(rows) / sizeof(rows[0]));
@@ -357,13 +370,12 @@ static void test_bad_input(void **state)
 
 static void test_config(void **state)
 {
-	static const int bad_bits[] = { 512, 1000, 2049, 8192 };
+	static const int bad_bits[] = {512, 1000, 2049, 8192};
 	for (size_t i = 0; i < sizeof(bad_bits) / sizeof(bad_bits[0]); i++) {
 		mns_plugin_t *p = pt_plugin_new(&mns_plugin_dkim, "dkim");
-		mns_error_t err = { 0 };
-		assert_int_not_equal(pt_configure(p, json_pack("{s:i}", "rsa-bits", bad_bits[i]),
-		                                  &err),
-		                     MNS_OK);
+		mns_error_t err = {0};
+		assert_int_not_equal(
+		    pt_configure(p, json_pack("{s:i}", "rsa-bits", bad_bits[i]), &err), MNS_OK);
 		assert_string_equal(err.key, "rsa-bits");
 		mns_plugin_destroy(p);
 	}
@@ -383,11 +395,12 @@ static void test_states(void **state)
 	mns_error_t err;
 	mns_zone_t *z = NULL;
 
-	json_t *sec = pt_json("{\"selectors\": ["
-	                      "{\"selector\": \"s1\", \"algorithm\": \"rsa\", \"state\": \"withdrawn\","
-	                      " \"public\": \"AAAA\"},"
-	                      "{\"selector\": \"s2\", \"algorithm\": \"rsa\", \"state\": \"active\","
-	                      " \"public\": \"BBBB\"}]}");
+	json_t *sec =
+	    pt_json("{\"selectors\": ["
+	            "{\"selector\": \"s1\", \"algorithm\": \"rsa\", \"state\": \"withdrawn\","
+	            " \"public\": \"AAAA\"},"
+	            "{\"selector\": \"s2\", \"algorithm\": \"rsa\", \"state\": \"active\","
+	            " \"public\": \"BBBB\"}]}");
 	assert_int_equal(pt_build(p, &t, sec, &z, &err), MNS_OK);
 	pt_assert_txt(pt_rrset(z, "s2._domainkey.acme." PT_HOSTED, KNOT_RRTYPE_TXT),
 	              "v=DKIM1; k=rsa; p=BBBB", 3600);
@@ -454,7 +467,7 @@ static void test_public_and_keys(void **state)
 	mns_plugin_t *p = dkim_new(json_pack("{s:b, s:i}", "ed25519", 1, "rsa-bits", 1024));
 	mns_tenant_ctx_t t = pt_ctx_ns();
 	json_t *sec = check_ok(p, &t, NULL, NULL);
-	mns_error_t err = { 0 };
+	mns_error_t err = {0};
 
 	json_t *pub = mns_plugin_api(p)->tenant_public(p, sec);
 	assert_non_null(pub);
@@ -468,8 +481,8 @@ static void test_public_and_keys(void **state)
 	const mns_plugin_command_t *cmd = mns_plugin_api(p)->commands;
 	assert_non_null(cmd);
 	assert_string_equal(cmd->name, "dkim.keys");
-	stored_doc = json_pack("{s:s, s:s, s:O}", "tenant", "acme", "domain", "example.com",
-	                       "dkim", sec);
+	stored_doc =
+	    json_pack("{s:s, s:s, s:O}", "tenant", "acme", "domain", "example.com", "dkim", sec);
 	json_t *args = pt_json("{\"tenant\": \"acme\"}"), *res = NULL;
 	assert_int_equal(cmd->fn(p, args, &res, &err), MNS_OK);
 	assert_string_equal(json_string_value(json_object_get(res, "tenant")), "acme");
@@ -558,16 +571,11 @@ static void test_descriptor(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_descriptor),
-		cmocka_unit_test(test_add_rsa_ns),
-		cmocka_unit_test(test_add_rsa_cname),
-		cmocka_unit_test(test_ed25519),
-		cmocka_unit_test(test_update),
-		cmocka_unit_test(test_bad_input),
-		cmocka_unit_test(test_config),
-		cmocka_unit_test(test_states),
-		cmocka_unit_test(test_public_and_keys),
-		cmocka_unit_test(test_instructions),
+	    cmocka_unit_test(test_descriptor),      cmocka_unit_test(test_add_rsa_ns),
+	    cmocka_unit_test(test_add_rsa_cname),   cmocka_unit_test(test_ed25519),
+	    cmocka_unit_test(test_update),          cmocka_unit_test(test_bad_input),
+	    cmocka_unit_test(test_config),          cmocka_unit_test(test_states),
+	    cmocka_unit_test(test_public_and_keys), cmocka_unit_test(test_instructions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

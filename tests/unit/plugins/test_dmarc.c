@@ -7,7 +7,7 @@ extern const mns_plugin_api_t mns_plugin_dmarc;
 
 static mns_plugin_t *dmarc_new(const char *conf_json)
 {
-	mns_error_t err = { 0 };
+	mns_error_t err = {0};
 	mns_plugin_t *p = pt_plugin_new(&mns_plugin_dmarc, "dmarc");
 	json_t *changes = conf_json != NULL ? pt_json(conf_json) : NULL;
 	if (pt_configure(p, changes, &err) != MNS_OK)
@@ -112,43 +112,43 @@ static void test_tenant_full(void **state)
 static void test_bad_input(void **state)
 {
 	static const pt_bad_t rows[] = {
-		{ "{\"p\": \"monitor\"}", "invalid_dmarc" },
-		{ "{\"p\": \"\"}", "invalid_dmarc" },
-		{ "{\"p\": true}", "invalid_dmarc" },
-		{ "{\"sp\": \"allow\"}", "invalid_dmarc" },
-		{ "{\"pct\": 101}", "invalid_dmarc" },
-		{ "{\"pct\": -1}", "invalid_dmarc" },
-		{ "{\"pct\": \"50\"}", "invalid_dmarc" },
-		{ "{\"pct\": 12.5}", "invalid_dmarc" },
-		{ "{\"adkim\": \"x\"}", "invalid_dmarc" },
-		{ "{\"aspf\": \"relaxed\"}", "invalid_dmarc" },
-		{ "{\"fo\": \"2\"}", "invalid_dmarc" },
-		{ "{\"fo\": \"\"}", "invalid_dmarc" },
-		{ "{\"fo\": \"1:\"}", "invalid_dmarc" },
-		{ "{\"fo\": \":1\"}", "invalid_dmarc" },
-		{ "{\"fo\": \"1::d\"}", "invalid_dmarc" },
-		{ "{\"fo\": \"10\"}", "invalid_dmarc" },
-		{ "{\"fo\": \"1,d\"}", "invalid_dmarc" },
-		{ "{\"rua\": \"dmarc@example.com\"}", "invalid_dmarc" },
-		{ "{\"rua\": \"mailto:\"}", "invalid_dmarc" },
-		{ "{\"rua\": \"mailto:@example.com\"}", "invalid_dmarc" },
-		{ "{\"rua\": \"mailto:dmarc@\"}", "invalid_dmarc" },
-		{ "{\"rua\": \"mailto:dmarc@localhost\"}", "invalid_dmarc" },
-		{ "{\"rua\": \"mailto:dmarc@example..com\"}", "invalid_dmarc" },
-		{ "{\"rua\": \"mailto:dm arc@example.com\"}", "invalid_dmarc" },
-		{ "{\"rua\": \"mailto:dmarc;x@example.com\"}", "invalid_dmarc" },
-		{ "{\"rua\": \"https://example.com/reports\"}", "invalid_dmarc" },
-		{ "{\"rua\": \"mailto:a@example.com,\"}", "invalid_dmarc" },
-		{ "{\"rua\": \"mailto:a@example.com,,mailto:b@example.com\"}", "invalid_dmarc" },
-		{ "{\"rua\": \"mailto:a@example.com!10x\"}", "invalid_dmarc" },
-		{ "{\"rua\": \"mailto:a@example.com!\"}", "invalid_dmarc" },
-		{ "{\"rua\": \"mailto:.a@example.com\"}", "invalid_dmarc" },
-		{ "{\"ruf\": 5}", "invalid_dmarc" },
-		{ "{\"ruf\": \"mailto:f@exa_mple.com\"}", "invalid_dmarc" },
-		{ "{\"v\": \"DMARC1\"}", "unknown_field" },
-		{ "{\"policy\": \"reject\"}", "unknown_field" },
-		{ "{\"p\": \"reject\", \"ri\": 86400}", "unknown_field" },
-		{ "[]", "invalid_dmarc" },
+	    {"{\"p\": \"monitor\"}", "invalid_dmarc"},
+	    {"{\"p\": \"\"}", "invalid_dmarc"},
+	    {"{\"p\": true}", "invalid_dmarc"},
+	    {"{\"sp\": \"allow\"}", "invalid_dmarc"},
+	    {"{\"pct\": 101}", "invalid_dmarc"},
+	    {"{\"pct\": -1}", "invalid_dmarc"},
+	    {"{\"pct\": \"50\"}", "invalid_dmarc"},
+	    {"{\"pct\": 12.5}", "invalid_dmarc"},
+	    {"{\"adkim\": \"x\"}", "invalid_dmarc"},
+	    {"{\"aspf\": \"relaxed\"}", "invalid_dmarc"},
+	    {"{\"fo\": \"2\"}", "invalid_dmarc"},
+	    {"{\"fo\": \"\"}", "invalid_dmarc"},
+	    {"{\"fo\": \"1:\"}", "invalid_dmarc"},
+	    {"{\"fo\": \":1\"}", "invalid_dmarc"},
+	    {"{\"fo\": \"1::d\"}", "invalid_dmarc"},
+	    {"{\"fo\": \"10\"}", "invalid_dmarc"},
+	    {"{\"fo\": \"1,d\"}", "invalid_dmarc"},
+	    {"{\"rua\": \"dmarc@example.com\"}", "invalid_dmarc"},
+	    {"{\"rua\": \"mailto:\"}", "invalid_dmarc"},
+	    {"{\"rua\": \"mailto:@example.com\"}", "invalid_dmarc"},
+	    {"{\"rua\": \"mailto:dmarc@\"}", "invalid_dmarc"},
+	    {"{\"rua\": \"mailto:dmarc@localhost\"}", "invalid_dmarc"},
+	    {"{\"rua\": \"mailto:dmarc@example..com\"}", "invalid_dmarc"},
+	    {"{\"rua\": \"mailto:dm arc@example.com\"}", "invalid_dmarc"},
+	    {"{\"rua\": \"mailto:dmarc;x@example.com\"}", "invalid_dmarc"},
+	    {"{\"rua\": \"https://example.com/reports\"}", "invalid_dmarc"},
+	    {"{\"rua\": \"mailto:a@example.com,\"}", "invalid_dmarc"},
+	    {"{\"rua\": \"mailto:a@example.com,,mailto:b@example.com\"}", "invalid_dmarc"},
+	    {"{\"rua\": \"mailto:a@example.com!10x\"}", "invalid_dmarc"},
+	    {"{\"rua\": \"mailto:a@example.com!\"}", "invalid_dmarc"},
+	    {"{\"rua\": \"mailto:.a@example.com\"}", "invalid_dmarc"},
+	    {"{\"ruf\": 5}", "invalid_dmarc"},
+	    {"{\"ruf\": \"mailto:f@exa_mple.com\"}", "invalid_dmarc"},
+	    {"{\"v\": \"DMARC1\"}", "unknown_field"},
+	    {"{\"policy\": \"reject\"}", "unknown_field"},
+	    {"{\"p\": \"reject\", \"ri\": 86400}", "unknown_field"},
+	    {"[]", "invalid_dmarc"},
 	};
 	mns_plugin_t *p = dmarc_new(NULL);
 	pt_check_bad_table(p, rows, sizeof(rows) / sizeof(rows[0]));
@@ -169,16 +169,16 @@ static void test_config(void **state)
 	static const struct {
 		const char *conf, *key;
 	} rows[] = {
-		{ "{\"policy\": \"monitor\"}", "policy" },
-		{ "{\"rua\": \"reports@vendor.example\"}", "rua" },
-		{ "{\"ruf\": \"mailto:x\"}", "ruf" },
-		{ "{\"adkim\": \"q\"}", "adkim" },
-		{ "{\"aspf\": \"strict\"}", "aspf" },
-		{ "{\"pct\": 101}", "pct" },
+	    {"{\"policy\": \"monitor\"}", "policy"},
+	    {"{\"rua\": \"reports@vendor.example\"}", "rua"},
+	    {"{\"ruf\": \"mailto:x\"}", "ruf"},
+	    {"{\"adkim\": \"q\"}", "adkim"},
+	    {"{\"aspf\": \"strict\"}", "aspf"},
+	    {"{\"pct\": 101}", "pct"},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		mns_plugin_t *p = pt_plugin_new(&mns_plugin_dmarc, "dmarc");
-		mns_error_t err = { 0 };
+		mns_error_t err = {0};
 		if (pt_configure(p, pt_json(rows[i].conf), &err) == MNS_OK)
 			fail_msg("configure(%s) accepted", rows[i].conf);
 		assert_string_equal(err.key, rows[i].key);
@@ -212,12 +212,9 @@ static void test_instructions(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_default),
-		cmocka_unit_test(test_vendor),
-		cmocka_unit_test(test_tenant_full),
-		cmocka_unit_test(test_bad_input),
-		cmocka_unit_test(test_config),
-		cmocka_unit_test(test_instructions),
+	    cmocka_unit_test(test_default),     cmocka_unit_test(test_vendor),
+	    cmocka_unit_test(test_tenant_full), cmocka_unit_test(test_bad_input),
+	    cmocka_unit_test(test_config),      cmocka_unit_test(test_instructions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,7 @@ extern const mns_plugin_api_t mns_plugin_mx;
 
 static mns_plugin_t *mx_new(const char *conf_json)
 {
-	mns_error_t err = { 0 };
+	mns_error_t err = {0};
 	mns_plugin_t *p = pt_plugin_new(&mns_plugin_mx, "mx");
 	json_t *changes = conf_json != NULL ? pt_json(conf_json) : NULL;
 	if (pt_configure(p, changes, &err) != MNS_OK)
@@ -55,8 +55,8 @@ static void test_default(void **state)
 	assert_true(pt_has_mx(rr, 10, "mx.vendor.example"));
 	/* Exact wire RDATA: preference 10, uncompressed exchange. */
 	const knot_rdata_t *rd = knot_rdataset_at(&rr->rrs, 0);
-	static const uint8_t want[] = { 0, 10, 2, 'm', 'x', 6, 'v', 'e', 'n', 'd', 'o', 'r',
-		                        7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0 };
+	static const uint8_t want[] = {0,   10, 2,   'm', 'x', 6,   'v', 'e', 'n', 'd', 'o',
+	                               'r', 7,  'e', 'x', 'a', 'm', 'p', 'l', 'e', 0};
 	assert_int_equal(rd->len, sizeof(want));
 	assert_memory_equal(rd->data, want, sizeof(want));
 	mns_zone_free(z);
@@ -93,13 +93,15 @@ static void test_tenant_override(void **state)
 	mns_tenant_ctx_t t = pt_ctx_ns();
 	mns_zone_t *z;
 
-	json_t *sec = check_ok(p, NULL,
-	                       "{\"hosts\": [{\"preference\": 5, \"exchange\": \"MX1.Example.NET.\"},"
-	                       " {\"exchange\": \"mx2.example.net\"},"
-	                       " {\"preference\": 0, \"exchange\": \"mx0.example.net\"}]}");
-	json_t *want = pt_json("{\"hosts\": [{\"preference\": 5, \"exchange\": \"mx1.example.net\"},"
-	                       " {\"preference\": 10, \"exchange\": \"mx2.example.net\"},"
-	                       " {\"preference\": 0, \"exchange\": \"mx0.example.net\"}]}");
+	json_t *sec =
+	    check_ok(p, NULL,
+	             "{\"hosts\": [{\"preference\": 5, \"exchange\": \"MX1.Example.NET.\"},"
+	             " {\"exchange\": \"mx2.example.net\"},"
+	             " {\"preference\": 0, \"exchange\": \"mx0.example.net\"}]}");
+	json_t *want =
+	    pt_json("{\"hosts\": [{\"preference\": 5, \"exchange\": \"mx1.example.net\"},"
+	            " {\"preference\": 10, \"exchange\": \"mx2.example.net\"},"
+	            " {\"preference\": 0, \"exchange\": \"mx0.example.net\"}]}");
 	assert_true(json_equal(sec, want));
 	json_decref(want);
 
@@ -130,33 +132,32 @@ static void test_tenant_override(void **state)
 static void test_bad_input(void **state)
 {
 	static const pt_bad_t rows[] = {
-		{ "{\"hosts\": []}", "invalid_mx" },
-		{ "{\"hosts\": \"mx1.example.net\"}", "invalid_mx" },
-		{ "{\"hosts\": [\"mx1.example.net\"]}", "invalid_mx" },
-		{ "{\"hosts\": [{\"preference\": 10}]}", "invalid_mx" },
-		{ "{\"hosts\": [{\"exchange\": 7}]}", "invalid_mx" },
-		{ "{\"hosts\": [{\"exchange\": \"\"}]}", "invalid_mx" },
-		{ "{\"hosts\": [{\"exchange\": \".\"}]}", "invalid_mx" },
-		{ "{\"hosts\": [{\"exchange\": \"mx_1.example.net\"}]}", "invalid_mx" },
-		{ "{\"hosts\": [{\"exchange\": \"-mx.example.net\"}]}", "invalid_mx" },
-		{ "{\"hosts\": [{\"exchange\": \"mx..example.net\"}]}", "invalid_mx" },
-		{ "{\"hosts\": [{\"exchange\": \"192.0.2.1\"}]}", "invalid_mx" },
-		{ "{\"hosts\": [{\"exchange\": \"localhost\"}]}", "invalid_mx" },
-		{ "{\"hosts\": [{\"preference\": -1, \"exchange\": \"mx.example.net\"}]}",
-		  "invalid_mx" },
-		{ "{\"hosts\": [{\"preference\": 65536, \"exchange\": \"mx.example.net\"}]}",
-		  "invalid_mx" },
-		{ "{\"hosts\": [{\"preference\": \"10\", \"exchange\": \"mx.example.net\"}]}",
-		  "invalid_mx" },
-		{ "{\"hosts\": [{\"preference\": 1.5, \"exchange\": \"mx.example.net\"}]}",
-		  "invalid_mx" },
-		{ "{\"hosts\": [{\"exchange\": \"mx.example.net\"}, {\"preference\": 20,"
-		  " \"exchange\": \"MX.example.net\"}]}",
-		  "invalid_mx" },
-		{ "{\"hosts\": [{\"exchange\": \"mx.example.net\", \"priority\": 10}]}",
-		  "unknown_field" },
-		{ "{\"exchange\": \"mx.example.net\"}", "unknown_field" },
-		{ "[]", "invalid_mx" },
+	    {"{\"hosts\": []}", "invalid_mx"},
+	    {"{\"hosts\": \"mx1.example.net\"}", "invalid_mx"},
+	    {"{\"hosts\": [\"mx1.example.net\"]}", "invalid_mx"},
+	    {"{\"hosts\": [{\"preference\": 10}]}", "invalid_mx"},
+	    {"{\"hosts\": [{\"exchange\": 7}]}", "invalid_mx"},
+	    {"{\"hosts\": [{\"exchange\": \"\"}]}", "invalid_mx"},
+	    {"{\"hosts\": [{\"exchange\": \".\"}]}", "invalid_mx"},
+	    {"{\"hosts\": [{\"exchange\": \"mx_1.example.net\"}]}", "invalid_mx"},
+	    {"{\"hosts\": [{\"exchange\": \"-mx.example.net\"}]}", "invalid_mx"},
+	    {"{\"hosts\": [{\"exchange\": \"mx..example.net\"}]}", "invalid_mx"},
+	    {"{\"hosts\": [{\"exchange\": \"192.0.2.1\"}]}", "invalid_mx"},
+	    {"{\"hosts\": [{\"exchange\": \"localhost\"}]}", "invalid_mx"},
+	    {"{\"hosts\": [{\"preference\": -1, \"exchange\": \"mx.example.net\"}]}", "invalid_mx"},
+	    {"{\"hosts\": [{\"preference\": 65536, \"exchange\": \"mx.example.net\"}]}",
+	     "invalid_mx"},
+	    {"{\"hosts\": [{\"preference\": \"10\", \"exchange\": \"mx.example.net\"}]}",
+	     "invalid_mx"},
+	    {"{\"hosts\": [{\"preference\": 1.5, \"exchange\": \"mx.example.net\"}]}",
+	     "invalid_mx"},
+	    {"{\"hosts\": [{\"exchange\": \"mx.example.net\"}, {\"preference\": 20,"
+	     " \"exchange\": \"MX.example.net\"}]}",
+	     "invalid_mx"},
+	    {"{\"hosts\": [{\"exchange\": \"mx.example.net\", \"priority\": 10}]}",
+	     "unknown_field"},
+	    {"{\"exchange\": \"mx.example.net\"}", "unknown_field"},
+	    {"[]", "invalid_mx"},
 	};
 	mns_plugin_t *p = mx_new(NULL);
 	pt_check_bad_table(p, rows, sizeof(rows) / sizeof(rows[0]));
@@ -167,7 +168,7 @@ static void test_bad_input(void **state)
 		snprintf(in + strlen(in), sizeof(in) - strlen(in),
 		         "%s{\"exchange\": \"mx%d.example.net\"}", i ? ", " : "", i);
 	strcat(in, "]}");
-	pt_bad_t many = { in, "invalid_mx" };
+	pt_bad_t many = {in, "invalid_mx"};
 	pt_check_bad_table(p, &many, 1);
 
 	/* The key names the host at fault. */
@@ -185,19 +186,19 @@ static void test_bad_input(void **state)
 static void test_config(void **state)
 {
 	static const char *const bad[] = {
-		"{\"hosts\": []}",
-		"{\"hosts\": [\"\"]}",
-		"{\"hosts\": [\"70000:mx.vendor.example\"]}",
-		"{\"hosts\": [\"x:mx.vendor.example\"]}",
-		"{\"hosts\": [\":mx.vendor.example\"]}",
-		"{\"hosts\": [\"10:\"]}",
-		"{\"hosts\": [\"10:192.0.2.1\"]}",
-		"{\"hosts\": [\"10:mx.vendor.example 20:mx.vendor.example\"]}",
-		"{\"hosts\": [\"mx_1.vendor.example\"]}",
+	    "{\"hosts\": []}",
+	    "{\"hosts\": [\"\"]}",
+	    "{\"hosts\": [\"70000:mx.vendor.example\"]}",
+	    "{\"hosts\": [\"x:mx.vendor.example\"]}",
+	    "{\"hosts\": [\":mx.vendor.example\"]}",
+	    "{\"hosts\": [\"10:\"]}",
+	    "{\"hosts\": [\"10:192.0.2.1\"]}",
+	    "{\"hosts\": [\"10:mx.vendor.example 20:mx.vendor.example\"]}",
+	    "{\"hosts\": [\"mx_1.vendor.example\"]}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		mns_plugin_t *p = pt_plugin_new(&mns_plugin_mx, "mx");
-		mns_error_t err = { 0 };
+		mns_error_t err = {0};
 		if (pt_configure(p, pt_json(bad[i]), &err) == MNS_OK)
 			fail_msg("configure(%s) accepted", bad[i]);
 		assert_string_equal(err.key, "hosts");
@@ -229,12 +230,9 @@ static void test_instructions(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_default),
-		cmocka_unit_test(test_vendor_hosts),
-		cmocka_unit_test(test_tenant_override),
-		cmocka_unit_test(test_bad_input),
-		cmocka_unit_test(test_config),
-		cmocka_unit_test(test_instructions),
+	    cmocka_unit_test(test_default),         cmocka_unit_test(test_vendor_hosts),
+	    cmocka_unit_test(test_tenant_override), cmocka_unit_test(test_bad_input),
+	    cmocka_unit_test(test_config),          cmocka_unit_test(test_instructions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

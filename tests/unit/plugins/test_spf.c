@@ -9,7 +9,7 @@ extern const mns_plugin_api_t mns_plugin_spf;
 
 static mns_plugin_t *spf_new(const char *conf_json)
 {
-	mns_error_t err = { 0 };
+	mns_error_t err = {0};
 	mns_plugin_t *p = pt_plugin_new(&mns_plugin_spf, "spf");
 	json_t *changes = conf_json != NULL ? pt_json(conf_json) : NULL;
 	if (pt_configure(p, changes, &err) != MNS_OK)
@@ -82,9 +82,10 @@ static void test_tenant_extra(void **state)
 {
 	mns_plugin_t *p = spf_new("{\"mechanisms\": " VENDOR "}");
 	mns_tenant_ctx_t t = pt_ctx_ns();
-	json_t *sec = check_ok(p, NULL,
-	                       "{\"extra\": [\"ip4:198.51.100.7\", \"INCLUDE:_SPF.Vendor.Example\","
-	                       " \"ip6:2001:DB8:0::/32\", \"ip4:198.51.100.7\"], \"all\": \"-all\"}");
+	json_t *sec =
+	    check_ok(p, NULL,
+	             "{\"extra\": [\"ip4:198.51.100.7\", \"INCLUDE:_SPF.Vendor.Example\","
+	             " \"ip6:2001:DB8:0::/32\", \"ip4:198.51.100.7\"], \"all\": \"-all\"}");
 	json_t *want = pt_json("{\"extra\": [\"ip4:198.51.100.7\", \"include:_spf.vendor.example\","
 	                       " \"ip6:2001:db8::/32\"], \"all\": \"-all\"}");
 	assert_true(json_equal(sec, want));
@@ -125,7 +126,8 @@ static void test_long_record(void **state)
 {
 	mns_plugin_t *p = spf_new("{\"mechanisms\": " VENDOR "}");
 	mns_tenant_ctx_t t = pt_ctx_ns();
-	char in[4096] = "{\"extra\": [", want[4096] = "v=spf1 ip4:192.0.2.0/24 include:_spf.vendor.example";
+	char in[4096] = "{\"extra\": [",
+	     want[4096] = "v=spf1 ip4:192.0.2.0/24 include:_spf.vendor.example";
 	for (int i = 0; i < 30; i++) {
 		char m[64];
 		snprintf(m, sizeof(m), "ip6:2001:db8:%x::/48", 0x1000 + i);
@@ -155,33 +157,35 @@ static void test_valid_mechanisms(void **state)
 	static const struct {
 		const char *in, *out;
 	} rows[] = {
-		{ "a", "a" },
-		{ "a/24", "a/24" },
-		{ "a//64", "a//64" },
-		{ "a:Mail.Example.COM/24//64", "a:mail.example.com/24//64" },
-		{ "mx", "mx" },
-		{ "-mx:example.net", "-mx:example.net" },
-		{ "MX:example.net/30", "mx:example.net/30" },
-		{ "~include:spf.example.org", "~include:spf.example.org" },
-		{ "+ip4:10.0.0.1", "ip4:10.0.0.1" },
-		{ "?ip6:::1", "?ip6:::1" },
-		{ "ip4:192.0.2.0/0", "ip4:192.0.2.0/0" },
-		{ "ip6:2001:0DB8::/128", "ip6:2001:db8::/128" },
-		{ "ip6:::ffff:192.0.2.1", "ip6:::ffff:192.0.2.1" },
-		{ "exists:%{i}._spf.vendor.example", "exists:%{i}._spf.vendor.example" },
-		{ "exists:%{ir}.%{l1r-}.%{d2}._spf.example.com",
-		  "exists:%{ir}.%{l1r-}.%{d2}._spf.example.com" },
-		{ "include:%{d}", "include:%{d}" },
-		{ "a:%{d}/24", "a:%{d}/24" },
+	    {"a", "a"},
+	    {"a/24", "a/24"},
+	    {"a//64", "a//64"},
+	    {"a:Mail.Example.COM/24//64", "a:mail.example.com/24//64"},
+	    {"mx", "mx"},
+	    {"-mx:example.net", "-mx:example.net"},
+	    {"MX:example.net/30", "mx:example.net/30"},
+	    {"~include:spf.example.org", "~include:spf.example.org"},
+	    {"+ip4:10.0.0.1", "ip4:10.0.0.1"},
+	    {"?ip6:::1", "?ip6:::1"},
+	    {"ip4:192.0.2.0/0", "ip4:192.0.2.0/0"},
+	    {"ip6:2001:0DB8::/128", "ip6:2001:db8::/128"},
+	    {"ip6:::ffff:192.0.2.1", "ip6:::ffff:192.0.2.1"},
+	    {"exists:%{i}._spf.vendor.example", "exists:%{i}._spf.vendor.example"},
+	    {"exists:%{ir}.%{l1r-}.%{d2}._spf.example.com",
+	     "exists:%{ir}.%{l1r-}.%{d2}._spf.example.com"},
+	    {"include:%{d}", "include:%{d}"},
+	    {"a:%{d}/24", "a:%{d}/24"},
 	};
 	mns_plugin_t *p = spf_new(NULL);
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		char in[512];
 		snprintf(in, sizeof(in), "{\"extra\": [\"%s\"]}", rows[i].in);
 		json_t *sec = check_ok(p, NULL, in);
-		const char *got = json_string_value(json_array_get(json_object_get(sec, "extra"), 0));
+		const char *got =
+		    json_string_value(json_array_get(json_object_get(sec, "extra"), 0));
 		if (got == NULL || strcmp(got, rows[i].out) != 0)
-			fail_msg("%s: expected %s, got %s", rows[i].in, rows[i].out, got ? got : "NULL");
+			fail_msg("%s: expected %s, got %s", rows[i].in, rows[i].out,
+			         got ? got : "NULL");
 		json_decref(sec);
 	}
 	mns_plugin_destroy(p);
@@ -190,57 +194,57 @@ static void test_valid_mechanisms(void **state)
 static void test_bad_input(void **state)
 {
 	static const pt_bad_t rows[] = {
-		{ "{\"extra\": [\"ptr\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"ptr:example.com\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"-ptr\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"redirect=_spf.example.com\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"exp=explain.example.com\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"+all\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"-all\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"ip4:300.1.1.1\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"ip4:192.0.2.0/33\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"ip4:192.0.2.0/\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"ip4:192.0.2.0/-1\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"ip4\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"ip4:\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"ip4:2001:db8::1\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"ip6:192.0.2.1\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"ip6:2001:db8::/129\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"include\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"include:\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"include:-bad-.example.com\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"include:localhost\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"include:example.123\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"include:example.com/24\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"include:exa mple.com\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"ip4:192.0.2.1 ip4:192.0.2.2\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"a:example.com/33\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"mx//129\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"a:\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"a/24/\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"exists:%{x}.example.com\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"exists:%{i.example.com\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"exists:%{c}.example.com\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"exists:%{i}.example.%{\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"foo:bar\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"v=spf1\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"*ip4:192.0.2.1\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"\"]}", "invalid_spf" },
-		{ "{\"extra\": [\"ip4:192.0.2.1\u00e9\"]}", "invalid_spf" },
-		{ "{\"extra\": [1]}", "invalid_spf" },
-		{ "{\"extra\": \"ip4:192.0.2.1\"}", "invalid_spf" },
-		{ "{\"all\": \"+all\"}", "invalid_spf" },
-		{ "{\"all\": \"all\"}", "invalid_spf" },
-		{ "{\"all\": \"fail\"}", "invalid_spf" },
-		{ "{\"all\": true}", "invalid_spf" },
-		{ "{\"mechanisms\": []}", "unknown_field" },
-		{ "{\"extra\": [], \"redirect\": \"x\"}", "unknown_field" },
-		{ "[]", "invalid_spf" },
-		/* Eleven DNS-querying terms. */
-		{ "{\"extra\": [\"include:a.example\", \"include:b.example\", \"include:c.example\","
-		  " \"include:d.example\", \"include:e.example\", \"include:f.example\", \"a\","
-		  " \"mx\", \"exists:%{i}.g.example\", \"a:h.example\", \"mx:i.example\"]}",
-		  "invalid_spf" },
+	    {"{\"extra\": [\"ptr\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"ptr:example.com\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"-ptr\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"redirect=_spf.example.com\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"exp=explain.example.com\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"+all\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"-all\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"ip4:300.1.1.1\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"ip4:192.0.2.0/33\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"ip4:192.0.2.0/\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"ip4:192.0.2.0/-1\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"ip4\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"ip4:\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"ip4:2001:db8::1\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"ip6:192.0.2.1\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"ip6:2001:db8::/129\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"include\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"include:\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"include:-bad-.example.com\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"include:localhost\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"include:example.123\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"include:example.com/24\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"include:exa mple.com\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"ip4:192.0.2.1 ip4:192.0.2.2\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"a:example.com/33\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"mx//129\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"a:\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"a/24/\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"exists:%{x}.example.com\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"exists:%{i.example.com\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"exists:%{c}.example.com\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"exists:%{i}.example.%{\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"foo:bar\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"v=spf1\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"*ip4:192.0.2.1\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"\"]}", "invalid_spf"},
+	    {"{\"extra\": [\"ip4:192.0.2.1\u00e9\"]}", "invalid_spf"},
+	    {"{\"extra\": [1]}", "invalid_spf"},
+	    {"{\"extra\": \"ip4:192.0.2.1\"}", "invalid_spf"},
+	    {"{\"all\": \"+all\"}", "invalid_spf"},
+	    {"{\"all\": \"all\"}", "invalid_spf"},
+	    {"{\"all\": \"fail\"}", "invalid_spf"},
+	    {"{\"all\": true}", "invalid_spf"},
+	    {"{\"mechanisms\": []}", "unknown_field"},
+	    {"{\"extra\": [], \"redirect\": \"x\"}", "unknown_field"},
+	    {"[]", "invalid_spf"},
+	    /* Eleven DNS-querying terms. */
+	    {"{\"extra\": [\"include:a.example\", \"include:b.example\", \"include:c.example\","
+	     " \"include:d.example\", \"include:e.example\", \"include:f.example\", \"a\","
+	     " \"mx\", \"exists:%{i}.g.example\", \"a:h.example\", \"mx:i.example\"]}",
+	     "invalid_spf"},
 	};
 	mns_plugin_t *p = spf_new(NULL);
 	pt_check_bad_table(p, rows, sizeof(rows) / sizeof(rows[0]));
@@ -251,7 +255,7 @@ static void test_bad_input(void **state)
 		snprintf(in + strlen(in), sizeof(in) - strlen(in), "%s\"ip4:192.0.2.%d\"",
 		         i ? ", " : "", i);
 	strcat(in, "]}");
-	pt_bad_t many = { in, "invalid_spf" };
+	pt_bad_t many = {in, "invalid_spf"};
 	pt_check_bad_table(p, &many, 1);
 
 	/* The messages say what to do. */
@@ -282,7 +286,7 @@ static void test_lookup_budget(void **state)
 	                          "include:i.example\"]}");
 	json_t *sec = check_ok(p, NULL, "{\"extra\": [\"a\", \"include:a.example\"]}");
 	json_decref(sec);
-	pt_bad_t row = { "{\"extra\": [\"a\", \"mx\"]}", "invalid_spf" };
+	pt_bad_t row = {"{\"extra\": [\"a\", \"mx\"]}", "invalid_spf"};
 	pt_check_bad_table(p, &row, 1);
 	mns_plugin_destroy(p);
 }
@@ -292,19 +296,18 @@ static void test_config(void **state)
 	static const struct {
 		const char *conf, *key;
 	} rows[] = {
-		{ "{\"mechanisms\": [\"ptr\"]}", "mechanisms" },
-		{ "{\"mechanisms\": [\"ip4:192.0.2.0/24 redirect=_spf.vendor.example\"]}",
-		  "mechanisms" },
-		{ "{\"mechanisms\": [\"include:a.example include:b.example include:c.example "
-		  "include:d.example include:e.example include:f.example include:g.example "
-		  "include:h.example include:i.example include:j.example a\"]}",
-		  "mechanisms" },
-		{ "{\"all\": \"+all\"}", "all" },
-		{ "{\"all\": \"reject\"}", "all" },
+	    {"{\"mechanisms\": [\"ptr\"]}", "mechanisms"},
+	    {"{\"mechanisms\": [\"ip4:192.0.2.0/24 redirect=_spf.vendor.example\"]}", "mechanisms"},
+	    {"{\"mechanisms\": [\"include:a.example include:b.example include:c.example "
+	     "include:d.example include:e.example include:f.example include:g.example "
+	     "include:h.example include:i.example include:j.example a\"]}",
+	     "mechanisms"},
+	    {"{\"all\": \"+all\"}", "all"},
+	    {"{\"all\": \"reject\"}", "all"},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		mns_plugin_t *p = pt_plugin_new(&mns_plugin_spf, "spf");
-		mns_error_t err = { 0 };
+		mns_error_t err = {0};
 		if (pt_configure(p, pt_json(rows[i].conf), &err) == MNS_OK)
 			fail_msg("configure(%s) accepted", rows[i].conf);
 		assert_string_equal(err.key, rows[i].key);
@@ -338,15 +341,11 @@ static void test_no_instructions(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_default),
-		cmocka_unit_test(test_vendor_both_modes),
-		cmocka_unit_test(test_tenant_extra),
-		cmocka_unit_test(test_long_record),
-		cmocka_unit_test(test_valid_mechanisms),
-		cmocka_unit_test(test_bad_input),
-		cmocka_unit_test(test_lookup_budget),
-		cmocka_unit_test(test_config),
-		cmocka_unit_test(test_no_instructions),
+	    cmocka_unit_test(test_default),          cmocka_unit_test(test_vendor_both_modes),
+	    cmocka_unit_test(test_tenant_extra),     cmocka_unit_test(test_long_record),
+	    cmocka_unit_test(test_valid_mechanisms), cmocka_unit_test(test_bad_input),
+	    cmocka_unit_test(test_lookup_budget),    cmocka_unit_test(test_config),
+	    cmocka_unit_test(test_no_instructions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
