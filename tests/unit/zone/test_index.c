@@ -12,7 +12,7 @@
 
 static mns_zone_t *make_zone(const char *apex, mns_zone_kind_t kind, uint32_t serial)
 {
-	mns_error_t err = { 0 };
+	mns_error_t err = {0};
 	mns_zone_t *z = NULL;
 	mns_zone_builder_t *zb = mns_zb_new(apex, apex, kind);
 	assert_non_null(zb);
@@ -89,14 +89,16 @@ static void test_replace_and_withdraw(void **state)
 {
 	knot_dname_storage_t b;
 	mns_index_t *idx = mns_index_new();
-	assert_int_equal(mns_index_publish(idx, make_zone("t.example", MNS_ZONE_TENANT, 1)), MNS_OK);
+	assert_int_equal(mns_index_publish(idx, make_zone("t.example", MNS_ZONE_TENANT, 1)),
+	                 MNS_OK);
 	mns_rcu_read_lock();
 	const mns_zone_t *z1 = lookup(idx, "www.t.example");
 	assert_non_null(z1);
 	assert_int_equal(z1->serial, 1);
 	mns_rcu_read_unlock();
 
-	assert_int_equal(mns_index_publish(idx, make_zone("t.example", MNS_ZONE_TENANT, 2)), MNS_OK);
+	assert_int_equal(mns_index_publish(idx, make_zone("t.example", MNS_ZONE_TENANT, 2)),
+	                 MNS_OK);
 	assert_int_equal(mns_index_count(idx), 1);
 	mns_rcu_read_lock();
 	const mns_zone_t *z2 = lookup(idx, "www.t.example");
@@ -124,11 +126,11 @@ static void test_hosted(void **state)
 	assert_null(mns_index_hosted(idx));
 	mns_rcu_read_unlock();
 
-	assert_int_equal(mns_index_publish(idx, make_zone("mailns.vendor.example", MNS_ZONE_HOSTED, 5)),
-	                 MNS_OK);
-	assert_int_equal(mns_index_publish(idx, make_zone("acme.mailns.vendor.example",
-	                                                  MNS_ZONE_SUBTREE, 0)),
-	                 MNS_OK);
+	assert_int_equal(
+	    mns_index_publish(idx, make_zone("mailns.vendor.example", MNS_ZONE_HOSTED, 5)), MNS_OK);
+	assert_int_equal(
+	    mns_index_publish(idx, make_zone("acme.mailns.vendor.example", MNS_ZONE_SUBTREE, 0)),
+	    MNS_OK);
 	mns_rcu_read_lock();
 	const mns_zone_t *h = mns_index_hosted(idx);
 	assert_true(apex_is(h, "mailns.vendor.example"));
@@ -140,8 +142,8 @@ static void test_hosted(void **state)
 	mns_rcu_read_unlock();
 
 	/* Replacing the hosted zone moves the pointer. */
-	assert_int_equal(mns_index_publish(idx, make_zone("mailns.vendor.example", MNS_ZONE_HOSTED, 6)),
-	                 MNS_OK);
+	assert_int_equal(
+	    mns_index_publish(idx, make_zone("mailns.vendor.example", MNS_ZONE_HOSTED, 6)), MNS_OK);
 	mns_rcu_read_lock();
 	assert_int_equal(mns_index_hosted(idx)->serial, 6);
 	mns_rcu_read_unlock();
@@ -160,13 +162,13 @@ static void test_hosted(void **state)
 	mns_rcu_read_unlock();
 
 	/* Re-publish hosted, then replace it by a non-hosted zone: cleared too. */
-	assert_int_equal(mns_index_publish(idx, make_zone("mailns.vendor.example", MNS_ZONE_HOSTED, 7)),
-	                 MNS_OK);
+	assert_int_equal(
+	    mns_index_publish(idx, make_zone("mailns.vendor.example", MNS_ZONE_HOSTED, 7)), MNS_OK);
 	mns_rcu_read_lock();
 	assert_int_equal(mns_index_hosted(idx)->serial, 7);
 	mns_rcu_read_unlock();
-	assert_int_equal(mns_index_publish(idx, make_zone("mailns.vendor.example", MNS_ZONE_STATIC, 8)),
-	                 MNS_OK);
+	assert_int_equal(
+	    mns_index_publish(idx, make_zone("mailns.vendor.example", MNS_ZONE_STATIC, 8)), MNS_OK);
 	mns_rcu_read_lock();
 	assert_null(mns_index_hosted(idx));
 	assert_int_equal(lookup(idx, "x.mailns.vendor.example")->serial, 8);
@@ -235,11 +237,11 @@ static void test_free_with_pending(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_longest_match),
-		cmocka_unit_test(test_replace_and_withdraw),
-		cmocka_unit_test(test_hosted),
-		cmocka_unit_test(test_many_zones),
-		cmocka_unit_test(test_free_with_pending),
+	    cmocka_unit_test(test_longest_match),
+	    cmocka_unit_test(test_replace_and_withdraw),
+	    cmocka_unit_test(test_hosted),
+	    cmocka_unit_test(test_many_zones),
+	    cmocka_unit_test(test_free_with_pending),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
