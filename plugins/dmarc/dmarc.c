@@ -36,7 +36,7 @@ static const dmarc_conf_t dmarc_defaults = {
 
 static const mns_conf_item_t dmarc_schema[] = {
     {"policy", MNS_CONF_STR, "none", 0, 0, "default policy p=: none, quarantine or reject"},
-    {"rua", MNS_CONF_STR, "", 0, 0,
+    {"rua", MNS_CONF_STR, "mailto:dmarc@vendor.example", 0, 0,
      "aggregate report URIs, e.g. mailto:dmarc-reports@vendor.example (empty: no rua)"},
     {"ruf", MNS_CONF_STR, "", 0, 0, "failure report URIs (empty: no ruf)"},
     {"adkim", MNS_CONF_STR, "r", 0, 0, "DKIM alignment: r (relaxed) or s (strict)"},

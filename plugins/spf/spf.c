@@ -31,7 +31,7 @@ typedef struct spf_conf {
 static const spf_conf_t spf_defaults = {.mechs = NULL, .n_mechs = 0, .all = "~all"};
 
 static const mns_conf_item_t spf_schema[] = {
-    {"mechanisms", MNS_CONF_LIST, "", 0, 0,
+    {"mechanisms", MNS_CONF_LIST, "ip4:192.0.2.0/24", 0, 0,
      "vendor mechanisms every tenant's SPF record starts with, e.g. "
      "\"ip4:192.0.2.0/24 include:_spf.vendor.example\""},
     {"all", MNS_CONF_STR, "~all", 0, 0,

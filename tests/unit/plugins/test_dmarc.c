@@ -49,9 +49,10 @@ static void test_default(void **state)
 	mns_tenant_ctx_t t = pt_ctx_ns();
 	json_t *sec = check_ok(p, NULL, NULL);
 	assert_int_equal(json_object_size(sec), 0);
-	assert_record(p, &t, sec, "v=DMARC1; p=none");
+	/* The embedded default sends aggregate reports to the vendor. */
+	assert_record(p, &t, sec, "v=DMARC1; p=none; rua=mailto:dmarc@vendor.example");
 	t = pt_ctx_cname();
-	assert_record(p, &t, NULL, "v=DMARC1; p=none");
+	assert_record(p, &t, NULL, "v=DMARC1; p=none; rua=mailto:dmarc@vendor.example");
 	json_decref(sec);
 	mns_plugin_destroy(p);
 }
