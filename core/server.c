@@ -47,6 +47,16 @@ static void default_plugin_dir(char *out, size_t len)
 	snprintf(out, len, "%s", MNS_PLUGIN_INSTALL_DIR);
 }
 
+json_t *mns_server_vendor_json(const mns_conf_t *c)
+{
+	json_t *ns = json_array();
+	for (size_t i = 0; i < c->n_nameservers; i++)
+		json_array_append_new(ns, json_string(c->nameservers[i]));
+	return json_pack("{s:o, s:s, s:s, s:s, s:I}", "nameservers", ns, "hosted_zone", c->hosted_zone,
+	                 "subdomain", c->subdomain, "bounce_label", c->bounce_label, "ttl",
+	                 (json_int_t)c->ttl);
+}
+
 static void dns_conf_apply(mns_server_t *s)
 {
 	s->dns_conf.identity = s->conf->identity[0] ? s->conf->identity : NULL;
@@ -235,6 +245,7 @@ int mns_server_init(mns_server_t *s, uv_loop_t *loop, char *errbuf, size_t errle
 	s->dns.index = s->index;
 	s->dns.conf = &s->dns_conf;
 	dns_conf_apply(s);
+	s->vendor = mns_server_vendor_json(s->conf);
 	if ((ret = load_plugins(s, errbuf, errlen)) != MNS_OK)
 		return ret;
 	if ((ret = static_zones_load(s, s->conf, errbuf, errlen)) != MNS_OK)
@@ -294,20 +305,19 @@ int mns_server_reload(mns_server_t *s)
 		return MNS_EINVAL;
 	}
 	keep_bound_settings(next, s->conf);
-	if (configure_plugins(s, next, errbuf, sizeof(errbuf)) != MNS_OK) {
+	json_t *old_vendor = s->vendor;
+	s->vendor = mns_server_vendor_json(next);
+	if (configure_plugins(s, next, errbuf, sizeof(errbuf)) != MNS_OK ||
+	    static_zones_load(s, next, errbuf, sizeof(errbuf)) != MNS_OK) {
 		char again[256];
 		mns_log(MNS_LOG_ERR, "reload, config rejected, still serving the old one: %s", errbuf);
+		json_decref(s->vendor);
+		s->vendor = old_vendor;
 		configure_plugins(s, s->conf, again, sizeof(again));
 		mns_conf_free(next);
 		return MNS_EINVAL;
 	}
-	if (static_zones_load(s, next, errbuf, sizeof(errbuf)) != MNS_OK) {
-		char again[256];
-		mns_log(MNS_LOG_ERR, "reload, static zones rejected, still serving the old config: %s", errbuf);
-		configure_plugins(s, s->conf, again, sizeof(again));
-		mns_conf_free(next);
-		return MNS_EINVAL;
-	}
+	json_decref(old_vendor);
 	/* A changed hosted zone name leaves the old one behind: withdraw it. */
 	if (strcmp(next->hosted_zone, s->conf->hosted_zone) != 0) {
 		knot_dname_storage_t old;
@@ -351,4 +361,6 @@ void mns_server_deinit(mns_server_t *s)
 	s->store = NULL;
 	mns_conf_free(s->conf);
 	s->conf = NULL;
+	json_decref(s->vendor);
+	s->vendor = NULL;
 }

@@ -27,11 +27,15 @@ typedef struct mns_server {
 	mns_dns_ctx_t dns; /**< Answering context of the main loop. */
 	struct mns_net *net;
 	struct mns_control *control;
+	json_t *vendor; /**< Vendor identity for plugins (mns_plugin_vendor). */
 	knot_dname_t **static_apexes; /**< Static zones, for overlap checks. */
 	size_t n_static;
 	time_t started;
 	uint64_t mutations; /**< Successful mutations since start. */
 } mns_server_t;
+
+/** \brief Builds the vendor identity plugins see from \a c. \return a new reference. */
+json_t *mns_server_vendor_json(const mns_conf_t *c);
 
 /** \brief Finds a loaded plugin by name. \return NULL if not loaded. */
 mns_plugin_t *mns_server_plugin(const mns_server_t *s, const char *name);

@@ -18,7 +18,7 @@ const mns_conf_item_t mns_conf_server_schema[] = {
 	{ "data", MNS_CONF_STR, "mailns-data", 0, 0, "data directory (tenant store), created 0700" },
 	{ "zones", MNS_CONF_STR, "", 0, 0, "directory of static <zone>.zone files served as they are" },
 	{ "plugin-dir", MNS_CONF_STR, "", 0, 0, "directory the plugins are loaded from" },
-	{ "plugins", MNS_CONF_LIST, "dkim spf mx dmarc", 0, 0, "plugins to load, in build order" },
+	{ "plugins", MNS_CONF_LIST, "dkim spf mx dmarc verify", 0, 0, "plugins to load, in build order" },
 	{ "identity", MNS_CONF_STR, "mailns", 0, 0, "CHAOS TXT id.server answer (empty: refuse)" },
 	{ "version", MNS_CONF_STR, "mailns " MNS_VERSION, 0, 0, "CHAOS TXT version.bind answer (empty: refuse)" },
 	{ "udp-payload", MNS_CONF_INT, "1232", 512, 4096, "largest EDNS UDP answer in octets" },

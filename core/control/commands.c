@@ -54,6 +54,14 @@ static int cmd_plugin_list(mns_server_t *s, const json_t *args, json_t **result,
 	return MNS_OK;
 }
 
+static int cmd_subscribe(mns_server_t *s, const json_t *args, json_t **result, mns_error_t *err)
+{
+	int ret = mns_json_check_keys(args, "args", (const char *const[]){ NULL }, err);
+	if (ret == MNS_OK)
+		*result = json_pack("{s:b}", "subscribed", 1);
+	return ret;
+}
+
 static const struct {
 	const char *name;
 	core_cmd_fn fn;
@@ -68,6 +76,7 @@ static const struct {
 	{ "tenant.records", mns_tenant_cmd_records, false },
 	{ "tenant.instructions", mns_tenant_cmd_instructions, false },
 	{ "plugin.list", cmd_plugin_list, false },
+	{ "events.subscribe", cmd_subscribe, false },
 };
 
 static json_t *error_reply(json_t *id, const char *code, const char *message)
@@ -92,7 +101,7 @@ static int dispatch(mns_server_t *s, const char *cmd, const json_t *args, json_t
 	                     "unknown command '%.100s' (see plugin.list for plugin commands)", cmd);
 }
 
-json_t *mns_control_handle_line(mns_server_t *s, const char *line, size_t len)
+json_t *mns_control_handle_line(mns_server_t *s, const char *line, size_t len, bool *subscribe)
 {
 	json_error_t jerr;
 	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -133,6 +142,8 @@ json_t *mns_control_handle_line(mns_server_t *s, const char *line, size_t len)
 	mns_error_t err = { 0 };
 	int ret = dispatch(s, json_string_value(cmd), args ? args : empty, &result, &err);
 	json_decref(empty);
+	if (ret == MNS_OK && subscribe && strcmp(json_string_value(cmd), "events.subscribe") == 0)
+		*subscribe = true;
 	if (ret == MNS_OK) {
 		reply = json_pack("{s:O, s:b, s:o}", "id", id ? id : json_null(), "ok", 1, "result",
 		                  result ? result : json_object());

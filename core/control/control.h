@@ -19,7 +19,11 @@ int mns_control_start(mns_server_t *s);
 void mns_control_stop(mns_server_t *s);
 
 /** \brief Handles one request line and returns the response object (new
- *  reference). Never fails: every problem becomes an error response. */
-json_t *mns_control_handle_line(mns_server_t *s, const char *line, size_t len);
+ *  reference). Never fails: every problem becomes an error response.
+ *  \param[out] subscribe set when the request was a successful
+ *  events.subscribe (may be NULL). */
+json_t *mns_control_handle_line(mns_server_t *s, const char *line, size_t len, bool *subscribe);
+/** \brief Sends \a event (borrowed) as one line to every subscribed connection. */
+void mns_control_broadcast(mns_server_t *s, const json_t *event);
 
 #endif

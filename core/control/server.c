@@ -27,6 +27,7 @@ typedef struct ctl_client {
 	char *buf; /* Bytes of the current, incomplete line. */
 	size_t len, cap;
 	bool discarding; /* Skipping the rest of an over-long line. */
+	bool subscribed; /* Receives events (events.subscribe). */
 	bool closing;
 	struct ctl_client *next, *prev;
 } ctl_client_t;
@@ -106,6 +107,16 @@ static void send_error(ctl_client_t *c, const char *code, const char *message)
 	                       "message", message));
 }
 
+void mns_control_broadcast(mns_server_t *s, const json_t *event)
+{
+	mns_control_t *ctl = s->control;
+	for (ctl_client_t *c = ctl ? ctl->clients : NULL, *next; c; c = next) {
+		next = c->next; /* send_json may close (and unlink) c. */
+		if (c->subscribed)
+			send_json(c, json_deep_copy(event));
+	}
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	static char rbuf[65536];
@@ -138,7 +149,10 @@ static void handle_line(ctl_client_t *c, const char *line, size_t len)
 		len--;
 	if (len == 0)
 		return;
-	send_json(c, mns_control_handle_line(c->ctl->server, line, len));
+	bool subscribe = false;
+	send_json(c, mns_control_handle_line(c->ctl->server, line, len, &subscribe));
+	if (subscribe)
+		c->subscribed = true;
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)

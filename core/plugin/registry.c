@@ -6,6 +6,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "control/control.h"
 #include "log/log.h"
 #include "plugin/plugin_internal.h"
 #include "plugin/registry.h"
@@ -218,4 +219,27 @@ MNS_API mns_plugin_timer_t *mns_plugin_timer_start(mns_plugin_t *p, uint64_t aft
 	p->timers = t;
 	uv_timer_start(&t->handle, timer_fired, after_ms, repeat_ms);
 	return t;
+}
+
+MNS_API void *mns_plugin_uv_loop(mns_plugin_t *p)
+{
+	return p->loop;
+}
+
+MNS_API const json_t *mns_plugin_vendor(mns_plugin_t *p)
+{
+	return p->server ? p->server->vendor : NULL;
+}
+
+MNS_API void mns_plugin_event(mns_plugin_t *p, const char *type, const json_t *fields)
+{
+	if (p->server == NULL)
+		return;
+	json_t *ev = json_is_object(fields) ? json_deep_copy(fields) : json_object();
+	char name[128];
+	snprintf(name, sizeof(name), "%s.%s", p->name, type);
+	json_object_set_new(ev, "event", json_string(name));
+	json_object_set_new(ev, "time", json_integer(time(NULL)));
+	mns_control_broadcast(p->server, ev);
+	json_decref(ev);
 }

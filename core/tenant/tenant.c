@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/rand.h>
 
 #include "log/log.h"
 #include "plugin/plugin_internal.h"
@@ -143,14 +142,8 @@ static int build_zone(const mns_server_t *s, mns_txn_t *txn, const json_t *doc, 
 		return mns_error_set(err, "internal", "cannot start a zone for '%s'", n.base);
 	mns_zb_set_tenant(zb, n.id);
 	mns_zb_set_producer(zb, "core");
-	if (n.mode == MNS_MODE_NS) {
+	if (n.mode == MNS_MODE_NS)
 		ret = add_soa_ns(s, zb, serial_of(txn, doc), err);
-		/* The verifier's proof that the public path reaches us (ns mode). */
-		const char *token =
-			json_string_value(json_object_get(json_object_get(doc, "verify"), "token"));
-		if (ret == MNS_OK && token)
-			ret = mns_zb_add_txt(zb, "_mailns-challenge", s->conf->ttl, token, err);
-	}
 	mns_tenant_ctx_t ctx;
 	ctx_init(s, &n, &ctx);
 	for (size_t i = 0; ret == MNS_OK && i < s->n_plugins; i++) {
@@ -446,17 +439,6 @@ static json_t *public_doc(const mns_server_t *s, const json_t *doc)
 	return pub;
 }
 
-static void random_token(char *out, size_t len)
-{
-	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
-	unsigned char raw[32];
-	size_t n = len - 1 < sizeof(raw) ? len - 1 : sizeof(raw);
-	RAND_bytes(raw, (int)n);
-	for (size_t i = 0; i < n; i++)
-		out[i] = alphabet[raw[i] & 31];
-	out[n] = '\0';
-}
-
 /* --- commands -------------------------------------------------------------- */
 
 /* Shared by add and update: resolves identity fields, checks uniqueness and
@@ -526,13 +508,6 @@ static int apply(mns_server_t *s, const json_t *args, json_t *old, json_t **resu
 	                old ? json_integer_value(json_object_get(old, "created")) : (json_int_t)time(NULL));
 	if (mode == MNS_MODE_NS)
 		json_object_set_new(doc, "subdomain", json_string(sub));
-	json_t *verify = old ? json_deep_copy(json_object_get(old, "verify")) : NULL;
-	if (verify == NULL) {
-		char token[33];
-		random_token(token, sizeof(token));
-		verify = json_pack("{s:s, s:s}", "token", token, "state", "pending");
-	}
-	json_object_set_new(doc, "verify", verify);
 	if ((ret = check_sections(s, &n, old, args, doc, err)) != MNS_OK)
 		goto fail;
 	ret = commit_tenant(s, txn, doc, old, err);
@@ -733,25 +708,20 @@ int mns_tenant_cmd_records(mns_server_t *s, const json_t *args, json_t **result,
 	return ret;
 }
 
-int mns_tenant_cmd_instructions(mns_server_t *s, const json_t *args, json_t **result,
+/* Collects what the customer of \a doc must add: the delegation (ns mode)
+ * and each plugin's records. */
+static int collect_instructions(mns_server_t *s, const json_t *doc, mns_instructions_t **out,
                                 mns_error_t *err)
 {
-	const char *id, *format = NULL;
-	json_t *doc = NULL;
-	int ret = arg_tenant(args, &id, err);
-	if (ret == MNS_OK)
-		ret = arg_string(args, "format", false, &format, err);
-	if (ret == MNS_OK)
-		ret = load(s, id, &doc, err);
-	if (ret != MNS_OK)
-		return ret;
-	if (format == NULL)
-		format = "json";
 	tenant_names_t n;
 	mns_tenant_ctx_t ctx;
-	names_from_doc(s, doc, &n, NULL);
+	int ret = names_from_doc(s, doc, &n, err);
+	if (ret != MNS_OK)
+		return ret;
 	ctx_init(s, &n, &ctx);
 	mns_instructions_t *ins = mns_instr_new(n.domain, s->conf->ttl);
+	if (ins == NULL)
+		return MNS_ENOMEM;
 	if (n.mode == MNS_MODE_NS) {
 		for (size_t i = 0; i < s->conf->n_nameservers; i++)
 			mns_instr_add(ins, n.apex, "NS", s->conf->nameservers[i], true,
@@ -763,8 +733,31 @@ int mns_tenant_cmd_instructions(mns_server_t *s, const json_t *args, json_t **re
 			ret = api->tenant_instructions(s->plugins[i], &ctx, json_object_get(doc, api->name),
 			                               ins, err);
 	}
+	if (ret != MNS_OK) {
+		mns_instr_free(ins);
+		return ret;
+	}
+	*out = ins;
+	return MNS_OK;
+}
+
+int mns_tenant_cmd_instructions(mns_server_t *s, const json_t *args, json_t **result,
+                                mns_error_t *err)
+{
+	const char *id, *format = NULL;
+	json_t *doc = NULL;
+	mns_instructions_t *ins = NULL;
+	int ret = arg_tenant(args, &id, err);
+	if (ret == MNS_OK)
+		ret = mns_json_check_keys(args, "args", (const char *const[]){ "tenant", "format", NULL }, err);
+	if (ret == MNS_OK)
+		ret = arg_string(args, "format", false, &format, err);
+	if (ret == MNS_OK)
+		ret = load(s, id, &doc, err);
+	if (ret == MNS_OK)
+		ret = collect_instructions(s, doc, &ins, err);
 	if (ret == MNS_OK) {
-		*result = mns_instr_render(ins, format);
+		*result = mns_instr_render(ins, format ? format : "json");
 		if (*result == NULL)
 			ret = mns_error_set_key(err, "format", "invalid_format",
 			                        "format '%s' is unknown: use json, zone, csv or text", format);
@@ -885,5 +878,78 @@ int mns_tenant_config_changed(mns_server_t *s, uint32_t fingerprint)
 	ret = mns_txn_commit(txn, &err);
 	if (ret == MNS_OK)
 		mns_log(MNS_LOG_INFO, "config changed, zone serials raised to %u", serial);
+	return ret;
+}
+
+MNS_API json_t *mns_plugin_tenant_instructions(mns_plugin_t *p, const char *tenant)
+{
+	mns_server_t *s = mns_plugin_server(p);
+	json_t *doc = NULL, *records = NULL;
+	mns_instructions_t *ins = NULL;
+	if (s == NULL || load(s, tenant, &doc, NULL) != MNS_OK)
+		return NULL;
+	if (collect_instructions(s, doc, &ins, NULL) == MNS_OK) {
+		json_t *r = mns_instr_render(ins, "json");
+		records = json_incref(json_object_get(r, "records"));
+		json_decref(r);
+	}
+	mns_instr_free(ins);
+	json_decref(doc);
+	return records;
+}
+
+MNS_API int mns_plugin_tenant_save_state(mns_plugin_t *p, const char *tenant,
+                                         const json_t *section, mns_error_t *err)
+{
+	mns_server_t *s = mns_plugin_server(p);
+	if (s == NULL)
+		return mns_error_set(err, "internal", "plugin is not attached to a server");
+	mns_txn_t *txn;
+	json_t *doc = NULL;
+	int ret = mns_txn_begin(s->store, true, &txn, err);
+	if (ret != MNS_OK)
+		return ret;
+	if (mns_store_tenant_get(txn, tenant, &doc) != MNS_OK) {
+		mns_txn_abort(txn);
+		return mns_error_set(err, "unknown_tenant", "no tenant '%s'", tenant), MNS_ENOENT;
+	}
+	json_object_set_new(doc, mns_plugin_name(p), json_deep_copy(section));
+	ret = mns_store_tenant_put(txn, tenant, doc, err);
+	json_decref(doc);
+	if (ret != MNS_OK) {
+		mns_txn_abort(txn);
+		return ret;
+	}
+	return mns_txn_commit(txn, err);
+}
+
+typedef struct foreach_state {
+	mns_plugin_t *p;
+	bool (*cb)(mns_plugin_t *p, const char *tenant, const json_t *doc, void *data);
+	void *data;
+} foreach_state_t;
+
+static bool foreach_one(const char *id, json_t *doc, void *data)
+{
+	foreach_state_t *st = data;
+	return st->cb(st->p, id, doc, st->data);
+}
+
+MNS_API int mns_plugin_tenant_foreach(mns_plugin_t *p,
+                                      bool (*cb)(mns_plugin_t *p, const char *tenant,
+                                                 const json_t *doc, void *data),
+                                      void *data)
+{
+	mns_server_t *s = mns_plugin_server(p);
+	mns_error_t err;
+	mns_txn_t *txn;
+	if (s == NULL)
+		return MNS_ERROR;
+	int ret = mns_txn_begin(s->store, false, &txn, &err);
+	if (ret != MNS_OK)
+		return ret;
+	foreach_state_t st = { p, cb, data };
+	ret = mns_store_tenant_each(txn, NULL, foreach_one, &st);
+	mns_txn_abort(txn);
 	return ret;
 }

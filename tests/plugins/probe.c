@@ -76,8 +76,11 @@ static int probe_build(mns_plugin_t *p, const mns_tenant_ctx_t *t, const json_t 
 	const char *word = json_string_value(json_object_get(section, "word"));
 	char text[160];
 	snprintf(text, sizeof(text), "%s %s", st->greeting, word);
-	if (strcmp(word, "clash") == 0)
-		return mns_zb_add_txt(zb, "_mailns-challenge", t->ttl, text, err);
+	if (strcmp(word, "clash") == 0) {
+		/* NS at the apex belongs to the core. */
+		static const uint8_t ns[] = "\x02" "ns" "\x07" "example";
+		return mns_zb_add_rdata(zb, "@", 2 /* NS */, t->ttl, ns, sizeof(ns), err);
+	}
 	if (strcmp(word, "outside") == 0)
 		return mns_zb_add_txt(zb, "elsewhere.example.", t->ttl, text, err);
 	return mns_zb_add_txt(zb, "probe", t->ttl, text, err);

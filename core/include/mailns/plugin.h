@@ -26,7 +26,7 @@ extern "C" {
 #endif
 
 #define MNS_PLUGIN_ABI_MAJOR 1
-#define MNS_PLUGIN_ABI_MINOR 0
+#define MNS_PLUGIN_ABI_MINOR 1
 
 /** Marks a symbol the daemon exports to plugins (everything else is hidden). */
 #define MNS_API __attribute__((visibility("default")))
@@ -243,6 +243,39 @@ MNS_API json_t *mns_plugin_tenant_get(mns_plugin_t *p, const char *tenant);
  *  tenant_check is not called: the plugin is trusted with its own section. */
 MNS_API int mns_plugin_tenant_set_section(mns_plugin_t *p, const char *tenant,
                                           json_t *section, mns_error_t *err);
+
+/* --- ABI 1.1 ------------------------------------------------------------ */
+
+/** The main loop (a uv_loop_t *), for plugins that drive their own I/O on
+ *  it, such as asynchronous DNS lookups. NULL when not attached (unit tests). */
+MNS_API void *mns_plugin_uv_loop(mns_plugin_t *p);
+
+/** Writes this plugin's section of a tenant durably WITHOUT rebuilding the
+ *  zone or raising its serial: for bookkeeping (check times, states) that
+ *  tenant_build does not read. Returns MNS_OK, MNS_ENOENT or a store error. */
+MNS_API int mns_plugin_tenant_save_state(mns_plugin_t *p, const char *tenant,
+                                         const json_t *section, mns_error_t *err);
+
+/** Calls \a cb for every stored tenant (id order) until it returns false.
+ *  \a doc is borrowed for the call. Runs on the main loop, outside any hook. */
+MNS_API int mns_plugin_tenant_foreach(mns_plugin_t *p,
+                                      bool (*cb)(mns_plugin_t *p, const char *tenant,
+                                                 const json_t *doc, void *data),
+                                      void *data);
+
+/** The records a tenant's customer must create (tenant.instructions "json"
+ *  records array: name, type, value, required, purpose), or NULL when there
+ *  is no such tenant. A new reference. */
+MNS_API json_t *mns_plugin_tenant_instructions(mns_plugin_t *p, const char *tenant);
+
+/** The vendor identity from the config: {"nameservers": [names],
+ *  "hosted_zone": name, "subdomain": label, "ttl": n}. Borrowed; valid until
+ *  the next configure() call. */
+MNS_API const json_t *mns_plugin_vendor(mns_plugin_t *p);
+
+/** Publishes an event to every events.subscribe connection as one JSON line:
+ *  \a fields (borrowed) plus "event": "<plugin>.<type>" and "time" (unix). */
+MNS_API void mns_plugin_event(mns_plugin_t *p, const char *type, const json_t *fields);
 
 #ifdef __cplusplus
 }

@@ -29,7 +29,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c->listen[0].port, 5300);
 	assert_string_equal(c->data_dir, "mailns-data");
 	assert_string_equal(c->control, "mailns-data/control.sock");
-	assert_int_equal(c->n_plugins, 4);
+	assert_int_equal(c->n_plugins, 5);
+	assert_string_equal(c->plugins[4], "verify");
 	assert_string_equal(c->plugins[0], "dkim");
 	assert_string_equal(c->hosted_zone, "mailns.vendor.example");
 	assert_string_equal(c->subdomain, "mgeu");

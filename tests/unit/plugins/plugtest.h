@@ -100,7 +100,7 @@ static inline int pt_build(mns_plugin_t *p, const mns_tenant_ctx_t *t, const jso
 {
 	bool ns = t->mode == MNS_MODE_NS;
 	mns_zone_builder_t *zb =
-	    mns_zb_new(ns ? t->base : PT_HOSTED, t->base, ns ? MNS_ZONE_TENANT : MNS_ZONE_SUBTREE);
+	    mns_zb_new(t->base, t->base, ns ? MNS_ZONE_TENANT : MNS_ZONE_SUBTREE);
 	assert_non_null(zb);
 	*zone = NULL;
 	memset(err, 0, sizeof(*err));
