@@ -243,8 +243,9 @@ static int commit_tenant(mns_server_t *s, mns_txn_t *txn, json_t *doc, const jso
 	if (ret != MNS_OK)
 		goto fail;
 
-	/* Durable: now make it visible. */
-	if (old)
+	/* Durable: now make it visible. Publishing replaces a zone at the same
+	 * apex atomically; only a moved zone leaves an old one to withdraw. */
+	if (old && !json_equal(json_object_get(old, "zone"), json_object_get(doc, "zone")))
 		withdraw_doc(s, old);
 	mns_error_t perr;
 	if (mns_index_publish(s->index, z) != MNS_OK)
