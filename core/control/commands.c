@@ -5,6 +5,7 @@
 #include "control/control.h"
 #include "log/log.h"
 #include "plugin/plugin_internal.h"
+#include "plugin/registry.h"
 #include "tenant/tenant.h"
 #include "util/util.h"
 
@@ -85,6 +86,57 @@ static json_t *error_reply(json_t *id, const char *code, const char *message)
 	                 "code", code, "message", message);
 }
 
+/* The response to a request with \a id: the result (stolen) or the error. */
+static json_t *response(json_t *id, int ret, json_t *result, mns_error_t *err)
+{
+	if (ret == MNS_OK)
+		return json_pack("{s:O, s:b, s:o}", "id", id ? id : json_null(), "ok", 1, "result",
+		                 result ? result : json_object());
+	json_decref(result);
+	if (err->code[0] == '\0')
+		mns_error_set(err, "internal", "%s", mns_strerror(ret));
+	json_t *reply = error_reply(id, err->code, err->message);
+	if (err->key[0])
+		json_object_set_new(json_object_get(reply, "error"), "field", json_string(err->key));
+	return reply;
+}
+
+/* The request being dispatched, for mns_plugin_reply_defer(). Main loop only;
+ * dispatch does not nest. */
+static struct {
+	mns_server_t *server;
+	const mns_plugin_t *plugin; /* The plugin whose command runs. */
+	json_t *id;
+	mns_reply_t *deferred;
+} current;
+
+MNS_API mns_reply_t *mns_plugin_reply_defer(mns_plugin_t *p)
+{
+	if (current.server == NULL || current.plugin != p || current.deferred != NULL)
+		return NULL;
+	current.deferred = mns_control_reply_open(current.server, current.id);
+	return current.deferred;
+}
+
+MNS_API void mns_plugin_reply(mns_reply_t *r, int ret, json_t *result, const mns_error_t *err)
+{
+	if (r == NULL) {
+		json_decref(result);
+		return;
+	}
+	mns_error_t e = { 0 };
+	if (err != NULL)
+		e = *err;
+	if (ret == MNS_PENDING)
+		ret = MNS_ERROR;
+	if (r->slot != NULL)
+		mns_control_reply_finish(r, response(r->id, ret, result, &e));
+	else
+		json_decref(result);
+	json_decref(r->id);
+	free(r);
+}
+
 static int dispatch(mns_server_t *s, const char *cmd, const json_t *args, json_t **result,
                     mns_error_t *err)
 {
@@ -94,8 +146,10 @@ static int dispatch(mns_server_t *s, const char *cmd, const json_t *args, json_t
 	for (size_t i = 0; i < s->n_plugins; i++) {
 		const mns_plugin_api_t *api = mns_plugin_api(s->plugins[i]);
 		for (const mns_plugin_command_t *c = api->commands; c && c->name; c++)
-			if (strcmp(c->name, cmd) == 0)
+			if (strcmp(c->name, cmd) == 0) {
+				current.plugin = s->plugins[i];
 				return c->fn(s->plugins[i], args, result, err);
+			}
 	}
 	return mns_error_set(err, "unknown_command",
 	                     "unknown command '%.100s' (see plugin.list for plugin commands)", cmd);
@@ -140,20 +194,32 @@ json_t *mns_control_handle_line(mns_server_t *s, const char *line, size_t len, b
 	json_t *empty = args ? NULL : json_object();
 	json_t *result = NULL;
 	mns_error_t err = { 0 };
+	current.server = s;
+	current.plugin = NULL;
+	current.id = id;
+	current.deferred = NULL;
 	int ret = dispatch(s, json_string_value(cmd), args ? args : empty, &result, &err);
+	mns_reply_t *deferred = current.deferred;
+	memset(&current, 0, sizeof(current));
 	json_decref(empty);
 	if (ret == MNS_OK && subscribe && strcmp(json_string_value(cmd), "events.subscribe") == 0)
 		*subscribe = true;
-	if (ret == MNS_OK) {
-		reply = json_pack("{s:O, s:b, s:o}", "id", id ? id : json_null(), "ok", 1, "result",
-		                  result ? result : json_object());
+	if (ret == MNS_PENDING && deferred != NULL) {
+		reply = NULL; /* The plugin answers through mns_plugin_reply(). */
 	} else {
-		json_decref(result);
-		if (err.code[0] == '\0')
-			mns_error_set(&err, "internal", "%s", mns_strerror(ret));
-		reply = error_reply(id, err.code, err.message);
-		if (err.key[0])
-			json_object_set_new(json_object_get(reply, "error"), "field", json_string(err.key));
+		if (ret == MNS_PENDING) {
+			json_decref(result);
+			result = NULL;
+			ret = mns_error_set(&err, "internal", "command '%.100s' deferred no reply",
+			                    json_string_value(cmd));
+		}
+		reply = response(id, ret, result, &err);
+		if (deferred != NULL) {
+			/* Answered after all: the handle's place gets this reply, and
+			 * mns_plugin_reply() will only free the handle. */
+			mns_control_reply_finish(deferred, reply);
+			reply = NULL;
+		}
 	}
 out:
 	json_decref(req);

@@ -19,10 +19,27 @@ int mns_control_start(mns_server_t *s);
 void mns_control_stop(mns_server_t *s);
 
 /** \brief Handles one request line and returns the response object (new
- *  reference). Never fails: every problem becomes an error response.
+ *  reference). Every problem becomes an error response; the only NULL return
+ *  is a reply a plugin deferred (mns_plugin_reply_defer()), which then goes
+ *  out through mns_control_reply_finish().
  *  \param[out] subscribe set when the request was a successful
  *  events.subscribe (may be NULL). */
 json_t *mns_control_handle_line(mns_server_t *s, const char *line, size_t len, bool *subscribe);
+
+/** A reply a plugin took over (plugin.h): where it goes and the request id. */
+struct mns_reply {
+	struct ctl_slot *slot; /**< Its place in the connection's reply queue; NULL
+	                            once the connection closed or the core answered. */
+	json_t *id; /**< The request's id (JSON null when it had none). */
+};
+
+/** \brief Opens a place for a deferred reply in the reply queue of the
+ *  connection whose request is being handled. \return NULL when no request
+ *  from a connection is being handled (then the reply cannot be deferred). */
+mns_reply_t *mns_control_reply_open(mns_server_t *s, const json_t *id);
+/** \brief Fills the place of \a r with \a response (stolen) and sends every
+ *  reply of that connection that is now due, in order. Does not free \a r. */
+void mns_control_reply_finish(mns_reply_t *r, json_t *response);
 /** \brief Sends \a event (borrowed) as one line to every subscribed connection. */
 void mns_control_broadcast(mns_server_t *s, const json_t *event);
 

@@ -19,7 +19,17 @@ typedef struct mns_control {
 	uv_pipe_t listener;
 	struct ctl_client *clients;
 	size_t n_clients;
+	struct ctl_client *current; /* Whose request is being handled (deferred replies). */
 } mns_control_t;
+
+/* A reply waiting for its turn: replies leave in request order, so while a
+ * deferred reply is outstanding the later ones queue behind it. */
+typedef struct ctl_slot {
+	json_t *response;   /* NULL while a plugin still owes it. */
+	mns_reply_t *owner; /* The deferred reply that fills it, if any. */
+	struct ctl_client *client;
+	struct ctl_slot *next;
+} ctl_slot_t;
 
 typedef struct ctl_client {
 	uv_pipe_t pipe;
@@ -29,6 +39,7 @@ typedef struct ctl_client {
 	bool discarding; /* Skipping the rest of an over-long line. */
 	bool subscribed; /* Receives events (events.subscribe). */
 	bool closing;
+	ctl_slot_t *head, *tail; /* Replies not sent yet, oldest first. */
 	struct ctl_client *next, *prev;
 } ctl_client_t;
 
@@ -44,12 +55,30 @@ static void client_closed(uv_handle_t *h)
 	free(c);
 }
 
+/* Drops the replies not sent yet; deferred ones become orphans that
+ * mns_plugin_reply() frees without sending. */
+static void drop_slots(ctl_client_t *c)
+{
+	while (c->head) {
+		ctl_slot_t *slot = c->head;
+		c->head = slot->next;
+		if (slot->owner)
+			slot->owner->slot = NULL;
+		json_decref(slot->response);
+		free(slot);
+	}
+	c->tail = NULL;
+}
+
 static void client_close(ctl_client_t *c)
 {
 	if (c->closing)
 		return;
 	c->closing = true;
+	drop_slots(c);
 	mns_control_t *ctl = c->ctl;
+	if (ctl->current == c)
+		ctl->current = NULL;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -101,6 +130,79 @@ static void send_json(ctl_client_t *c, json_t *reply)
 	}
 }
 
+/* Sends the replies at the head of the queue that are complete. */
+static void flush_slots(ctl_client_t *c)
+{
+	while (c->head && c->head->response && !c->closing) {
+		ctl_slot_t *slot = c->head;
+		c->head = slot->next;
+		if (c->head == NULL)
+			c->tail = NULL;
+		json_t *response = slot->response;
+		free(slot);
+		send_json(c, response); /* May close c, which drops the rest. */
+	}
+}
+
+static ctl_slot_t *slot_append(ctl_client_t *c, json_t *response)
+{
+	ctl_slot_t *slot = calloc(1, sizeof(*slot));
+	if (slot == NULL)
+		return NULL;
+	slot->response = response;
+	slot->client = c;
+	if (c->tail)
+		c->tail->next = slot;
+	else
+		c->head = slot;
+	c->tail = slot;
+	return slot;
+}
+
+/* Sends a reply now, or queues it behind a deferred one still owed. */
+static void reply(ctl_client_t *c, json_t *response)
+{
+	if (c->head == NULL) {
+		send_json(c, response);
+	} else if (slot_append(c, response) == NULL) {
+		json_decref(response);
+		mns_log(MNS_LOG_WARNING, "control, out of memory queueing a reply, disconnected");
+		client_close(c);
+	}
+}
+
+mns_reply_t *mns_control_reply_open(mns_server_t *s, const json_t *id)
+{
+	mns_control_t *ctl = s->control;
+	ctl_client_t *c = ctl ? ctl->current : NULL;
+	if (c == NULL || c->closing)
+		return NULL;
+	mns_reply_t *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return NULL;
+	r->slot = slot_append(c, NULL);
+	if (r->slot == NULL) {
+		free(r);
+		return NULL;
+	}
+	r->slot->owner = r;
+	r->id = json_incref(id ? (json_t *)id : json_null());
+	return r;
+}
+
+void mns_control_reply_finish(mns_reply_t *r, json_t *response)
+{
+	ctl_slot_t *slot = r->slot;
+	if (slot == NULL) {
+		json_decref(response);
+		return;
+	}
+	r->slot = NULL;
+	slot->owner = NULL;
+	slot->response = response ? response : json_pack("{s:b}", "ok", 0);
+	flush_slots(slot->client);
+}
+
 static void send_error(ctl_client_t *c, const char *code, const char *message)
 {
 	send_json(c, json_pack("{s:n, s:b, s:{s:s, s:s}}", "id", "ok", 0, "error", "code", code,
@@ -150,7 +252,12 @@ static void handle_line(ctl_client_t *c, const char *line, size_t len)
 	if (len == 0)
 		return;
 	bool subscribe = false;
-	send_json(c, mns_control_handle_line(c->ctl->server, line, len, &subscribe));
+	mns_control_t *ctl = c->ctl;
+	ctl->current = c;
+	json_t *response = mns_control_handle_line(ctl->server, line, len, &subscribe);
+	ctl->current = NULL;
+	if (response) /* NULL: a plugin deferred it and holds its place in the queue. */
+		reply(c, response);
 	if (subscribe)
 		c->subscribed = true;
 }
@@ -171,8 +278,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 				c->discarding = false;
 		} else if (c->len + chunk > MNS_CONTROL_MAX_LINE) {
 			char msg[128];
-			snprintf(msg, sizeof(msg), "request line longer than %d octets", MNS_CONTROL_MAX_LINE);
-			send_error(c, "line_too_long", msg);
+			snprintf(msg, sizeof(msg), "request line longer than %d octets",
+			         MNS_CONTROL_MAX_LINE);
+			reply(c, json_pack("{s:n, s:b, s:{s:s, s:s}}", "id", "ok", 0, "error",
+			                   "code", "line_too_long", "message", msg));
 			c->len = 0;
 			c->discarding = nl == NULL;
 		} else if (nl && c->len == 0) {

@@ -277,6 +277,32 @@ MNS_API const json_t *mns_plugin_vendor(mns_plugin_t *p);
  *  \a fields (borrowed) plus "event": "<plugin>.<type>" and "time" (unix). */
 MNS_API void mns_plugin_event(mns_plugin_t *p, const char *type, const json_t *fields);
 
+/* --- Deferred command replies (ABI 1.1) ------------------------------------- */
+
+/** Returned by a command callback that answers later through mns_plugin_reply(). */
+enum { MNS_PENDING = 1 };
+
+/** The reply to one control request, taken over by a plugin (opaque). */
+typedef struct mns_reply mns_reply_t;
+
+/** From inside a command callback: takes over the reply to the request being
+ *  handled, for a command that completes asynchronously (e.g. after DNS
+ *  lookups). The callback then returns MNS_PENDING, and the plugin calls
+ *  mns_plugin_reply() exactly once, later, on the main loop (or before
+ *  returning). The connection keeps reading requests meanwhile; its replies
+ *  still leave in request order, so later replies wait for this one.
+ *  Returns NULL outside a command callback or when the request did not come
+ *  from a control connection: the callback must then answer at once. If the
+ *  callback returns anything but MNS_PENDING after taking the handle, the core
+ *  answers with that and mns_plugin_reply() on the handle only frees it. */
+MNS_API mns_reply_t *mns_plugin_reply_defer(mns_plugin_t *p);
+
+/** Sends a deferred reply and frees \a r: with \a ret == MNS_OK the result
+ *  \a result (stolen; NULL sends {}), otherwise the error \a err (may be NULL:
+ *  a generic error from \a ret). Safe after the client disconnected or the
+ *  control socket closed: the reply is then dropped. Main loop only. */
+MNS_API void mns_plugin_reply(mns_reply_t *r, int ret, json_t *result, const mns_error_t *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,10 +3,16 @@
  *  a real LMDB store and a real dlopen()ed test plugin (tests/plugins/probe.c).
  *  SPDX-License-Identifier: GPL-3.0-or-later */
 #include "mns_test.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "control/control.h"
 #include "plugin/plugin_internal.h"
+#include "plugin/registry.h"
 #include "server_lifecycle.h"
 
 typedef struct fixture {
@@ -411,6 +417,140 @@ static void test_plugin_timer_and_commands(void **state)
 	assert_int_equal(json_array_size(json_object_get(p, "commands")), 2);
 }
 
+/* --- Deferred replies (mns_plugin_reply_defer) ------------------------------ */
+
+static mns_reply_t *later_handles[4];
+static size_t later_n;
+
+static int later_wait(mns_plugin_t *p, const json_t *args, json_t **result, mns_error_t *err)
+{
+	mns_reply_t *r = mns_plugin_reply_defer(p);
+	if (r == NULL)
+		return mns_error_set(err, "not_deferrable", "no control connection");
+	assert_null(mns_plugin_reply_defer(p)); /* Once per request. */
+	later_handles[later_n++] = r;
+	return MNS_PENDING;
+}
+
+static int later_now(mns_plugin_t *p, const json_t *args, json_t **result, mns_error_t *err)
+{
+	*result = json_pack("{s:s}", "at", "once");
+	return MNS_OK;
+}
+
+static const mns_plugin_command_t later_commands[] = {
+	{ "later.wait", later_wait, "answers when the test says" },
+	{ "later.now", later_now, "answers at once" },
+	{ NULL, NULL, NULL },
+};
+
+static const mns_plugin_api_t later_api = {
+	.abi_major = MNS_PLUGIN_ABI_MAJOR,
+	.abi_minor = MNS_PLUGIN_ABI_MINOR,
+	.struct_size = sizeof(mns_plugin_api_t),
+	.name = "later",
+	.commands = later_commands,
+};
+
+/* Runs the loop a little, so the server reads, answers and writes. */
+static void pump(fixture_t *f)
+{
+	for (int i = 0; i < 20; i++) {
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+		uv_sleep(1);
+	}
+}
+
+/* Reads whatever the server sent into buf (appending); returns the length. */
+static size_t drain(int fd, char *buf, size_t len, size_t cap)
+{
+	for (;;) {
+		ssize_t n = read(fd, buf + len, cap - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+static void test_deferred_replies(void **state)
+{
+	fixture_t *f = *state;
+	mns_error_t err = { 0 };
+	mns_plugin_t *p = mns_plugin_create(&later_api, "later", NULL, &err);
+	assert_non_null(p);
+	mns_plugin_attach(p, &f->loop, &f->s);
+	mns_plugin_t **pl = realloc(f->s.plugins, (f->s.n_plugins + 1) * sizeof(*pl));
+	assert_non_null(pl);
+	f->s.plugins = pl;
+	f->s.plugins[f->s.n_plugins++] = p;
+	later_n = 0;
+
+	/* Without a connection a reply cannot be deferred. */
+	json_t *r = call(f, "{\"id\":9,\"cmd\":\"later.wait\"}");
+	expect_error(r, "not_deferrable");
+	json_decref(r);
+
+	assert_int_equal(mns_control_start(&f->s), MNS_OK);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->s.conf->control);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	const char *reqs = "{\"id\":1,\"cmd\":\"later.wait\"}\n{\"id\":2,\"cmd\":\"later.now\"}\n"
+	                   "{\"id\":3,\"cmd\":\"later.wait\"}\n";
+	assert_int_equal(write(fd, reqs, strlen(reqs)), (ssize_t)strlen(reqs));
+	pump(f);
+	char buf[4096];
+	size_t len = drain(fd, buf, 0, sizeof(buf));
+	assert_int_equal(len, 0); /* 1 is owed, so 2 waits behind it. */
+	assert_int_equal(later_n, 2);
+
+	/* 3 answered first still waits for 1; then all leave in order. */
+	mns_plugin_reply(later_handles[1], MNS_OK, json_pack("{s:i}", "n", 3), NULL);
+	pump(f);
+	assert_int_equal(drain(fd, buf, 0, sizeof(buf)), 0);
+	mns_error_t e = { 0 };
+	mns_error_set(&e, "too_late", "answered with an error");
+	mns_plugin_reply(later_handles[0], MNS_EINVAL, NULL, &e);
+	pump(f);
+	len = drain(fd, buf, 0, sizeof(buf));
+	const char *l1 = buf, *l2 = strchr(l1, '\n') + 1, *l3 = strchr(l2, '\n') + 1;
+	assert_non_null(strstr(l1, "\"id\":1"));
+	assert_non_null(strstr(l1, "too_late"));
+	assert_non_null(strstr(l2, "\"id\":2"));
+	assert_non_null(strstr(l2, "once"));
+	assert_non_null(strstr(l3, "\"id\":3"));
+	assert_non_null(strstr(l3, "\"n\":3"));
+	assert_int_equal(buf[len - 1], '\n');
+	assert_null(strchr(l3, '\n') + 1 < buf + len ? "extra line" : NULL);
+
+	/* A client that leaves before its reply: the late reply is dropped. */
+	const char *one = "{\"id\":4,\"cmd\":\"later.wait\"}\n{\"id\":5,\"cmd\":\"later.now\"}\n";
+	assert_int_equal(write(fd, one, strlen(one)), (ssize_t)strlen(one));
+	pump(f);
+	assert_int_equal(later_n, 3);
+	close(fd);
+	pump(f);
+	mns_plugin_reply(later_handles[2], MNS_OK, json_object(), NULL);
+	/* And one still owed when the control socket closes. */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	size_t first = (size_t)(strchr(reqs, '\n') - reqs) + 1;
+	assert_int_equal(write(fd, reqs, first), (ssize_t)first);
+	pump(f);
+	assert_int_equal(later_n, 4);
+	mns_control_stop(&f->s);
+	pump(f);
+	mns_plugin_reply(later_handles[3], MNS_OK, NULL, NULL);
+	close(fd);
+
+	f->s.n_plugins--;
+	mns_plugin_destroy(p);
+}
+
 static void test_loader_refusals(void **state)
 {
 	mns_error_t err = { 0 };
@@ -466,6 +606,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_paging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_and_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plugin_timer_and_commands, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_replies, setup, teardown),
 		cmocka_unit_test(test_loader_refusals),
 		cmocka_unit_test_setup_teardown(test_start_refuses_bad_plugin, setup, teardown),
 	};
