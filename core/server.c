@@ -346,6 +346,14 @@ void mns_server_stop_io(mns_server_t *s)
 
 void mns_server_deinit(mns_server_t *s)
 {
+	/* fini first, then let the loop run the close callbacks of the plugins'
+	 * handles, and only then unmap their code. */
+	for (size_t i = 0; i < s->n_plugins; i++)
+		mns_plugin_shutdown(s->plugins[i]);
+	if (s->loop) {
+		uv_run(s->loop, UV_RUN_NOWAIT);
+		uv_run(s->loop, UV_RUN_NOWAIT);
+	}
 	for (size_t i = 0; i < s->n_plugins; i++)
 		mns_plugin_destroy(s->plugins[i]);
 	free(s->plugins);

@@ -15,7 +15,10 @@ mns_plugin_t *mns_plugin_create(const mns_plugin_api_t *api, const char *name, v
 mns_plugin_t *mns_plugin_load(const char *dir, const char *name, mns_error_t *err);
 /** \brief Runs the plugin's init hook (once). */
 int mns_plugin_init(mns_plugin_t *p, mns_error_t *err);
-/** \brief Runs fini, stops its timers, dlclose()s, frees. */
+/** \brief Stops the plugin's timers and runs its fini hook; its handles
+ *  close on the next loop iteration, so unload it only after that. */
+void mns_plugin_shutdown(mns_plugin_t *p);
+/** \brief Shuts the plugin down (if still running), dlclose()s it, frees it. */
 void mns_plugin_destroy(mns_plugin_t *p);
 /** \brief The plugin's descriptor. */
 const mns_plugin_api_t *mns_plugin_api(const mns_plugin_t *p);

@@ -132,7 +132,7 @@ MNS_API void mns_plugin_timer_stop(mns_plugin_timer_t *t)
 	uv_close((uv_handle_t *)&t->handle, timer_closed);
 }
 
-void mns_plugin_destroy(mns_plugin_t *p)
+void mns_plugin_shutdown(mns_plugin_t *p)
 {
 	if (p == NULL)
 		return;
@@ -140,8 +140,14 @@ void mns_plugin_destroy(mns_plugin_t *p)
 		mns_plugin_timer_stop(p->timers);
 	if (p->initialised && p->api->fini)
 		p->api->fini(p);
-	/* The timers' close callbacks need the loop to run once more before the
-	 * code they point at is unmapped; the server runs it before destroying. */
+	p->initialised = false;
+}
+
+void mns_plugin_destroy(mns_plugin_t *p)
+{
+	if (p == NULL)
+		return;
+	mns_plugin_shutdown(p);
 	if (p->dl)
 		dlclose(p->dl);
 	free(p->name);
@@ -209,6 +215,8 @@ MNS_API mns_plugin_timer_t *mns_plugin_timer_start(mns_plugin_t *p, uint64_t aft
 	if (t == NULL)
 		return NULL;
 	uv_timer_init(p->loop, &t->handle);
+	/* Timers never keep the daemon running: listeners do; a stop closes them. */
+	uv_unref((uv_handle_t *)&t->handle);
 	t->handle.data = t;
 	t->plugin = p;
 	t->cb = cb;

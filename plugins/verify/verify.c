@@ -18,7 +18,6 @@
  *  and a FIFO run queue bounded by max-in-flight, behind one uv_timer_t.
  */
 #include <arpa/inet.h>
-#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -810,15 +809,6 @@ static void on_timer(uv_timer_t *t)
 
 /* --- Hooks ------------------------------------------------------------------------ */
 
-static void pin_self(void)
-{
-	/* The core unmaps a plugin right after fini, but libuv runs the close
-	 * callbacks of our handles afterwards: keep our code mapped. */
-	Dl_info info;
-	if (dladdr((void *)&pin_self, &info) != 0 && info.dli_fname != NULL)
-		(void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
-}
-
 static int verify_init(mns_plugin_t *p, mns_error_t *err)
 {
 	vplugin_t *vp = calloc(1, sizeof(*vp));
@@ -964,7 +954,6 @@ static int verify_configure(mns_plugin_t *p, const json_t *conf, mns_error_t *er
 	if (vp->loop == NULL)
 		return MNS_OK; /* Not attached (unit tests): no checks. */
 	if (!vp->timer_open) {
-		pin_self();
 		uv_timer_init(vp->loop, &vp->timer);
 		vp->timer.data = vp;
 		/* The schedule must not keep a stopping daemon alive. */

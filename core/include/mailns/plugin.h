@@ -138,7 +138,8 @@ typedef struct mns_plugin_api {
 	 *  section (all schema keys). On error set err->key; the reload is then
 	 *  abandoned and the old config stays. Optional. */
 	int (*configure)(mns_plugin_t *p, const json_t *conf, mns_error_t *err);
-	/** Called once before unloading. Optional. */
+	/** Called once before unloading. Close libuv handles here: the core runs
+	 *  the loop (their close callbacks) before it unmaps the plugin. Optional. */
 	void (*fini)(mns_plugin_t *p);
 
 	/** Validates and normalises the plugin's section of a tenant document.

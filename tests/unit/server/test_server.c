@@ -16,6 +16,7 @@
 #include "server_lifecycle.h"
 
 typedef struct fixture {
+	json_t *replies; /* Every reply call() returned; freed at teardown. */
 	char *dir;
 	char *conf_path;
 	uv_loop_t loop;
@@ -55,6 +56,7 @@ static void server_stop(fixture_t *f)
 static int setup(void **state)
 {
 	fixture_t *f = calloc(1, sizeof(*f));
+	f->replies = json_array();
 	f->dir = mns_test_tmpdir();
 	write_conf(f, "hello", NULL);
 	mns_rcu_register();
@@ -70,17 +72,19 @@ static int teardown(void **state)
 	server_stop(f);
 	mns_rcu_unregister();
 	mns_test_rmtree(f->dir);
+	json_decref(f->replies);
 	free(f->dir);
 	free(f->conf_path);
 	free(f);
 	return 0;
 }
 
-/* Sends one request line; returns the parsed reply. */
+/* Sends one request line; returns the parsed reply (owned by the fixture). */
 static json_t *call(fixture_t *f, const char *line)
 {
 	json_t *r = mns_control_handle_line(&f->s, line, strlen(line), NULL);
 	assert_non_null(r);
+	json_array_append_new(f->replies, r);
 	return r;
 }
 
@@ -169,7 +173,6 @@ static void test_add_serves_at_once(void **state)
 	/* The public view hides the plugin's secret; the stored document keeps it. */
 	assert_null(json_object_get(json_object_get(res, "probe"), "secret"));
 	assert_string_equal(json_string_value(json_object_get(json_object_get(res, "probe"), "word")), "w");
-	json_decref(r);
 
 	answer_t a = query(f, "probe.mgeu.example.com", KNOT_RRTYPE_TXT);
 	assert_int_equal(a.rcode, KNOT_RCODE_NOERROR);
@@ -187,8 +190,9 @@ static void test_add_serves_at_once(void **state)
 
 	r = call(f, "{\"id\":2,\"cmd\":\"tenant.get\",\"args\":{\"tenant\":\"acme\"}}");
 	expect_ok(r);
-	assert_null(strstr(json_dumps(json_object_get(r, "result"), 0), "s3cr3t"));
-	json_decref(r);
+	char *text = json_dumps(json_object_get(r, "result"), 0);
+	assert_null(strstr(text, "s3cr3t"));
+	free(text);
 }
 
 /* Each bad request gets its own error code; nothing is stored or served. */
@@ -246,7 +250,6 @@ static void test_bad_requests(void **state)
 		json_t *r = call(f, cases[i].line);
 		print_message("case %zu: %s\n", i, cases[i].line);
 		expect_error(r, cases[i].code);
-		json_decref(r);
 	}
 	/* Nothing half-done is visible: no tenant b, nothing served for example.org. */
 	expect_error(call(f, "{\"cmd\":\"tenant.get\",\"args\":{\"tenant\":\"b\"}}"), "unknown_tenant");
@@ -401,11 +404,21 @@ static void test_restart_and_reload(void **state)
 	assert_int_equal(st.st_mode & 0777, 0700);
 }
 
+static void hold_done(uv_timer_t *t)
+{
+	(void)t;
+}
+
 static void test_plugin_timer_and_commands(void **state)
 {
 	fixture_t *f = *state;
-	uv_run(&f->loop, UV_RUN_NOWAIT);
-	uv_sleep(30);
+	/* Plugin timers do not keep the loop alive (listeners do): hold it open
+	 * with a timer of our own for 40 ms while the probe's 5 ms timer ticks. */
+	uv_timer_t hold;
+	uv_timer_init(&f->loop, &hold);
+	uv_timer_start(&hold, hold_done, 40, 0);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	uv_close((uv_handle_t *)&hold, NULL);
 	uv_run(&f->loop, UV_RUN_NOWAIT);
 	json_t *r = call(f, "{\"cmd\":\"probe.ticks\"}");
 	expect_ok(r);
@@ -490,7 +503,6 @@ static void test_deferred_replies(void **state)
 	/* Without a connection a reply cannot be deferred. */
 	json_t *r = call(f, "{\"id\":9,\"cmd\":\"later.wait\"}");
 	expect_error(r, "not_deferrable");
-	json_decref(r);
 
 	assert_int_equal(mns_control_start(&f->s), MNS_OK);
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
