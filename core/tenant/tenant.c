@@ -491,11 +491,11 @@ static int apply(mns_server_t *s, const json_t *args, json_t *old, json_t **resu
 		return ret;
 	json_t *stored = NULL;
 	ret = mns_store_tenant_get(txn, id, &stored);
+	json_decref(stored);
 	if (old == NULL && ret == MNS_OK) {
 		ret = mns_error_set(err, "tenant_exists", "tenant '%s' already exists", id);
 		goto fail;
 	}
-	json_decref(stored);
 	/* The old index entries go first, so a tenant may move within its own names. */
 	if (old && (ret = index_entries(txn, s, old, false, err)) != MNS_OK)
 		goto fail;
