@@ -277,8 +277,10 @@ static bool strv_equal(char **a, size_t na, char **b, size_t nb)
  * running ones, with a notice when they differ. */
 static void keep_bound_settings(mns_conf_t *next, const mns_conf_t *cur)
 {
-	bool listen_changed = next->n_listen != cur->n_listen ||
-	                      memcmp(next->listen, cur->listen, cur->n_listen * sizeof(mns_listen_t));
+	bool listen_changed = next->n_listen != cur->n_listen;
+	for (size_t i = 0; !listen_changed && i < cur->n_listen; i++)
+		listen_changed = next->listen[i].port != cur->listen[i].port ||
+		                 strcmp(next->listen[i].addr, cur->listen[i].addr) != 0;
 	if (listen_changed || strcmp(next->control, cur->control) || strcmp(next->data_dir, cur->data_dir))
 		mns_log(MNS_LOG_WARNING, "reload, listen, control and data take effect at restart");
 	free(next->listen);

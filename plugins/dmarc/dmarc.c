@@ -410,8 +410,8 @@ static int dmarc_tenant_instructions(mns_plugin_t *p, const mns_tenant_ctx_t *t,
 	if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof(name) || (size_t)n2 >= sizeof(value))
 		return mns_error_set(err, "invalid_dmarc", "name too long");
 	int ret = mns_instr_add(ins, name, "CNAME", value, false,
-	                        "DMARC policy (optional: only if the domain has no DMARC "
-	                        "record of its own)");
+	                        "DMARC policy, only if the domain has no DMARC record of "
+	                        "its own");
 	if (ret != MNS_OK)
 		mns_error_set(err, "out_of_memory", "dmarc: cannot add instructions");
 	return ret;

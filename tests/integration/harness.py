@@ -16,7 +16,6 @@ Only processes this harness started are ever signalled, by pid.
 """
 
 import base64
-import errno
 import json
 import os
 import re
@@ -39,6 +38,14 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 
+try:  # Optional: cross-checks the DKIM key size (python3-cryptography).
+    from cryptography.hazmat.primitives.asymmetric import rsa as _crypto_rsa
+    from cryptography.hazmat.primitives.serialization import (
+        load_der_public_key as _load_der_public_key)
+except ImportError:  # pragma: no cover
+    _crypto_rsa = None
+    _load_der_public_key = None
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.environ.get("MNS_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
 
@@ -54,6 +61,8 @@ MX_HOST = "mx.vendor.example."
 MX_PREF = 10
 SPF_DEFAULT = "v=spf1 ip4:192.0.2.0/24 ~all"
 DMARC_DEFAULT = "v=DMARC1; p=none; rua=mailto:dmarc@vendor.example"
+# The record plugins every configuration loads, in this order (later issues add
+# more, e.g. verify, after them).
 PLUGINS = ["dkim", "spf", "mx", "dmarc"]
 UDP_PAYLOAD = 1232
 
@@ -155,8 +164,12 @@ class Control:
         self.path = path
         self.timeout = timeout
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(path)
+        try:
+            self.sock.settimeout(timeout)
+            self.sock.connect(path)
+        except OSError:
+            self.sock.close()
+            raise
         self.buf = b""
         self.next_id = 1
 
@@ -228,13 +241,11 @@ class Control:
 
 def make_query(name, rdtype, rdclass="IN", edns=None, rd=False, qid=None, edns_version=0):
     """A query; edns=None sends no OPT record, edns=N advertises payload N."""
-    kw = {}
-    if edns is None:
-        kw["use_edns"] = False
-    else:
-        kw["use_edns"] = edns_version
-        kw["payload"] = edns
-    q = dns.message.make_query(name, rdtype, rdclass, id=qid, **kw)
+    q = dns.message.make_query(name, rdtype, rdclass, id=qid, use_edns=False)
+    if edns is not None:
+        # dnspython 2.3's make_query(use_edns=N) ignores N as the version;
+        # Message.use_edns() honours it.
+        q.use_edns(edns_version, payload=edns)
     if not rd:
         q.flags &= ~dns.flags.RD
     return q
@@ -347,13 +358,10 @@ def rsa_spki_bits_der(der):
 def rsa_key_bits(der):
     """RSA key size, cross-checked with python3-cryptography when it is installed."""
     bits = rsa_spki_bits_der(der)
-    try:
-        from cryptography.hazmat.primitives.asymmetric import rsa
-        from cryptography.hazmat.primitives.serialization import load_der_public_key
-    except ImportError:
+    if _load_der_public_key is None:
         return bits
-    key = load_der_public_key(der)
-    if not isinstance(key, rsa.RSAPublicKey):
+    key = _load_der_public_key(der)
+    if not isinstance(key, _crypto_rsa.RSAPublicKey):
         raise ValueError("not an RSA public key")
     if key.key_size != bits:
         raise ValueError("DER parse says %d bits, cryptography says %d" % (bits, key.key_size))
@@ -385,6 +393,17 @@ def dkim_public_der(value):
 
 class DaemonError(AssertionError):
     pass
+
+
+def _die_with_parent():
+    """Runs in the child before exec: if the test runner is killed (ctest
+    timeout), the kernel sends our daemon SIGTERM instead of orphaning it."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 class Daemon:
@@ -464,7 +483,7 @@ class Daemon:
         cmd += self.extra_args
         if self.valgrind:
             cmd = VALGRIND_CMD + ["--log-file=%s" % os.path.join(
-                self.workdir, "valgrind.%d.log" % (self.runs + 1))] + cmd
+                self.workdir, "valgrind.%d.log" % self.runs)] + cmd
         return cmd
 
     def start(self, wait=True, timeout=None):
@@ -475,7 +494,8 @@ class Daemon:
             self.runs += 1
             with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
                 self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
-                                             stdout=out, stderr=err, cwd=self.workdir)
+                                             stdout=out, stderr=err, cwd=self.workdir,
+                                             preexec_fn=_die_with_parent)
             self.pid = self.proc.pid
             if not wait:
                 return self
@@ -516,7 +536,7 @@ class Daemon:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def signal(self, sig):
+    def send_signal(self, sig):
         if self.alive():
             os.kill(self.pid, sig)
 
@@ -549,6 +569,24 @@ class Daemon:
                 return "timeout"
         return self.proc.returncode
 
+    def valgrind_log(self):
+        try:
+            with open(os.path.join(self.workdir, "valgrind.%d.log" % self.runs)) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stop_checked(self):
+        """stop(); returns an error text when a running daemon did not exit 0 on
+        SIGTERM (under valgrind: when valgrind found errors)."""
+        was_running = self.alive()
+        rc = self.stop()
+        if not was_running or rc == 0:
+            return None
+        if self.valgrind:
+            return "mailnsd under valgrind exited with %s:\n%s" % (rc, self.valgrind_log()[-6000:])
+        return "mailnsd exited with %s on SIGTERM (expected 0):\n%s" % (rc, self.tail())
+
     def kill9(self):
         self.close_ctl()
         if self.alive():
@@ -560,7 +598,8 @@ class Daemon:
     @property
     def ctl(self):
         if self._ctl is None:
-            self._ctl = Control(self.sock_path)
+            # RSA key generation under valgrind takes 5-20 s per tenant.
+            self._ctl = Control(self.sock_path, timeout=300.0 if self.valgrind else 30.0)
         return self._ctl
 
     def close_ctl(self):
@@ -582,14 +621,20 @@ class Daemon:
             raise DaemonError("%s: mailnsd is not running (exit %s):\n%s"
                               % (what, self.proc.returncode if self.proc else None, self.tail()))
 
-    def udp_wire(self, wire, timeout=3.0):
+    @property
+    def dns_timeout(self):
+        return 15.0 if self.valgrind else 3.0
+
+    def udp_wire(self, wire, timeout=None):
+        timeout = timeout or self.dns_timeout
         try:
             return udp_exchange(self.port, wire, timeout)
         except (TimeoutError, OSError):
             self._check_alive("UDP query")
             raise
 
-    def tcp_wire(self, wire, timeout=3.0):
+    def tcp_wire(self, wire, timeout=None):
+        timeout = timeout or self.dns_timeout
         try:
             return tcp_exchange(self.port, wire, timeout)
         except (TimeoutError, OSError):
@@ -632,13 +677,18 @@ class MailnsTestCase(unittest.TestCase):
 
     def tearDown(self):
         failed = self._failure_count() != self._failures_before
+        problems = []
         for d in self._daemons:
             if failed:
                 sys.stderr.write("\n--- mailnsd log (%s, port %s) ---\n%s\n"
                                  % (d.workdir, d.port, d.tail(60)))
-            d.stop()
+            err = d.stop_checked()
+            if err:
+                problems.append(err)
         for t in self._tmpdirs:
             remove_tmpdir(t)
+        if problems:
+            self.fail("\n".join(problems))
 
     def _failure_count(self):
         try:
@@ -654,10 +704,15 @@ class MailnsTestCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        problems = []
         for d in cls._class_daemons:
-            d.stop()
+            err = d.stop_checked()
+            if err:
+                problems.append(err)
         for t in cls._class_tmpdirs:
             remove_tmpdir(t)
+        if problems:
+            raise AssertionError("\n".join(problems))
 
     def tmpdir(self, tag="it"):
         t = make_tmpdir(tag)
@@ -715,6 +770,24 @@ class MailnsTestCase(unittest.TestCase):
         rrset = self.assertAnswer(resp, name, "TXT", ttl)
         self.assertEqual(sorted(txt_value(r) for r in rrset), sorted(expected))
         return rrset
+
+    def assertDmarc(self, resp, name, p="none"):
+        """One DMARC TXT with policy p; the vendor's default tags may follow.
+        (The exact default record is checked in test_records.)"""
+        rrset = self.assertAnswer(resp, name, "TXT")
+        values = [txt_value(r) for r in rrset]
+        self.assertEqual(len(values), 1, values)
+        self.assertRegex(values[0], r"^v=DMARC1; p=%s(; [a-z]+=[^;]+)*$" % re.escape(p))
+        return values[0]
+
+    def assertSpf(self, resp, name, extras=()):
+        """One SPF TXT: the vendor's mechanisms, then the tenant's extras in order, ~all."""
+        rrset = self.assertAnswer(resp, name, "TXT")
+        values = [txt_value(r) for r in rrset]
+        self.assertEqual(len(values), 1, values)
+        tail = "".join(" " + re.escape(e) for e in extras)
+        self.assertRegex(values[0], r"^v=spf1(?: \S+)*?%s ~all$" % tail)
+        return values[0]
 
     def assertNegative(self, resp, rcode, zone):
         """NXDOMAIN or NODATA: AA, empty answer, the zone's SOA in authority with TTL 300."""

@@ -6,7 +6,6 @@ import socket
 import struct
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -14,7 +13,6 @@ import dns.flags  # noqa: E402
 import dns.rdatatype  # noqa: E402
 
 import harness  # noqa: E402
-from harness import DMARC_DEFAULT, SPF_DEFAULT  # noqa: E402
 
 ZONE = "mgeu.example.com"
 IDLE = 2  # seconds, set through the config file
@@ -52,8 +50,8 @@ class TcpTest(harness.MailnsTestCase):
             answers[r.id] = r
         self.assertEqual(sorted(answers), [0x1111, 0x2222, 0x3333])
         # Each answer belongs to its query (ids may come back in any order, RFC 7766).
-        self.assertTxt(answers[0x1111], "_dmarc." + ZONE, [DMARC_DEFAULT])
-        self.assertTxt(answers[0x2222], ZONE, [SPF_DEFAULT])
+        self.assertDmarc(answers[0x1111], "_dmarc." + ZONE)
+        self.assertSpf(answers[0x2222], ZONE)
         self.assertNegative(answers[0x3333], "NXDOMAIN", ZONE)
 
     def test_two_queries_one_write_same_name(self):
@@ -83,7 +81,7 @@ class TcpTest(harness.MailnsTestCase):
             time.sleep(0.005)
         r = self.read_answer(s)
         self.assertEqual(r.id, 4242)
-        self.assertTxt(r, "_dmarc." + ZONE, [DMARC_DEFAULT])
+        self.assertDmarc(r, "_dmarc." + ZONE)
 
     def test_connection_reused(self):
         s = self.connect()

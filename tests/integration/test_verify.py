@@ -18,6 +18,7 @@ surviving a restart.
 
 import os
 import sys
+import subprocess
 import time
 import unittest
 
@@ -180,6 +181,15 @@ class VerifyLoopbackTest(unittest.TestCase):
     # --- helpers -------------------------------------------------------------
     def call(self, cmd, args=None):
         return self.daemon.call(cmd, args)
+
+    def checklist(self, tenant):
+        """`mailnsctl tenant check`, as a customer-facing checklist."""
+        p = subprocess.run([harness.mailnsctl_path(), "-s", self.daemon.sock_path, "tenant",
+                            "check", tenant], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        log("mailnsctl tenant check %s:\n%s" % (tenant, p.stdout))
+        return p.stdout
 
     def now(self, tenant):
         return self.call("verify.now", {"tenant": tenant})
@@ -362,11 +372,21 @@ class VerifyLoopbackTest(unittest.TestCase):
             self.assertEqual(by_name[w["name"]]["found"], w["value"])
         self.assertFalse(by_name[missing["name"]]["ok"])
         self.assertEqual(by_name[missing["name"]]["expected"], missing["value"])
+        # The customer's checklist: one line per required record.
+        out = self.checklist("beta")
+        for w in present:
+            self.assertIn("\u2713 %s CNAME %s" % (w["name"], w["value"]), out)
+        self.assertIn("\u2717 %s CNAME %s" % (missing["name"], missing["value"]), out)
+        self.assertIn("state: pending", out)
         # Added (in capitals: names compare case-insensitively): verified.
         recs.append("%s CNAME %s." % (rel(missing["name"]), missing["value"].upper()))
         self.publish("beta", recs, "cn.example.com")
         r = self.now("beta")
         self.assertResult(r, "beta", "cname", True, "verified")
+        out = self.checklist("beta")
+        self.assertNotIn("\u2717", out)
+        self.assertEqual(out.count("\u2713"), len(want))
+        self.assertIn("state: verified", out)
 
     def test_6_lame_delegation(self):
         self.daemon.add_tenant("lame", "lame.example.com", subdomain="")

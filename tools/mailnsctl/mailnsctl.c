@@ -88,6 +88,8 @@ static const char usage_text[] =
     "  tenant records ID              everything published for a tenant (zone-file text)\n"
     "  tenant instructions ID [--format text|zone|csv|json]\n"
     "                                 what the customer must add to their DNS\n"
+    "  tenant check ID                check the tenant's DNS now (verify plugin): one\n"
+    "                                 line per required record, \u2713 or \u2717 with the reason\n"
     "  plugin list                    loaded plugins and their commands\n"
     "  dkim keys ID                   a tenant's DKIM selectors and public keys\n"
     "  call CMD [JSON-ARGS]           send any command (e.g. a plugin's) with an args object\n"
@@ -1312,6 +1314,48 @@ static int cmd_dkim_keys(ctl_t *c, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* verify.now as a checklist: the green checkboxes a customer expects. */
+static int cmd_tenant_check(ctl_t *c, int argc, char **argv)
+{
+	parsed_t p;
+	json_t *args = NULL, *res;
+	int rc = one_tenant(c, "tenant check", argc, argv, NULL, &p);
+
+	if (rc == EXIT_OK)
+		args = tenant_args(p.pos[0]);
+	parsed_free(&p);
+	if (rc != EXIT_OK)
+		return rc;
+	rc = ctl_call(c, "verify.now", args, &res);
+	if (rc != EXIT_OK)
+		return rc;
+	if (c->json_out) {
+		print_json(res);
+		json_decref(res);
+		return EXIT_OK;
+	}
+	size_t i;
+	json_t *chk;
+	json_array_foreach(json_object_get(res, "checks"), i, chk)
+	{
+		bool ok = json_is_true(json_object_get(chk, "ok"));
+		const char *name = json_string_value(json_object_get(chk, "name"));
+		const char *type = json_string_value(json_object_get(chk, "type"));
+		const char *expected = json_string_value(json_object_get(chk, "expected"));
+		const char *reason = json_string_value(json_object_get(chk, "reason"));
+		printf("%s %s %s %s\n", ok ? "\u2713" : "\u2717", name ? name : "?", type ? type : "?",
+		       expected ? expected : "");
+		if (!ok && reason && *reason)
+			printf("    %s\n", reason);
+	}
+	const char *state = json_string_value(json_object_get(res, "state"));
+	const char *diag = json_string_value(json_object_get(res, "diagnostic"));
+	printf("state: %s%s%s\n", state ? state : "?", diag && *diag ? " - " : "",
+	       diag && *diag ? diag : "");
+	json_decref(res);
+	return EXIT_OK;
+}
+
 static int cmd_call(ctl_t *c, int argc, char **argv)
 {
 	parsed_t p;
@@ -1372,6 +1416,7 @@ static const struct command {
     {"tenant", "remove", cmd_tenant_remove},
     {"tenant", "records", cmd_tenant_records},
     {"tenant", "instructions", cmd_tenant_instructions},
+    {"tenant", "check", cmd_tenant_check},
     {"plugin", "list", cmd_plugin_list},
     {"dkim", "keys", cmd_dkim_keys},
     {"call", NULL, cmd_call},

@@ -204,8 +204,7 @@ static void test_instructions(void **state)
 	assert_int_equal(json_array_size(recs), 1);
 	pt_assert_instr(json_array_get(recs, 0), "_dmarc.example.com", "CNAME",
 	                "_dmarc.acme." PT_HOSTED, false,
-	                "DMARC policy (optional: only if the domain has no DMARC record of its "
-	                "own)");
+	                "DMARC policy, only if the domain has no DMARC record of its own");
 	json_decref(recs);
 	mns_plugin_destroy(p);
 }
