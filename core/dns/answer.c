@@ -194,14 +194,20 @@ static const mns_node_t *find_node(const mns_zone_t *z, const knot_dname_t *name
 	return n;
 }
 
-/* The SOA for negative answers from \a z (the hosted zone's for a SUBTREE). */
+/* The SOA for negative answers from \a z. A SUBTREE (a tenant's part of the
+ * hosted zone, or a tenant's record in a vendor zone) answers with the SOA of
+ * the closest enclosing zone that has one: a few hash lookups, no allocation. */
 static const knot_rrset_t *negative_soa(const qctx_t *c, const mns_zone_t *z)
 {
-	if (z->kind == MNS_ZONE_SUBTREE) {
-		const mns_zone_t *hosted = mns_index_hosted(c->ctx->index);
-		return hosted != NULL ? hosted->soa : NULL;
+	if (z->kind != MNS_ZONE_SUBTREE)
+		return z->soa;
+	for (const knot_dname_t *n = knot_wire_next_label(z->apex, NULL); n != NULL && *n != '\0';
+	     n = knot_wire_next_label(n, NULL)) {
+		const mns_zone_t *up = mns_index_get(c->ctx->index, n);
+		if (up != NULL && up->kind != MNS_ZONE_SUBTREE)
+			return up->soa;
 	}
-	return z->soa;
+	return NULL;
 }
 
 /* NXDOMAIN or NODATA: the SOA in authority with TTL = min(TTL, MINIMUM). */
@@ -304,8 +310,11 @@ static int answer_zone(qctx_t *c, const mns_zone_t *z)
 				knot_wire_clear_aa(c->r->wire);
 			return put_referral(c, z, cut);
 		}
+		/* A name above a tenant's record in a vendor zone exists (RFC 8020). */
 		if (node == NULL)
-			return put_negative(c, z, KNOT_RCODE_NXDOMAIN);
+			return put_negative(c, z,
+			                    mns_index_is_ent(c->ctx->index, name) ? KNOT_RCODE_NOERROR
+			                                                          : KNOT_RCODE_NXDOMAIN);
 		for (size_t i = 0; i < n_chain; i++)
 			if (chain[i] == node)
 				return KNOT_RCODE_NOERROR; /* a loop: the answer so far */

@@ -12,6 +12,7 @@
 #include "plugin/plugin_internal.h"
 #include "plugin/registry.h"
 #include "tenant/dname.h"
+#include "tenant/external.h"
 #include "tenant/instr.h"
 #include "tenant/tenant.h"
 #include "util/util.h"
@@ -127,20 +128,58 @@ static int add_soa_ns(const mns_server_t *s, mns_zone_builder_t *zb, uint32_t se
 	return ret;
 }
 
+/* What a tenant document builds into: its zone (ns) or subtree (cname), and
+ * the records it places in vendor zones, each a small subtree of its own. */
+typedef struct built {
+	mns_zone_t *zone;
+	mns_zone_t **ext;
+	size_t n_ext;
+	json_t *ext_names; /* Owners of ext, stored in the document as "external". */
+} built_t;
+
+static void built_free(built_t *b)
+{
+	mns_zone_free(b->zone);
+	for (size_t i = 0; i < b->n_ext; i++)
+		mns_zone_free(b->ext[i]);
+	free(b->ext);
+	json_decref(b->ext_names);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Publishes what was built (the index takes the zones). */
+static void built_publish(mns_server_t *s, built_t *b)
+{
+	if (mns_index_publish(s->index, b->zone) != MNS_OK)
+		mns_log(MNS_LOG_ERR, "zone publish failed: out of memory");
+	for (size_t i = 0; i < b->n_ext; i++)
+		if (mns_index_publish(s->index, b->ext[i]) != MNS_OK)
+			mns_log(MNS_LOG_ERR, "zone publish failed: out of memory");
+	b->zone = NULL;
+	b->n_ext = 0;
+	built_free(b);
+}
+
 /* Builds the zone (ns) or subtree (cname) of a tenant document. */
-static int build_zone(const mns_server_t *s, mns_txn_t *txn, const json_t *doc, mns_zone_t **out,
+static int build_zone(const mns_server_t *s, mns_txn_t *txn, const json_t *doc, built_t *out,
                       mns_error_t *err)
 {
 	tenant_names_t n;
+	memset(out, 0, sizeof(*out));
 	int ret = names_from_doc(s, doc, &n, err);
 	if (ret != MNS_OK)
 		return ret;
 	/* A cname-mode subtree is indexed at its own root, below the hosted zone. */
 	mns_zone_builder_t *zb = mns_zb_new(n.base, n.base,
 	                                    n.mode == MNS_MODE_NS ? MNS_ZONE_TENANT : MNS_ZONE_SUBTREE);
-	if (zb == NULL)
+	mns_external_t *ext = mns_external_new(s, n.id);
+	if (zb == NULL || ext == NULL) {
+		mns_zb_free(zb);
+		mns_external_free(ext);
 		return mns_error_set(err, "internal", "cannot start a zone for '%s'", n.base);
+	}
 	mns_zb_set_tenant(zb, n.id);
+	mns_zb_set_external(zb, ext);
 	mns_zb_set_producer(zb, "core");
 	if (n.mode == MNS_MODE_NS)
 		ret = add_soa_ns(s, zb, serial_of(txn, doc), err);
@@ -156,9 +195,32 @@ static int build_zone(const mns_server_t *s, mns_txn_t *txn, const json_t *doc, 
 			mns_error_set(err, "build_failed", "plugin %s could not build the records", api->name);
 	}
 	if (ret == MNS_OK)
-		ret = mns_zb_build(zb, out, err);
+		ret = mns_zb_build(zb, &out->zone, err);
+	if (ret == MNS_OK)
+		ret = mns_external_build(ext, &out->ext, &out->n_ext, &out->ext_names, err);
 	mns_zb_free(zb);
+	mns_external_free(ext);
+	if (ret != MNS_OK)
+		built_free(out);
 	return ret;
+}
+
+/* Withdraws the vendor-zone records \a old placed that \a keep (may be NULL)
+ * no longer has. */
+static void withdraw_external(mns_server_t *s, const json_t *old, const json_t *keep)
+{
+	size_t i, j;
+	json_t *name, *k;
+	json_array_foreach(json_object_get(old, "external"), i, name) {
+		bool kept = false;
+		json_array_foreach(keep, j, k)
+			kept = kept || json_equal(k, name);
+		knot_dname_storage_t apex;
+		if (kept || knot_dname_from_str(apex, json_string_value(name), sizeof(apex)) == NULL)
+			continue;
+		knot_dname_to_lower(apex);
+		mns_index_withdraw(s->index, apex);
+	}
 }
 
 static int publish_hosted(mns_server_t *s, uint32_t serial, mns_error_t *err)
@@ -169,6 +231,13 @@ static int publish_hosted(mns_server_t *s, uint32_t serial, mns_error_t *err)
 	mns_zb_set_producer(zb, "core");
 	mns_zone_t *z = NULL;
 	int ret = add_soa_ns(s, zb, serial, err);
+	for (size_t i = 0; ret == MNS_OK && i < s->n_plugins; i++) {
+		const mns_plugin_api_t *api = mns_plugin_api(s->plugins[i]);
+		if (!MNS_PLUGIN_HAS(api, hosted_build) || api->hosted_build == NULL)
+			continue;
+		mns_zb_set_producer(zb, api->name);
+		ret = api->hosted_build(s->plugins[i], zb, err);
+	}
 	if (ret == MNS_OK)
 		ret = mns_zb_build(zb, &z, err);
 	mns_zb_free(zb);
@@ -221,7 +290,7 @@ static int commit_tenant(mns_server_t *s, mns_txn_t *txn, json_t *doc, const jso
 {
 	const char *id = json_string_value(json_object_get(doc, "tenant"));
 	uint32_t serial;
-	mns_zone_t *z = NULL;
+	built_t b = { 0 };
 	bool hosted = involves_hosted(doc) || involves_hosted(old);
 	int ret = mns_store_next_serial(txn, (uint32_t)time(NULL), &serial, err);
 	if (ret != MNS_OK)
@@ -230,8 +299,12 @@ static int commit_tenant(mns_server_t *s, mns_txn_t *txn, json_t *doc, const jso
 	json_object_set_new(doc, "updated", json_integer(time(NULL)));
 	if (hosted && (ret = mns_store_meta_put_u32(txn, "hosted_serial", serial, err)) != MNS_OK)
 		goto fail;
-	if ((ret = build_zone(s, txn, doc, &z, err)) != MNS_OK)
+	if ((ret = build_zone(s, txn, doc, &b, err)) != MNS_OK)
 		goto fail;
+	if (b.n_ext > 0)
+		json_object_set(doc, "external", b.ext_names);
+	else
+		json_object_del(doc, "external");
 	if (old && (ret = index_entries(txn, s, old, false, err)) != MNS_OK)
 		goto fail;
 	if ((ret = index_entries(txn, s, doc, true, err)) != MNS_OK)
@@ -247,16 +320,17 @@ static int commit_tenant(mns_server_t *s, mns_txn_t *txn, json_t *doc, const jso
 	 * apex atomically; only a moved zone leaves an old one to withdraw. */
 	if (old && !json_equal(json_object_get(old, "zone"), json_object_get(doc, "zone")))
 		withdraw_doc(s, old);
+	if (old)
+		withdraw_external(s, old, b.ext_names);
 	mns_error_t perr;
-	if (mns_index_publish(s->index, z) != MNS_OK)
-		mns_log(MNS_LOG_ERR, "tenant=%s publish failed: out of memory", id);
+	built_publish(s, &b);
 	if (hosted && publish_hosted(s, serial, &perr) != MNS_OK)
 		mns_log(MNS_LOG_ERR, "hosted zone publish failed: %s", perr.message);
 	s->mutations++;
 	return MNS_OK;
 fail:
 	mns_txn_abort(txn);
-	mns_zone_free(z);
+	built_free(&b);
 	return ret;
 }
 
@@ -597,6 +671,7 @@ int mns_tenant_cmd_remove(mns_server_t *s, const json_t *args, json_t **result, 
 	if (ret != MNS_OK)
 		goto fail;
 	withdraw_doc(s, old);
+	withdraw_external(s, old, NULL);
 	mns_error_t perr;
 	if (hosted && publish_hosted(s, serial, &perr) != MNS_OK)
 		mns_log(MNS_LOG_ERR, "hosted zone publish failed: %s", perr.message);
@@ -782,9 +857,9 @@ static bool publish_one(const char *id, json_t *doc, void *data)
 {
 	publish_state_t *st = data;
 	mns_error_t err = { 0 };
-	mns_zone_t *z = NULL;
-	if (build_zone(st->s, st->txn, doc, &z, &err) == MNS_OK &&
-	    mns_index_publish(st->s->index, z) == MNS_OK) {
+	built_t b;
+	if (build_zone(st->s, st->txn, doc, &b, &err) == MNS_OK) {
+		built_publish(st->s, &b);
 		st->ok++;
 	} else {
 		st->failed++;

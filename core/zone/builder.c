@@ -24,7 +24,23 @@ struct mns_zone_builder {
 	size_t n_sets, cap_sets;
 	uint32_t *slots; /**< (owner, type) hash: set index + 1, 0 = empty. */
 	size_t n_slots;  /**< A power of two, at least 2 × n_sets. */
+	void *external;  /**< Collector of records outside the zone (core-owned). */
 };
+
+void mns_zb_set_external(mns_zone_builder_t *zb, void *external)
+{
+	zb->external = external;
+}
+
+void *mns_zb_external(const mns_zone_builder_t *zb)
+{
+	return zb->external;
+}
+
+const char *mns_zb_producer(const mns_zone_builder_t *zb)
+{
+	return zb->producer ? zb->producer : "core";
+}
 
 /* Text of a name for messages (never fails). */
 static const char *name_txt(const knot_dname_t *name, char *buf, size_t len)

@@ -3,11 +3,21 @@
  *  never block and see either the old or the new zone.
  *  SPDX-License-Identifier: GPL-3.0-or-later */
 #include <stdlib.h>
+#include <string.h>
 
 #include "zone/index.h"
 
+/* An empty non-terminal created by SUBTREE zones below it, counted. */
+typedef struct ent {
+	struct cds_lfht_node node;
+	struct rcu_head rcu;
+	uint32_t refs; /* Main loop only. */
+	knot_dname_t name[];
+} ent_t;
+
 struct mns_index {
 	struct cds_lfht *ht;
+	struct cds_lfht *ents; /**< Names between SUBTREE apexes and their zone. */
 	mns_zone_t *hosted; /**< RCU-protected: the last published HOSTED zone. */
 	size_t count;       /**< Zones in the table (main loop only). */
 };
@@ -30,11 +40,81 @@ mns_index_t *mns_index_new(void)
 		return NULL;
 	idx->ht = cds_lfht_new_flavor(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
 	                              &urcu_memb_flavor, NULL);
-	if (idx->ht == NULL) {
+	idx->ents = cds_lfht_new_flavor(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
+	                                &urcu_memb_flavor, NULL);
+	if (idx->ht == NULL || idx->ents == NULL) {
+		if (idx->ht)
+			cds_lfht_destroy(idx->ht, NULL);
+		if (idx->ents)
+			cds_lfht_destroy(idx->ents, NULL);
 		free(idx);
 		return NULL;
 	}
 	return idx;
+}
+
+static int match_ent(struct cds_lfht_node *node, const void *key)
+{
+	return knot_dname_is_equal(caa_container_of(node, ent_t, node)->name, key);
+}
+
+static void ent_free_rcu(struct rcu_head *head)
+{
+	free(caa_container_of(head, ent_t, rcu));
+}
+
+static ent_t *ent_find(const mns_index_t *idx, const knot_dname_t *name)
+{
+	struct cds_lfht_iter it;
+	cds_lfht_lookup(idx->ents, (unsigned long)mns_dname_hash(name), match_ent, name, &it);
+	struct cds_lfht_node *node = cds_lfht_iter_get_node(&it);
+	return node != NULL ? caa_container_of(node, ent_t, node) : NULL;
+}
+
+bool mns_index_is_ent(const mns_index_t *idx, const knot_dname_t *name)
+{
+	return idx != NULL && name != NULL && ent_find(idx, name) != NULL;
+}
+
+/* Counts the ancestors of a SUBTREE apex up to (not including) the closest
+ * zone that is not a SUBTREE; remembers how many in the zone, so that the
+ * withdrawal releases exactly those. Inside a read section, main loop only. */
+static void ents_add(mns_index_t *idx, mns_zone_t *z)
+{
+	z->ent_levels = 0;
+	if (z->kind != MNS_ZONE_SUBTREE)
+		return;
+	for (const knot_dname_t *n = knot_wire_next_label(z->apex, NULL); n != NULL && *n != '\0';
+	     n = knot_wire_next_label(n, NULL)) {
+		const mns_zone_t *up = mns_index_get(idx, n);
+		if (up != NULL && up->kind != MNS_ZONE_SUBTREE)
+			break;
+		ent_t *e = ent_find(idx, n);
+		if (e != NULL) {
+			e->refs++;
+		} else {
+			size_t len = knot_dname_size(n);
+			e = calloc(1, sizeof(*e) + len);
+			if (e == NULL)
+				break;
+			memcpy(e->name, n, len);
+			e->refs = 1;
+			cds_lfht_node_init(&e->node);
+			cds_lfht_add(idx->ents, (unsigned long)mns_dname_hash(e->name), &e->node);
+		}
+		z->ent_levels++;
+	}
+}
+
+static void ents_release(mns_index_t *idx, const mns_zone_t *z)
+{
+	const knot_dname_t *n = z->apex;
+	for (uint8_t i = 0; i < z->ent_levels; i++) {
+		n = knot_wire_next_label(n, NULL);
+		ent_t *e = ent_find(idx, n);
+		if (e != NULL && --e->refs == 0 && cds_lfht_del(idx->ents, &e->node) == 0)
+			urcu_memb_call_rcu(&e->rcu, ent_free_rcu);
+	}
 }
 
 void mns_index_free(mns_index_t *idx)
@@ -53,11 +133,18 @@ void mns_index_free(mns_index_t *idx)
 			urcu_memb_call_rcu(&z->rcu, zone_free_rcu);
 	}
 	rcu_assign_pointer(idx->hosted, NULL);
+	ent_t *e;
+	cds_lfht_for_each_entry(idx->ents, &it, e, node)
+	{
+		if (cds_lfht_del(idx->ents, &e->node) == 0)
+			urcu_memb_call_rcu(&e->rcu, ent_free_rcu);
+	}
 	urcu_memb_read_unlock();
 
 	/* Runs every pending callback, those of earlier replacements included. */
 	urcu_memb_barrier();
 	cds_lfht_destroy(idx->ht, NULL);
+	cds_lfht_destroy(idx->ents, NULL);
 	free(idx);
 }
 
@@ -69,9 +156,12 @@ int mns_index_publish(mns_index_t *idx, mns_zone_t *z)
 	unsigned long hash = (unsigned long)mns_dname_hash(z->apex);
 
 	urcu_memb_read_lock();
+	ents_add(idx, z);
 	struct cds_lfht_node *old_node =
 	    cds_lfht_add_replace(idx->ht, hash, match_apex, z->apex, &z->ht_node);
 	mns_zone_t *old = old_node ? caa_container_of(old_node, mns_zone_t, ht_node) : NULL;
+	if (old != NULL)
+		ents_release(idx, old);
 	if (z->kind == MNS_ZONE_HOSTED)
 		rcu_assign_pointer(idx->hosted, z);
 	else if (old != NULL && idx->hosted == old)
@@ -99,6 +189,7 @@ int mns_index_withdraw(mns_index_t *idx, const knot_dname_t *apex)
 		mns_zone_t *z = caa_container_of(node, mns_zone_t, ht_node);
 		if (idx->hosted == z)
 			rcu_assign_pointer(idx->hosted, NULL);
+		ents_release(idx, z);
 		urcu_memb_call_rcu(&z->rcu, zone_free_rcu);
 		idx->count--;
 		ret = MNS_OK;

@@ -33,6 +33,10 @@ int mns_index_withdraw(mns_index_t *idx, const knot_dname_t *apex);
 const mns_zone_t *mns_index_lookup(const mns_index_t *idx, const knot_dname_t *name);
 /** \brief The zone at exactly \a apex, or NULL (RCU read section). */
 const mns_zone_t *mns_index_get(const mns_index_t *idx, const knot_dname_t *apex);
+/** \brief True when \a name (lowercase wire) is an ancestor of a SUBTREE
+ *  zone's apex inside an enclosing zone: an empty non-terminal of that zone
+ *  (RCU read section). */
+bool mns_index_is_ent(const mns_index_t *idx, const knot_dname_t *name);
 /** \brief The current hosted zone, or NULL (RCU read section). */
 const mns_zone_t *mns_index_hosted(const mns_index_t *idx);
 /** \brief Number of zones. */

@@ -46,6 +46,8 @@ typedef struct mns_zone {
 	uint32_t serial; /**< SOA serial (0 for SUBTREE). */
 	const knot_rrset_t *soa; /**< Apex SOA; NULL for SUBTREE. */
 	bool has_deleg; /**< Some node has MNS_NODE_DELEG. */
+	uint8_t ent_levels; /**< SUBTREE: ancestors the index registered as empty
+	                         non-terminals (set by the index at publish). */
 	size_t n_nodes;
 	mns_node_t *nodes; /**< Sorted in canonical DNS order (apex first). */
 	uint32_t *slots; /**< Open-addressing hash: node index + 1, 0 = empty. */
@@ -77,6 +79,13 @@ int mns_zb_add_wire(mns_zone_builder_t *zb, const knot_dname_t *owner, uint16_t 
  *  \return MNS_OK, or an error described in \a err. The builder stays usable
  *  only for mns_zb_free(). */
 int mns_zb_build(mns_zone_builder_t *zb, mns_zone_t **out, mns_error_t *err);
+/** \brief Attaches a collector for records a producer places outside the
+ *  zone (mns_zb_add_vendor_txt); NULL refuses them. Not owned. */
+void mns_zb_set_external(mns_zone_builder_t *zb, void *external);
+/** \brief The attached collector, or NULL. */
+void *mns_zb_external(const mns_zone_builder_t *zb);
+/** \brief The current producer's name ("core" when unnamed). */
+const char *mns_zb_producer(const mns_zone_builder_t *zb);
 /** \brief Frees a builder. */
 void mns_zb_free(mns_zone_builder_t *zb);
 

@@ -2,6 +2,7 @@
  *  schema, section checks, records, a public view without secrets, control
  *  commands, a timer, and the tenant services.
  *  SPDX-License-Identifier: GPL-3.0-or-later */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "mailns/plugin.h"
@@ -83,7 +84,21 @@ static int probe_build(mns_plugin_t *p, const mns_tenant_ctx_t *t, const json_t 
 	}
 	if (strcmp(word, "outside") == 0)
 		return mns_zb_add_txt(zb, "elsewhere.example.", t->ttl, text, err);
+	if (strcmp(word, "report") == 0) {
+		/* A record in a vendor zone, skipped when no such zone is served. */
+		char owner[300];
+		snprintf(owner, sizeof(owner), "%s._report._dmarc.vendor.example", t->domain);
+		int ret = mns_zb_add_vendor_txt(zb, owner, t->ttl, "v=DMARC1", err);
+		if (ret != MNS_OK && ret != MNS_ENOENT)
+			return ret;
+	}
 	return mns_zb_add_txt(zb, "probe", t->ttl, text, err);
+}
+
+static int probe_hosted(mns_plugin_t *p, mns_zone_builder_t *zb, mns_error_t *err)
+{
+	probe_t *st = mns_plugin_data(p);
+	return mns_zb_add_txt(zb, "_probe", 300, st->greeting, err);
 }
 
 static int probe_instructions(mns_plugin_t *p, const mns_tenant_ctx_t *t, const json_t *section,
@@ -149,4 +164,5 @@ MNS_PLUGIN(probe) = {
 	.tenant_instructions = probe_instructions,
 	.tenant_public = probe_public,
 	.commands = commands,
+	.hosted_build = probe_hosted,
 };

@@ -166,7 +166,18 @@ typedef struct mns_plugin_api {
 
 	/** Extra control commands, terminated by an entry with name NULL; may be NULL. */
 	const mns_plugin_command_t *commands;
+
+	/* ABI 1.1 (read only when struct_size covers them). */
+
+	/** Emits records into the vendor's hosted zone (owners relative to its
+	 *  apex, e.g. "_spf"), whenever the core builds it: at start, on reload
+	 *  and when a cname-mode tenant changes. Optional. */
+	int (*hosted_build)(mns_plugin_t *p, mns_zone_builder_t *zb, mns_error_t *err);
 } mns_plugin_api_t;
+
+/** True when descriptor \a api is large enough to hold \a field. */
+#define MNS_PLUGIN_HAS(api, field) \
+	((api)->struct_size >= offsetof(mns_plugin_api_t, field) + sizeof((api)->field))
 
 /* --- Services the core offers plugins -------------------------------------- */
 
@@ -246,6 +257,15 @@ MNS_API int mns_plugin_tenant_set_section(mns_plugin_t *p, const char *tenant,
                                           json_t *section, mns_error_t *err);
 
 /* --- ABI 1.1 ------------------------------------------------------------ */
+
+/** From tenant_build: adds a TXT record at \a owner (absolute, trailing dot
+ *  optional) OUTSIDE the tenant's zone but inside a zone the vendor serves (a
+ *  static zone or the hosted zone), such as a DMARC report authorisation
+ *  record. It is published and withdrawn with the tenant. Returns MNS_ENOENT
+ *  with code "not_served" when no vendor zone holds \a owner (skip it then),
+ *  MNS_EINVAL when \a owner is in a tenant's zone or invalid. */
+MNS_API int mns_zb_add_vendor_txt(mns_zone_builder_t *zb, const char *owner, uint32_t ttl,
+                                  const char *text, mns_error_t *err);
 
 /** The main loop (a uv_loop_t *), for plugins that drive their own I/O on
  *  it, such as asynchronous DNS lookups. NULL when not attached (unit tests). */

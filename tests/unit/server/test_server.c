@@ -27,9 +27,9 @@ static void write_conf(fixture_t *f, const char *greeting, const char *plugins)
 {
 	char text[2048];
 	snprintf(text, sizeof(text),
-	         "[server]\nplugin-dir = %s\nplugins = %s\ndata = %s/data\n"
+	         "[server]\nplugin-dir = %s\nplugins = %s\ndata = %s/data\nzones = %s/zones\n"
 	         "[plugin.probe]\ngreeting = %s\n",
-	         MNS_TEST_PLUGIN_DIR, plugins ? plugins : "probe", f->dir, greeting);
+	         MNS_TEST_PLUGIN_DIR, plugins ? plugins : "probe", f->dir, f->dir, greeting);
 	free(f->conf_path);
 	f->conf_path = mns_test_write(f->dir, "mailns.conf", text);
 }
@@ -58,6 +58,13 @@ static int setup(void **state)
 	fixture_t *f = calloc(1, sizeof(*f));
 	f->replies = json_array();
 	f->dir = mns_test_tmpdir();
+	char zones[512];
+	snprintf(zones, sizeof(zones), "%s/zones", f->dir);
+	mkdir(zones, 0700);
+	free(mns_test_write(zones, "vendor.example.zone",
+	                    "vendor.example. 3600 SOA ns1.vendor.example. h.vendor.example. 7 3600 600 86400 60\n"
+	                    "vendor.example. 3600 NS ns1.vendor.example.\n"
+	                    "ns1.vendor.example. 3600 A 192.0.2.53\n"));
 	write_conf(f, "hello", NULL);
 	mns_rcu_register();
 	if (server_start(f) != MNS_OK)
@@ -338,6 +345,54 @@ static void test_cname_mode(void **state)
 	assert_true((int32_t)(query(f, "mailns.vendor.example", KNOT_RRTYPE_SOA).soa_serial - h2) > 0);
 }
 
+/* Records in vendor zones: the hosted zone's own (hosted_build) and a
+ * tenant's record in a static zone, with its empty non-terminals. */
+static void test_vendor_zone_records(void **state)
+{
+	fixture_t *f = *state;
+	answer_t a = query(f, "_probe.mailns.vendor.example", KNOT_RRTYPE_TXT);
+	assert_int_equal(a.rcode, KNOT_RCODE_NOERROR);
+	assert_string_equal(a.txt, "hello");
+
+	expect_ok(call(f, "{\"cmd\":\"tenant.add\",\"args\":{\"tenant\":\"acme\",\"domain\":\"example.com\",\"probe\":{\"word\":\"report\"}}}"));
+	a = query(f, "example.com._report._dmarc.vendor.example", KNOT_RRTYPE_TXT);
+	assert_int_equal(a.rcode, KNOT_RCODE_NOERROR);
+	assert_true(a.aa);
+	assert_string_equal(a.txt, "v=DMARC1");
+	/* The names above it exist (NODATA with the static zone's SOA), others not. */
+	a = query(f, "_dmarc.vendor.example", KNOT_RRTYPE_TXT);
+	assert_int_equal(a.rcode, KNOT_RCODE_NOERROR);
+	assert_int_equal(a.ancount, 0);
+	assert_int_equal(a.soa_serial, 7);
+	assert_int_equal(query(f, "com._report._dmarc.vendor.example", KNOT_RRTYPE_TXT).rcode,
+	                 KNOT_RCODE_NOERROR);
+	assert_int_equal(query(f, "org._report._dmarc.vendor.example", KNOT_RRTYPE_TXT).rcode,
+	                 KNOT_RCODE_NXDOMAIN);
+	a = query(f, "x.example.com._report._dmarc.vendor.example", KNOT_RRTYPE_TXT);
+	assert_int_equal(a.rcode, KNOT_RCODE_NXDOMAIN);
+	assert_int_equal(a.soa_serial, 7);
+	json_t *r = call(f, "{\"cmd\":\"tenant.get\",\"args\":{\"tenant\":\"acme\"}}");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(r, "result"), "external"), 0)),
+	                    "example.com._report._dmarc.vendor.example.");
+
+	/* Survives a restart; goes away with the tenant's change and removal. */
+	server_stop(f);
+	assert_int_equal(server_start(f), MNS_OK);
+	assert_string_equal(query(f, "example.com._report._dmarc.vendor.example", KNOT_RRTYPE_TXT).txt,
+	                    "v=DMARC1");
+	expect_ok(call(f, "{\"cmd\":\"tenant.update\",\"args\":{\"tenant\":\"acme\",\"probe\":{\"word\":\"plain\"}}}"));
+	assert_int_equal(query(f, "example.com._report._dmarc.vendor.example", KNOT_RRTYPE_TXT).rcode,
+	                 KNOT_RCODE_NXDOMAIN);
+	assert_int_equal(query(f, "_dmarc.vendor.example", KNOT_RRTYPE_TXT).rcode, KNOT_RCODE_NXDOMAIN);
+	expect_ok(call(f, "{\"cmd\":\"tenant.update\",\"args\":{\"tenant\":\"acme\",\"probe\":{\"word\":\"report\"}}}"));
+	assert_int_equal(query(f, "example.com._report._dmarc.vendor.example", KNOT_RRTYPE_TXT).rcode,
+	                 KNOT_RCODE_NOERROR);
+	expect_ok(call(f, "{\"cmd\":\"tenant.remove\",\"args\":{\"tenant\":\"acme\"}}"));
+	assert_int_equal(query(f, "example.com._report._dmarc.vendor.example", KNOT_RRTYPE_TXT).rcode,
+	                 KNOT_RCODE_NXDOMAIN);
+	assert_int_equal(query(f, "_dmarc.vendor.example", KNOT_RRTYPE_TXT).rcode, KNOT_RCODE_NXDOMAIN);
+}
+
 static void test_list_paging(void **state)
 {
 	fixture_t *f = *state;
@@ -616,6 +671,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_update_remove_serials, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cname_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_paging, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vendor_zone_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_and_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plugin_timer_and_commands, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deferred_replies, setup, teardown),
