@@ -17,6 +17,7 @@
 #include "plugin/registry.h"
 #include "server_lifecycle.h"
 #include "tenant/tenant.h"
+#include "xfr/xfr.h"
 
 
 mns_plugin_t *mns_server_plugin(const mns_server_t *s, const char *name)
@@ -248,6 +249,8 @@ int mns_server_init(mns_server_t *s, uv_loop_t *loop, char *errbuf, size_t errle
 	s->vendor = mns_server_vendor_json(s->conf);
 	if ((ret = load_plugins(s, errbuf, errlen)) != MNS_OK)
 		return ret;
+	if ((ret = mns_xfr_init(s, errbuf, errlen)) != MNS_OK)
+		return ret;
 	if ((ret = static_zones_load(s, s->conf, errbuf, errlen)) != MNS_OK)
 		return ret;
 	mns_tenant_config_changed(s, record_fingerprint(s));
@@ -260,6 +263,8 @@ int mns_server_start_io(mns_server_t *s)
 	int ret = mns_net_start(s);
 	if (ret == MNS_OK)
 		ret = mns_control_start(s);
+	if (ret == MNS_OK)
+		ret = mns_xfr_start(s);
 	return ret;
 }
 
@@ -344,10 +349,12 @@ void mns_server_stop_io(mns_server_t *s)
 {
 	mns_net_stop(s);
 	mns_control_stop(s);
+	mns_xfr_stop(s);
 }
 
 void mns_server_deinit(mns_server_t *s)
 {
+	mns_xfr_deinit(s);
 	/* fini first, then let the loop run the close callbacks of the plugins'
 	 * handles, and only then unmap their code. */
 	for (size_t i = 0; i < s->n_plugins; i++)

@@ -13,6 +13,7 @@
 
 struct mns_net;
 struct mns_control;
+struct mns_xfr;
 
 typedef struct mns_server {
 	uv_loop_t *loop;
@@ -32,6 +33,7 @@ typedef struct mns_server {
 	size_t n_static;
 	time_t started;
 	uint64_t mutations; /**< Successful mutations since start. */
+	struct mns_xfr *xfr; /**< Transfers, NOTIFY, catalog (core/xfr). */
 } mns_server_t;
 
 /** \brief Builds the vendor identity plugins see from \a c. \return a new reference. */

@@ -133,10 +133,11 @@ static int parse_file(mns_conf_t *c, FILE *f, char *errbuf, size_t errlen)
 			*end = '\0';
 			char *name = trim(s + 1);
 			bool known = strcmp(name, "server") == 0 || strcmp(name, "vendor") == 0 ||
+			             strcmp(name, "xfr") == 0 ||
 			             (strncmp(name, "plugin.", 7) == 0 && name[7] != '\0');
 			if (!known) {
 				snprintf(errbuf, errlen,
-				         "%s:%d: unknown section [%s] (expected [server], [vendor] or [plugin.<name>])",
+				         "%s:%d: unknown section [%s] (expected [server], [vendor], [xfr] or [plugin.<name>])",
 				         fname(c), lineno, name);
 				return MNS_EINVAL;
 			}
@@ -563,6 +564,12 @@ int mns_conf_plugin(const mns_conf_t *c, const char *name, const mns_conf_item_t
 	char sec[80];
 	snprintf(sec, sizeof(sec), "plugin.%s", name);
 	return apply_schema(c, sec, find_section(c, sec), schema, out, errbuf, errlen);
+}
+
+int mns_conf_section_json(const mns_conf_t *c, const char *name, const mns_conf_item_t *schema,
+                          json_t **out, char *errbuf, size_t errlen)
+{
+	return apply_schema(c, name, find_section(c, name), schema, out, errbuf, errlen);
 }
 
 json_t *mns_conf_schema_defaults(const mns_conf_item_t *schema)

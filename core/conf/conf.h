@@ -74,6 +74,11 @@ void mns_conf_free(mns_conf_t *c);
  *  (defaults filled in). \return MNS_OK or MNS_EINVAL with a located message. */
 int mns_conf_plugin(const mns_conf_t *c, const char *name, const mns_conf_item_t *schema,
                     json_t **out, char *errbuf, size_t errlen);
+/** \brief The JSON object for core section [\a name] (e.g. "xfr") checked
+ *  against \a schema, defaults filled in. \return MNS_OK or MNS_EINVAL with a
+ *  located message. */
+int mns_conf_section_json(const mns_conf_t *c, const char *name, const mns_conf_item_t *schema,
+                          json_t **out, char *errbuf, size_t errlen);
 /** \brief Formats a plugin's configure() error with the file and line of its key. */
 void mns_conf_locate(const mns_conf_t *c, const char *section, const mns_error_t *err,
                      char *errbuf, size_t errlen);

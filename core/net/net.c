@@ -5,6 +5,7 @@
 
 #include "log/log.h"
 #include "net/net.h"
+#include "xfr/xfr.h"
 
 #define MNS_TCP_MAX_MSG 65535
 /* Unsent TCP replies beyond which a client that does not read is dropped. */
@@ -27,6 +28,7 @@ typedef struct tcp_client {
 	int open_handles;
 	bool closing;
 	struct tcp_client *next, *prev;
+	struct sockaddr_storage peer; /* For the transfer ACL. */
 	uint8_t buf[2 + MNS_TCP_MAX_MSG]; /* Last: only the fields above are zeroed. */
 } tcp_client_t;
 
@@ -71,8 +73,11 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const stru
 	mns_net_t *net = h->data;
 	if (nread <= 0 || addr == NULL || (flags & UV_UDP_PARTIAL))
 		return;
-	size_t n = mns_dns_process(&net->server->dns, (const uint8_t *)buf->base, (size_t)nread,
-	                           net->tx, sizeof(net->tx), MNS_TRANSPORT_UDP);
+	size_t n = 0;
+	if (!mns_xfr_udp(net->server, addr, (const uint8_t *)buf->base, (size_t)nread, net->tx,
+	                 sizeof(net->tx), &n))
+		n = mns_dns_process(&net->server->dns, (const uint8_t *)buf->base, (size_t)nread,
+		                    net->tx, sizeof(net->tx), MNS_TRANSPORT_UDP);
 	if (n == 0)
 		return;
 	uv_buf_t out = uv_buf_init((char *)net->tx, (unsigned)n);
@@ -157,6 +162,37 @@ static void tcp_send(tcp_client_t *c, const uint8_t *msg, size_t n)
 	}
 }
 
+typedef struct tcp_bulk {
+	uv_write_t req;
+	uint8_t *data;
+} tcp_bulk_t;
+
+static void bulk_done(uv_write_t *req, int status)
+{
+	tcp_bulk_t *w = (tcp_bulk_t *)req;
+	free(w->data);
+	free(w);
+}
+
+/* Queues a transfer (several framed messages, \a msg malloc'd) whole. */
+static void tcp_send_owned(tcp_client_t *c, uint8_t *msg, size_t n)
+{
+	tcp_bulk_t *w = malloc(sizeof(*w));
+	if (w == NULL || c->handle.write_queue_size > MNS_TCP_MAX_PENDING) {
+		free(w);
+		free(msg);
+		client_close(c);
+		return;
+	}
+	w->data = msg;
+	uv_buf_t b = uv_buf_init((char *)msg, (unsigned)n);
+	if (uv_write(&w->req, (uv_stream_t *)&c->handle, &b, 1, bulk_done) != 0) {
+		free(msg);
+		free(w);
+		client_close(c);
+	}
+}
+
 static void tcp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	tcp_client_t *c = s->data;
@@ -177,6 +213,16 @@ static void tcp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		}
 		if (c->len - off - 2 < mlen)
 			break;
+		uint8_t *xo = NULL;
+		size_t xl = 0;
+		const struct sockaddr *peer = (const struct sockaddr *)&c->peer;
+		if (mns_xfr_tcp(net->server, peer, c->buf + off + 2, mlen, &xo, &xl)) {
+			off += 2 + mlen;
+			uv_timer_again(&c->timer);
+			if (xo != NULL)
+				tcp_send_owned(c, xo, xl);
+			continue;
+		}
 		size_t n = mns_dns_process(&net->server->dns, c->buf + off + 2, mlen, net->tx + 2,
 		                           sizeof(net->tx) - 2, MNS_TRANSPORT_TCP);
 		off += 2 + mlen;
@@ -217,6 +263,8 @@ static void tcp_accept(uv_stream_t *ls, int status)
 		return;
 	}
 	uv_tcp_nodelay(&c->handle, 1);
+	int plen = sizeof(c->peer);
+	uv_tcp_getpeername(&c->handle, (struct sockaddr *)&c->peer, &plen);
 	/* One timer serves as idle and read timeout: it restarts only when a
 	 * whole message has arrived, so a client sending bytes slowly times out too. */
 	uv_timer_start(&c->timer, client_timeout, net->idle_ms, net->idle_ms);

@@ -20,7 +20,17 @@ struct mns_index {
 	struct cds_lfht *ents; /**< Names between SUBTREE apexes and their zone. */
 	mns_zone_t *hosted; /**< RCU-protected: the last published HOSTED zone. */
 	size_t count;       /**< Zones in the table (main loop only). */
+	mns_index_observer_cb observer; /**< Told of publications (main loop). */
+	void *observer_data;
 };
+
+void mns_index_set_observer(mns_index_t *idx, mns_index_observer_cb cb, void *data)
+{
+	if (idx == NULL)
+		return;
+	idx->observer = cb;
+	idx->observer_data = data;
+}
 
 static int match_apex(struct cds_lfht_node *node, const void *key)
 {
@@ -166,6 +176,8 @@ int mns_index_publish(mns_index_t *idx, mns_zone_t *z)
 		rcu_assign_pointer(idx->hosted, z);
 	else if (old != NULL && idx->hosted == old)
 		rcu_assign_pointer(idx->hosted, NULL);
+	if (idx->observer)
+		idx->observer(z, true, idx->observer_data);
 	urcu_memb_read_unlock();
 
 	if (old != NULL)
@@ -189,6 +201,8 @@ int mns_index_withdraw(mns_index_t *idx, const knot_dname_t *apex)
 		mns_zone_t *z = caa_container_of(node, mns_zone_t, ht_node);
 		if (idx->hosted == z)
 			rcu_assign_pointer(idx->hosted, NULL);
+		if (idx->observer)
+			idx->observer(z, false, idx->observer_data);
 		ents_release(idx, z);
 		urcu_memb_call_rcu(&z->rcu, zone_free_rcu);
 		idx->count--;

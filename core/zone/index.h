@@ -41,6 +41,11 @@ bool mns_index_is_ent(const mns_index_t *idx, const knot_dname_t *name);
 const mns_zone_t *mns_index_hosted(const mns_index_t *idx);
 /** \brief Number of zones. */
 size_t mns_index_count(const mns_index_t *idx);
+/** Called on the main loop after a zone is published (\a z the new zone,
+ *  \a published true) or before a withdrawn one is released (\a published false). */
+typedef void (*mns_index_observer_cb)(const mns_zone_t *z, bool published, void *data);
+/** \brief Sets (or with NULL clears) the one observer of publications. */
+void mns_index_set_observer(mns_index_t *idx, mns_index_observer_cb cb, void *data);
 /** \brief Calls \a cb for every zone (main loop; order unspecified). */
 void mns_index_foreach(const mns_index_t *idx, void (*cb)(const mns_zone_t *z, void *data),
                        void *data);
