@@ -171,6 +171,16 @@ static int static_zones_load(mns_server_t *s, const mns_conf_t *conf, char *errb
 			snprintf(errbuf, errlen, "%s", err.message);
 			break;
 		}
+		/* Tenants' records in static zones change them too: their serial
+		 * is raised to the stored floor (mns_tenant_static_changed). */
+		uint32_t floor = 0;
+		mns_txn_t *txn;
+		if (s->store && mns_txn_begin(s->store, false, &txn, &err) == MNS_OK) {
+			if (mns_store_meta_get_u32(txn, "static_floor", &floor) == MNS_OK &&
+			    (int32_t)(floor - zones[i]->serial) > 0)
+				mns_zone_set_serial(zones[i], floor);
+			mns_txn_abort(txn);
+		}
 		char hosted[KNOT_DNAME_MAXLEN];
 		knot_dname_from_str((uint8_t *)hosted, conf->hosted_zone, sizeof(hosted));
 		knot_dname_to_lower((uint8_t *)hosted);
@@ -181,7 +191,17 @@ static int static_zones_load(mns_server_t *s, const mns_conf_t *conf, char *errb
 		}
 	}
 	if (ret == MNS_OK) {
-		static_zones_withdraw(s);
+		/* Zones that stay are replaced in place (no gap); the others go. */
+		for (size_t i = 0; i < s->n_static; i++) {
+			bool stays = false;
+			for (size_t j = 0; j < n && !stays; j++)
+				stays = knot_dname_is_equal(s->static_apexes[i], zones[j]->apex);
+			if (!stays)
+				mns_index_withdraw(s->index, s->static_apexes[i]);
+			free(s->static_apexes[i]);
+		}
+		free(s->static_apexes);
+		s->n_static = 0;
 		s->static_apexes = calloc(n ? n : 1, sizeof(*s->static_apexes));
 		for (size_t i = 0; i < n; i++) {
 			s->static_apexes[s->n_static++] = knot_dname_copy(zones[i]->apex, NULL);
@@ -196,6 +216,15 @@ static int static_zones_load(mns_server_t *s, const mns_conf_t *conf, char *errb
 	}
 	free(zones);
 	free(names);
+	return ret;
+}
+
+int mns_server_static_reload(mns_server_t *s)
+{
+	char errbuf[512];
+	int ret = static_zones_load(s, s->conf, errbuf, sizeof(errbuf));
+	if (ret != MNS_OK)
+		mns_log(MNS_LOG_ERR, "static zones, reload failed: %s", errbuf);
 	return ret;
 }
 

@@ -39,6 +39,10 @@ typedef struct mns_server {
 /** \brief Builds the vendor identity plugins see from \a c. \return a new reference. */
 json_t *mns_server_vendor_json(const mns_conf_t *c);
 
+/** \brief Reloads the static zones from their files (after a tenant's record
+ *  in one of them changed, so that their serial rises). */
+int mns_server_static_reload(mns_server_t *s);
+
 /** \brief Finds a loaded plugin by name. \return NULL if not loaded. */
 mns_plugin_t *mns_server_plugin(const mns_server_t *s, const char *name);
 

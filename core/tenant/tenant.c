@@ -276,6 +276,14 @@ static void withdraw_doc(mns_server_t *s, const json_t *doc)
 	mns_index_withdraw(s->index, apex);
 }
 
+/* Does a tenant place records in vendor zones? Any change to such a tenant
+ * raises the serials of the hosted and static zones, so that secondaries
+ * transfer them again (cheap: those zones are small; only such tenants pay). */
+static bool has_external(const json_t *doc)
+{
+	return doc != NULL && json_object_get(doc, "external") != NULL;
+}
+
 static bool involves_hosted(const json_t *doc)
 {
 	const char *m = json_string_value(json_object_get(doc, "mode"));
@@ -297,14 +305,20 @@ static int commit_tenant(mns_server_t *s, mns_txn_t *txn, json_t *doc, const jso
 		goto fail;
 	json_object_set_new(doc, "serial", json_integer(serial));
 	json_object_set_new(doc, "updated", json_integer(time(NULL)));
-	if (hosted && (ret = mns_store_meta_put_u32(txn, "hosted_serial", serial, err)) != MNS_OK)
-		goto fail;
 	if ((ret = build_zone(s, txn, doc, &b, err)) != MNS_OK)
 		goto fail;
 	if (b.n_ext > 0)
 		json_object_set(doc, "external", b.ext_names);
 	else
 		json_object_del(doc, "external");
+	/* Records in vendor zones: the hosted and static zones' serials rise. */
+	bool vendor_zones = has_external(old) || has_external(doc);
+	hosted = hosted || vendor_zones;
+	if (hosted && (ret = mns_store_meta_put_u32(txn, "hosted_serial", serial, err)) != MNS_OK)
+		goto fail;
+	if (vendor_zones && s->n_static > 0 &&
+	    (ret = mns_store_meta_put_u32(txn, "static_floor", serial, err)) != MNS_OK)
+		goto fail;
 	if (old && (ret = index_entries(txn, s, old, false, err)) != MNS_OK)
 		goto fail;
 	if ((ret = index_entries(txn, s, doc, true, err)) != MNS_OK)
@@ -326,6 +340,8 @@ static int commit_tenant(mns_server_t *s, mns_txn_t *txn, json_t *doc, const jso
 	built_publish(s, &b);
 	if (hosted && publish_hosted(s, serial, &perr) != MNS_OK)
 		mns_log(MNS_LOG_ERR, "hosted zone publish failed: %s", perr.message);
+	if (vendor_zones && s->n_static > 0)
+		mns_server_static_reload(s);
 	s->mutations++;
 	return MNS_OK;
 fail:
@@ -657,13 +673,16 @@ int mns_tenant_cmd_remove(mns_server_t *s, const json_t *args, json_t **result, 
 		goto fail;
 	}
 	uint32_t serial = 0;
-	bool hosted = involves_hosted(old);
+	bool vendor_zones = has_external(old);
+	bool hosted = involves_hosted(old) || vendor_zones;
 	if (ret == MNS_OK)
 		ret = index_entries(txn, s, old, false, err);
 	if (ret == MNS_OK)
 		ret = mns_store_tenant_del(txn, id, err);
 	if (ret == MNS_OK && hosted && (ret = mns_store_next_serial(txn, (uint32_t)time(NULL), &serial, err)) == MNS_OK)
 		ret = mns_store_meta_put_u32(txn, "hosted_serial", serial, err);
+	if (ret == MNS_OK && vendor_zones && s->n_static > 0)
+		ret = mns_store_meta_put_u32(txn, "static_floor", serial, err);
 	if (ret != MNS_OK)
 		goto fail;
 	ret = mns_txn_commit(txn, err);
@@ -675,6 +694,8 @@ int mns_tenant_cmd_remove(mns_server_t *s, const json_t *args, json_t **result, 
 	mns_error_t perr;
 	if (hosted && publish_hosted(s, serial, &perr) != MNS_OK)
 		mns_log(MNS_LOG_ERR, "hosted zone publish failed: %s", perr.message);
+	if (vendor_zones && s->n_static > 0)
+		mns_server_static_reload(s);
 	s->mutations++;
 	mns_log(MNS_LOG_NOTICE, "tenant=%s action=remove result=ok", id);
 	json_decref(old);

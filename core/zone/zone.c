@@ -190,3 +190,12 @@ int mns_zone_dump(const mns_zone_t *z, json_t **json, char **text)
 		*text = t;
 	return MNS_OK;
 }
+
+void mns_zone_set_serial(mns_zone_t *z, uint32_t serial)
+{
+	if (z == NULL || z->soa == NULL)
+		return;
+	/* The zone is still private to its builder's caller: writing is safe. */
+	knot_soa_serial_set(((knot_rrset_t *)z->soa)->rrs.rdata, serial);
+	z->serial = serial;
+}

@@ -97,6 +97,9 @@ uint64_t mns_dname_hash(const knot_dname_t *name);
 const mns_node_t *mns_zone_find(const mns_zone_t *z, const knot_dname_t *name);
 /** \brief The node's RRset of \a type. \return NULL if absent. */
 const knot_rrset_t *mns_node_rrset(const mns_node_t *n, uint16_t type);
+/** \brief Sets the SOA serial of a zone not yet published (it is immutable
+ *  once in the index). */
+void mns_zone_set_serial(mns_zone_t *z, uint32_t serial);
 /** \brief Frees a zone that is not (or no longer) in the index. */
 void mns_zone_free(mns_zone_t *z);
 
