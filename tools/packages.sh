@@ -5,6 +5,7 @@ MNS_BUILD_PACKAGES="cmake make gcc pkg-config libknot-dev libuv1-dev libjansson-
  liblmdb-dev liburcu-dev libidn2-dev libc-ares-dev"
 MNS_RUN_PACKAGES="bind9-dnsutils"
 MNS_TEST_PACKAGES="libcmocka-dev knot-dnsutils bind9-dnsutils python3 python3-dnspython
+ python3-dkim python3-spf
  valgrind knot unbound bind9 nsd"
 
 mns_install_packages() {

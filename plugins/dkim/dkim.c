@@ -1,4 +1,5 @@
-/*  dkim — publishes each tenant's DKIM public keys (RFC 6376, RFC 8463).
+/*  dkim — publishes each tenant's DKIM public keys (RFC 6376, RFC 8463),
+ *  rotates them, and hands the active private keys to the vendor's MTA.
  *  SPDX-License-Identifier: GPL-3.0-or-later
  *
  *  The plugin owns the "dkim" section of a tenant document:
@@ -6,97 +7,372 @@
  *      {"ed25519": true,                       (only when the caller set it)
  *       "selectors": [{"selector": "s1", "algorithm": "rsa", "bits": 2048,
  *                      "state": "active", "created": 1700000000,
- *                      "public": "<base64>", "private": "<PEM PKCS#8>"}]}
+ *                      "published": 1700000000, "activated": 1700000000,
+ *                      "public": "<base64>", "private": "<PEM PKCS#8>"}],
+ *       "history": [{"selector": "s2", …, "state": "withdrawn",
+ *                    "withdrawn": 1707776000}]}       (metadata only)
  *
- *  Keys are generated here (OpenSSL 3) when a tenant is added; the caller may
- *  only switch Ed25519 on or off. Selectors come in pairs that alternate on
- *  rotation: s1/s2 for RSA and e1/e2 for Ed25519.
+ *  Keys are generated here (OpenSSL 3) when a tenant is added, from a pool
+ *  of pre-generated RSA keys when it has one (keys.c). Selectors come in
+ *  pairs that alternate on rotation: s1/s2 for RSA and e1/e2 for Ed25519.
+ *  Rotation (rotation.c) is driven by one main-loop timer that fires when the
+ *  earliest step of any tenant is due; each step goes through
+ *  mns_plugin_tenant_set_section(), so it is durable and the zone is rebuilt
+ *  with a new serial. The export directory (export.c) follows the active keys.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <uv.h>
 
-#include <openssl/bio.h>
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 
-#include "mailns/plugin.h"
+#include "dkim_internal.h"
 
-/** The plugin's configuration (plugin data). */
+/** The plugin's configuration. */
 typedef struct dkim_conf {
-	int rsa_bits; /**< Size of new RSA keys. */
-	bool ed25519; /**< Vendor default: also publish an Ed25519 key. */
+	int rsa_bits;              /**< Size of new RSA keys. */
+	bool ed25519;              /**< Vendor default: also publish an Ed25519 key. */
+	int64_t period;            /**< rotation-period; 0 = manual rotation only. */
+	int64_t lead;              /**< publish-lead; 0 = twice the vendor TTL. */
+	int64_t hold;              /**< retire-hold. */
+	size_t pool_size;          /**< key-pool; 0 = no pool. */
+	char export_dir[PATH_MAX]; /**< "" = no export directory. */
 } dkim_conf_t;
 
-static const dkim_conf_t dkim_defaults = {.rsa_bits = 2048, .ed25519 = false};
-
-/** Selector pairs: the first of each pair is generated on tenant.add, the
- *  second is what rotation alternates to. */
-typedef struct dkim_pair {
-	const char *alg; /**< "rsa" or "ed25519". */
-	const char *first, *second;
-	const char *label; /**< For humans: "RSA", "Ed25519". */
-} dkim_pair_t;
-
-static const dkim_pair_t dkim_pairs[] = {
-    {"rsa", "s1", "s2", "RSA"},
-    {"ed25519", "e1", "e2", "Ed25519"},
+static const dkim_conf_t dkim_defaults = {
+    .rsa_bits = 2048,
+    .ed25519 = false,
+    .period = 7776000,
+    .lead = 0,
+    .hold = 604800,
+    .pool_size = 8,
+    .export_dir = "",
 };
 
-#define DKIM_NPAIRS (sizeof(dkim_pairs) / sizeof(dkim_pairs[0]))
-#define DKIM_RSA 0
-#define DKIM_ED25519 1
+/** When a tenant's next rotation step is due. */
+typedef struct sched_entry {
+	char id[64];
+	int64_t due;
+} sched_entry_t;
+
+/** The plugin's state (plugin data). */
+typedef struct dkim_state {
+	mns_plugin_t *p;
+	dkim_conf_t conf;
+	uv_loop_t *loop; /**< NULL when not attached (unit tests): no timers. */
+	mns_dkim_pool_t *pool;
+	mns_plugin_timer_t *timer; /**< The rotation timer (one-shot, re-armed). */
+	int64_t timer_at_ms;       /**< When it fires (unix ms). */
+	bool scanned; /**< The stored tenants were scheduled since the last configure. */
+	sched_entry_t *sched;
+	size_t n_sched, cap_sched;
+	bool waiting_key;                    /**< A due publish step waits for the pool. */
+	bool sync_used;                      /**< This tick already generated a key on the loop. */
+	bool more_sync;                      /**< … and another one is due: tick again at once. */
+	mns_plugin_timer_t *export_timer;    /**< Pending export rewrite. */
+	mns_plugin_timer_t *export_periodic; /**< Reconciles the export directory. */
+	unsigned char export_fp[32];         /**< SHA-256 of what was last written. */
+	bool export_fp_valid;
+} dkim_state_t;
+
+#define EXPORT_RECONCILE_MS (300 * 1000)
+#define TICK_TENANTS 64 /**< Tenants processed per timer run. */
+#define DEFAULT_EXPORT_PATH "/etc/mailns/dkim"
 
 static const mns_conf_item_t dkim_schema[] = {
     {"rsa-bits", MNS_CONF_INT, "2048", 1024, 4096,
      "size of newly generated RSA keys (a multiple of 8; RFC 8301 wants at least 2048)"},
     {"ed25519", MNS_CONF_BOOL, "no", 0, 0,
      "also publish an Ed25519 key (RFC 8463) beside the RSA key, unless the tenant says"},
+    {"rotation-period", MNS_CONF_INT, "7776000", 0, 315360000,
+     "seconds a key signs before the next one takes over (0: rotate only on dkim.rotate)"},
+    {"publish-lead", MNS_CONF_INT, "0", 0, 31536000,
+     "seconds a new key is published before it signs (0: twice the record TTL)"},
+    {"retire-hold", MNS_CONF_INT, "604800", 1, 31536000,
+     "seconds a replaced key stays published for mail still in flight"},
+    {"key-pool", MNS_CONF_INT, "8", 0, 256,
+     "RSA keys generated ahead in the background (0: generate on demand)"},
+    {"export-dir", MNS_CONF_STR, "", 0, 0,
+     "directory rewritten with the active private keys, OpenDKIM tables and rspamd maps "
+     "(empty: none)"},
     {NULL, 0, NULL, 0, 0, NULL},
 };
 
+static dkim_state_t *state_of(const mns_plugin_t *p)
+{
+	return mns_plugin_data(p);
+}
+
 static const dkim_conf_t *conf_of(const mns_plugin_t *p)
 {
-	const dkim_conf_t *c = mns_plugin_data(p);
-	return c != NULL ? c : &dkim_defaults;
+	const dkim_state_t *dp = state_of(p);
+	return dp != NULL ? &dp->conf : &dkim_defaults;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/** The vendor's record TTL (3600 when not attached). */
+static int64_t vendor_ttl(mns_plugin_t *p)
+{
+	const json_t *v = json_object_get(mns_plugin_vendor(p), "ttl");
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : 3600;
+}
+
+/** The rotation timing in effect: an unset lead is twice the record TTL. */
+static mns_dkim_policy_t policy_of(mns_plugin_t *p)
+{
+	const dkim_conf_t *c = conf_of(p);
+	mns_dkim_policy_t pol = {.period = c->period, .lead = c->lead, .hold = c->hold};
+	if (pol.lead <= 0) {
+		int64_t ttl = vendor_ttl(p);
+		pol.lead = ttl > 0 ? 2 * ttl : 1;
+	}
+	return pol;
+}
+
+/* --- Schedule --------------------------------------------------------------- */
+
+static sched_entry_t *sched_find(dkim_state_t *dp, const char *id)
+{
+	for (size_t i = 0; i < dp->n_sched; i++)
+		if (strcmp(dp->sched[i].id, id) == 0)
+			return &dp->sched[i];
+	return NULL;
+}
+
+/** Adds an entry for \a id (not yet in the schedule). */
+static void sched_append(dkim_state_t *dp, const char *id, int64_t due)
+{
+	if (due == INT64_MAX || strlen(id) >= sizeof(dp->sched[0].id))
+		return;
+	if (dp->n_sched == dp->cap_sched) {
+		size_t cap = dp->cap_sched ? dp->cap_sched * 2 : 64;
+		sched_entry_t *s = realloc(dp->sched, cap * sizeof(*s));
+		if (s == NULL) {
+			mns_plugin_log(dp->p, MNS_LOG_ERR, "out of memory: tenant %s not scheduled",
+			               id);
+			return;
+		}
+		dp->sched = s;
+		dp->cap_sched = cap;
+	}
+	sched_entry_t *e = &dp->sched[dp->n_sched++];
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	e->due = due;
+}
+
+/** Sets tenant \a id's next step time; INT64_MAX removes it. */
+static void sched_set(dkim_state_t *dp, const char *id, int64_t due)
+{
+	sched_entry_t *e = sched_find(dp, id);
+	if (e == NULL)
+		sched_append(dp, id, due);
+	else if (due == INT64_MAX)
+		*e = dp->sched[--dp->n_sched];
+	else
+		e->due = due;
+}
+
+/** The time of the next step of \a sec, INT64_MAX when nothing is scheduled. */
+static int64_t next_due(mns_plugin_t *p, const json_t *sec)
+{
+	mns_dkim_policy_t pol = policy_of(p);
+	mns_dkim_step_t st = mns_dkim_next_step(sec, &pol);
+	return st.kind == MNS_DKIM_NONE ? INT64_MAX : st.at;
+}
+
+static void rot_tick(mns_plugin_t *p, void *data);
+
+/** (Re)starts the rotation timer for \a at_ms (unix ms). */
+static void timer_set(dkim_state_t *dp, int64_t at_ms)
+{
+	if (dp->loop == NULL)
+		return;
+	if (dp->timer != NULL) {
+		if (dp->timer_at_ms == at_ms)
+			return;
+		mns_plugin_timer_stop(dp->timer);
+		dp->timer = NULL;
+	}
+	int64_t delay = at_ms - now_ms();
+	dp->timer = mns_plugin_timer_start(dp->p, delay > 0 ? (uint64_t)delay : 0, 0, rot_tick, dp);
+	dp->timer_at_ms = at_ms;
+	if (dp->timer == NULL)
+		mns_plugin_log(dp->p, MNS_LOG_ERR, "cannot start the rotation timer");
+}
+
+/** Arms the timer for the earliest step due. Steps that wait for a pool key
+ *  are left to the pool's ready callback. */
+static void arm(dkim_state_t *dp)
+{
+	if (dp->loop == NULL)
+		return;
+	int64_t now = (int64_t)time(NULL), best = INT64_MAX;
+	if (!dp->scanned || dp->more_sync) {
+		timer_set(dp, now_ms());
+		return;
+	}
+	for (size_t i = 0; i < dp->n_sched; i++) {
+		int64_t due = dp->sched[i].due;
+		if (dp->waiting_key && due <= now)
+			continue;
+		if (due < best)
+			best = due;
+	}
+	if (best == INT64_MAX) {
+		if (dp->timer != NULL)
+			mns_plugin_timer_stop(dp->timer);
+		dp->timer = NULL;
+		return;
+	}
+	/* Whole seconds: a step is due once time(NULL) reaches it. */
+	timer_set(dp, best <= now ? now_ms() : best * 1000);
+}
+
+/* --- Export directory ---------------------------------------------------------- */
+
+static bool collect_one(mns_plugin_t *p, const char *tenant, const json_t *doc, void *data)
+{
+	return mns_dkim_export_collect(doc, true, data) == MNS_OK;
+}
+
+/** Rewrites the export directory if what it should hold changed. */
+static void export_run(dkim_state_t *dp)
+{
+	if (dp->conf.export_dir[0] == '\0')
+		return;
+	json_t *entries = json_array();
+	if (entries == NULL || mns_plugin_tenant_foreach(dp->p, collect_one, entries) != MNS_OK) {
+		mns_plugin_log(dp->p, MNS_LOG_ERR, "export: cannot read the tenants");
+		json_decref(entries);
+		return;
+	}
+	mns_dkim_export_sort(entries);
+	char *dump = json_dumps(entries, JSON_COMPACT);
+	unsigned char fp[32];
+	unsigned int fplen = 0;
+	bool same = false;
+	if (dump != NULL) {
+		if (EVP_Digest(dump, strlen(dump), fp, &fplen, EVP_sha256(), NULL) == 1)
+			same = dp->export_fp_valid && memcmp(fp, dp->export_fp, sizeof(fp)) == 0;
+		else
+			fplen = 0;
+		/* The dump holds private keys: jansson's free wipes it in the daemon. */
+		json_free_t free_fn = NULL;
+		json_get_alloc_funcs(NULL, &free_fn);
+		free_fn(dump);
+	}
+	if (!same) {
+		mns_error_t err = {0};
+		size_t changed = 0;
+		if (mns_dkim_export_write(dp->conf.export_dir, entries, &changed, &err) == MNS_OK) {
+			if (fplen == sizeof(fp)) {
+				memcpy(dp->export_fp, fp, sizeof(fp));
+				dp->export_fp_valid = true;
+			}
+			if (changed > 0)
+				mns_plugin_log(dp->p, MNS_LOG_NOTICE,
+				               "export: %s updated (%zu files written or removed, "
+				               "%zu keys)",
+				               dp->conf.export_dir, changed,
+				               json_array_size(entries));
+		} else {
+			dp->export_fp_valid = false;
+			mns_plugin_log(dp->p, MNS_LOG_ERR, "%s", err.message);
+		}
+	}
+	json_decref(entries);
+}
+
+static void export_tick(mns_plugin_t *p, void *data)
+{
+	dkim_state_t *dp = data;
+	dp->export_timer = NULL;
+	export_run(dp);
+}
+
+/* Every few minutes: catches removed tenants (the plugin is not told) and
+ * repairs files changed or deleted behind mailnsd's back (every file is
+ * compared, only differences are written). */
+static void export_periodic(mns_plugin_t *p, void *data)
+{
+	dkim_state_t *dp = data;
+	dp->export_fp_valid = false;
+	export_run(dp);
+}
+
+/** Rewrites the export directory soon, on the main loop (after the mutation
+ *  in progress, if any, is committed). */
+static void export_schedule(dkim_state_t *dp)
+{
+	if (dp->loop == NULL || dp->conf.export_dir[0] == '\0' || dp->export_timer != NULL)
+		return;
+	dp->export_timer = mns_plugin_timer_start(dp->p, 0, 0, export_tick, dp);
 }
 
 /* --- Lifecycle ------------------------------------------------------------ */
 
+static void pool_ready(void *data);
+
 static int dkim_init(mns_plugin_t *p, mns_error_t *err)
 {
-	dkim_conf_t *c = malloc(sizeof(*c));
-	if (c == NULL) {
+	dkim_state_t *dp = calloc(1, sizeof(*dp));
+	if (dp == NULL) {
 		mns_error_set(err, "out_of_memory", "dkim: cannot allocate the plugin state");
 		return MNS_ENOMEM;
 	}
-	*c = dkim_defaults;
-	mns_plugin_set_data(p, c);
+	dp->p = p;
+	dp->conf = dkim_defaults;
+	dp->loop = mns_plugin_uv_loop(p);
+	dp->pool = mns_dkim_pool_new(dp->loop, pool_ready, dp);
+	if (dp->pool == NULL) {
+		free(dp);
+		mns_error_set(err, "out_of_memory", "dkim: cannot allocate the key pool");
+		return MNS_ENOMEM;
+	}
+	mns_plugin_set_data(p, dp);
+	return MNS_OK;
+}
+
+static int conf_int(const json_t *conf, const char *key, int64_t min, int64_t max, int64_t *out,
+                    mns_error_t *err)
+{
+	const json_t *v = json_object_get(conf, key);
+	if (v == NULL || json_is_null(v))
+		return MNS_OK;
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+		return mns_error_set_key(err, key, "invalid_config",
+		                         "%s must be an integer from %lld to %lld", key,
+		                         (long long)min, (long long)max);
+	*out = (int64_t)json_integer_value(v);
 	return MNS_OK;
 }
 
 static int dkim_configure(mns_plugin_t *p, const json_t *conf, mns_error_t *err)
 {
+	dkim_state_t *dp = state_of(p);
 	dkim_conf_t next = dkim_defaults;
 	const json_t *v;
+	int64_t bits = next.rsa_bits, pool = (int64_t)next.pool_size;
+	int ret;
 
-	v = json_object_get(conf, "rsa-bits");
-	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_integer(v))
-			return mns_error_set_key(err, "rsa-bits", "invalid_config",
-			                         "rsa-bits must be an integer such as 2048");
-		json_int_t bits = json_integer_value(v);
-		if (bits < 1024 || bits > 4096 || bits % 8 != 0)
-			return mns_error_set_key(
-			    err, "rsa-bits", "invalid_config",
-			    "rsa-bits must be a multiple of 8 from 1024 to 4096 "
-			    "(2048 is the usual choice), not %lld",
-			    (long long)bits);
-		next.rsa_bits = (int)bits;
-	}
+	if ((ret = conf_int(conf, "rsa-bits", 1024, 4096, &bits, err)) != MNS_OK)
+		return ret;
+	if (bits % 8 != 0)
+		return mns_error_set_key(err, "rsa-bits", "invalid_config",
+		                         "rsa-bits must be a multiple of 8 from 1024 to 4096 "
+		                         "(2048 is the usual choice), not %lld",
+		                         (long long)bits);
+	next.rsa_bits = (int)bits;
 	v = json_object_get(conf, "ed25519");
 	if (v != NULL && !json_is_null(v)) {
 		if (!json_is_boolean(v))
@@ -104,127 +380,143 @@ static int dkim_configure(mns_plugin_t *p, const json_t *conf, mns_error_t *err)
 			                         "ed25519 must be yes or no");
 		next.ed25519 = json_is_true(v);
 	}
-
-	dkim_conf_t *c = mns_plugin_data(p);
-	if (c == NULL) {
-		c = malloc(sizeof(*c));
-		if (c == NULL) {
-			mns_error_set(err, "out_of_memory",
-			              "dkim: cannot allocate the plugin state");
-			return MNS_ENOMEM;
-		}
-		mns_plugin_set_data(p, c);
+	if ((ret = conf_int(conf, "rotation-period", 0, 315360000, &next.period, err)) != MNS_OK ||
+	    (ret = conf_int(conf, "publish-lead", 0, 31536000, &next.lead, err)) != MNS_OK ||
+	    (ret = conf_int(conf, "retire-hold", 1, 31536000, &next.hold, err)) != MNS_OK ||
+	    (ret = conf_int(conf, "key-pool", 0, 256, &pool, err)) != MNS_OK)
+		return ret;
+	next.pool_size = (size_t)pool;
+	v = json_object_get(conf, "export-dir");
+	if (v != NULL && !json_is_null(v)) {
+		const char *dir = json_string_value(v);
+		if (dir == NULL || strlen(dir) >= sizeof(next.export_dir) - 64)
+			return mns_error_set_key(err, "export-dir", "invalid_config",
+			                         "export-dir must be a directory path");
+		if (dir[0] != '\0' && dir[0] != '/')
+			return mns_error_set_key(
+			    err, "export-dir", "invalid_config",
+			    "export-dir '%s' must be an absolute path (the MTA's tables name "
+			    "the key files by it)",
+			    dir);
+		snprintf(next.export_dir, sizeof(next.export_dir), "%s", dir);
+		size_t len = strlen(next.export_dir);
+		while (len > 1 && next.export_dir[len - 1] == '/')
+			next.export_dir[--len] = '\0';
 	}
-	*c = next;
+
+	int64_t ttl = vendor_ttl(p);
+	int64_t lead = next.lead > 0 ? next.lead : (ttl > 0 ? 2 * ttl : 1);
+	if (next.period > 0 && lead >= next.period)
+		return mns_error_set_key(err, next.lead > 0 ? "publish-lead" : "rotation-period",
+		                         "invalid_config",
+		                         "rotation-period (%lld s) must be longer than the publish "
+		                         "lead time (%lld s%s)",
+		                         (long long)next.period, (long long)lead,
+		                         next.lead > 0 ? "" : ", twice the record TTL");
+
+	bool dir_changed = strcmp(next.export_dir, dp->conf.export_dir) != 0;
+	dp->conf = next;
 	if (next.rsa_bits < 2048)
 		mns_plugin_log(
 		    p, MNS_LOG_WARNING,
 		    "rsa-bits %d is below the 2048 bits RFC 8301 recommends for new keys",
 		    next.rsa_bits);
+	if (next.lead > 0 && next.lead < 2 * ttl)
+		mns_plugin_log(p, MNS_LOG_WARNING,
+		               "publish-lead %lld s is shorter than twice the record TTL (%lld s): "
+		               "resolvers may still hold the old answer when a new key starts "
+		               "signing",
+		               (long long)next.lead, (long long)(2 * ttl));
+	if (next.period > 0 && next.hold > next.period - lead)
+		mns_plugin_log(
+		    p, MNS_LOG_NOTICE,
+		    "retire-hold (%lld s) is longer than rotation-period minus the lead "
+		    "time (%lld s): each rotation waits for the previous key's withdrawal",
+		    (long long)next.hold, (long long)(next.period - lead));
+
+	mns_dkim_pool_configure(dp->pool, next.pool_size, next.rsa_bits);
+	if (dp->loop != NULL) {
+		/* The policy may have changed every tenant's schedule: rescan the
+		 * store from the timer, once the daemon runs (not from here: at
+		 * start-up the tenants' zones are not published yet). */
+		dp->scanned = false;
+		arm(dp);
+		if (dir_changed) {
+			mns_plugin_timer_stop(dp->export_periodic);
+			dp->export_periodic = NULL;
+			dp->export_fp_valid = false;
+			if (next.export_dir[0] != '\0')
+				dp->export_periodic = mns_plugin_timer_start(p, EXPORT_RECONCILE_MS,
+				                                             EXPORT_RECONCILE_MS,
+				                                             export_periodic, dp);
+		}
+	}
 	return MNS_OK;
 }
 
 static void dkim_fini(mns_plugin_t *p)
 {
-	free(mns_plugin_data(p));
+	dkim_state_t *dp = state_of(p);
+	if (dp == NULL)
+		return;
+	/* The core stops and frees the plugin's timers after fini. */
+	mns_dkim_pool_free(dp->pool);
+	free(dp->sched);
+	free(dp);
 	mns_plugin_set_data(p, NULL);
 }
 
 /* --- Keys ------------------------------------------------------------------- */
 
-/** Returns the base64 (no line breaks) of \a len octets, malloc'd, or NULL. */
-static char *b64_encode(const unsigned char *in, size_t len)
+/** Generates a key for pair \a pair on the main loop (or takes an RSA key
+ *  from the pool) and returns its selector object without "selector" and
+ *  "state" (a new reference), or NULL with \a err set. */
+static json_t *key_new(mns_plugin_t *p, size_t pair, int64_t now, bool allow_sync, mns_error_t *err)
 {
-	if (len > (size_t)(INT32_MAX / 4 * 3 - 3))
-		return NULL;
-	char *out = malloc(4 * ((len + 2) / 3) + 1);
-	if (out == NULL)
-		return NULL;
-	EVP_EncodeBlock((unsigned char *)out, in, (int)len);
-	return out;
-}
-
-/** The public key as DKIM publishes it: base64 of the DER SubjectPublicKeyInfo
- *  for RSA (RFC 6376 3.6.1), base64 of the raw 32-octet key for Ed25519
- *  (RFC 8463 4). */
-static char *public_b64(EVP_PKEY *pkey, bool ed25519)
-{
-	if (ed25519) {
-		unsigned char raw[64];
-		size_t rawlen = sizeof(raw);
-		if (EVP_PKEY_get_raw_public_key(pkey, raw, &rawlen) != 1)
-			return NULL;
-		return b64_encode(raw, rawlen);
-	}
-	unsigned char *der = NULL;
-	int len = i2d_PUBKEY(pkey, &der);
-	if (len <= 0)
-		return NULL;
-	char *out = b64_encode(der, (size_t)len);
-	OPENSSL_free(der);
-	return out;
-}
-
-/** The private key as an unencrypted PEM PKCS#8 JSON string, or NULL. The
- *  memory BIO cleanses its buffer when it grows and when it is freed. */
-static json_t *private_pem(EVP_PKEY *pkey)
-{
-	json_t *pem = NULL;
-	BIO *bio = BIO_new(BIO_s_secmem());
-	if (bio == NULL)
-		return NULL;
-	if (PEM_write_bio_PKCS8PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) == 1) {
-		char *data = NULL;
-		long len = BIO_get_mem_data(bio, &data);
-		if (len > 0 && data != NULL)
-			pem = json_stringn(data, (size_t)len);
-	}
-	BIO_free(bio);
-	return pem;
-}
-
-/** Generates a key for pair \a pair and returns its selector object (a new
- *  reference), or NULL with \a err set. */
-static json_t *selector_generate(mns_plugin_t *p, const mns_tenant_ctx_t *t, size_t pair,
-                                 const char *selector, mns_error_t *err)
-{
+	dkim_state_t *dp = state_of(p);
 	const dkim_conf_t *c = conf_of(p);
-	bool ed = pair == DKIM_ED25519;
-	EVP_PKEY *pkey = NULL;
-	char *pub = NULL;
-	json_t *priv = NULL, *sel = NULL;
+	bool ed = pair == MNS_DKIM_ED25519;
+	mns_dkim_key_t k;
 
-	if (ed)
-		pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	else
-		pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)c->rsa_bits);
-	if (pkey == NULL) {
-		mns_error_set(err, "key_generation", "could not generate a %s key for selector %s",
-		              dkim_pairs[pair].label, selector);
-		goto out;
+	if (!ed && dp != NULL && mns_dkim_pool_take(dp->pool, c->rsa_bits, &k)) {
+		json_t *sel = mns_dkim_key_json(&k, now);
+		if (sel == NULL)
+			mns_error_set(err, "out_of_memory", "dkim: out of memory");
+		return sel;
 	}
-	pub = public_b64(pkey, ed);
-	priv = private_pem(pkey);
-	if (pub == NULL || priv == NULL) {
-		mns_error_set(err, "key_generation",
-		              "could not encode the new %s key of selector %s",
-		              dkim_pairs[pair].label, selector);
-		goto out;
+	if (!allow_sync) {
+		mns_error_set(err, "key_generation", "no pre-generated key available yet");
+		return NULL;
 	}
-	sel = json_pack("{s:s, s:s, s:i, s:s, s:I, s:s, s:O}", "selector", selector, "algorithm",
-	                dkim_pairs[pair].alg, "bits", ed ? 256 : EVP_PKEY_get_bits(pkey), "state",
-	                "active", "created", (json_int_t)t->now, "public", pub, "private", priv);
-	if (sel == NULL) {
-		mns_error_set(err, "out_of_memory", "could not store the key of selector %s",
-		              selector);
-		goto out;
+	int ret = mns_dkim_keygen(ed, c->rsa_bits, NULL, &k);
+	if (ret != MNS_OK) {
+		mns_error_set(err, "key_generation", "could not generate a %s key",
+		              mns_dkim_pairs[pair].label);
+		return NULL;
+	}
+	json_t *sel = mns_dkim_key_json(&k, now);
+	if (sel == NULL)
+		mns_error_set(err, "out_of_memory", "dkim: out of memory");
+	return sel;
+}
+
+/** A tenant's first key of a pair: active at once (nothing signs yet). */
+static json_t *selector_first(mns_plugin_t *p, const mns_tenant_ctx_t *t, size_t pair,
+                              mns_error_t *err)
+{
+	json_t *sel = key_new(p, pair, (int64_t)t->now, true, err);
+	if (sel == NULL)
+		return NULL;
+	if (json_object_set_new(sel, "selector", json_string(mns_dkim_pairs[pair].first)) != 0 ||
+	    json_object_set_new(sel, "state", json_string("active")) != 0 ||
+	    json_object_set_new(sel, "published", json_integer((json_int_t)t->now)) != 0 ||
+	    json_object_set_new(sel, "activated", json_integer((json_int_t)t->now)) != 0) {
+		json_decref(sel);
+		mns_error_set(err, "out_of_memory", "dkim: out of memory");
+		return NULL;
 	}
 	mns_plugin_log(p, MNS_LOG_INFO, "tenant %s: new %s key, selector %s", t->id,
-	               dkim_pairs[pair].label, selector);
-out:
-	json_decref(priv);
-	free(pub);
-	EVP_PKEY_free(pkey); /* Cleanses the private key material. */
+	               mns_dkim_pairs[pair].label, mns_dkim_pairs[pair].first);
 	return sel;
 }
 
@@ -250,7 +542,7 @@ static const json_t *sel_find(const json_t *selectors, const char *name)
 	json_array_foreach(selectors, i, sel)
 	{
 		const char *s = sel_str(sel, "selector");
-		if (s != NULL && strcmp(s, name) == 0)
+		if (s != NULL && strcmp(s, name) == 0 && state_published(sel_str(sel, "state")))
 			return sel;
 	}
 	return NULL;
@@ -259,8 +551,7 @@ static const json_t *sel_find(const json_t *selectors, const char *name)
 /** True if \a name is a selector whose key is in the DNS. */
 static bool sel_published(const json_t *selectors, const char *name)
 {
-	const json_t *sel = sel_find(selectors, name);
-	return sel != NULL && state_published(sel_str(sel, "state"));
+	return sel_find(selectors, name) != NULL;
 }
 
 /** True if some selector uses algorithm \a alg. */
@@ -271,7 +562,7 @@ static bool has_algorithm(const json_t *selectors, const char *alg)
 	json_array_foreach(selectors, i, sel)
 	{
 		const char *a = sel_str(sel, "algorithm");
-		if (a != NULL && strcmp(a, alg) == 0)
+		if (a != NULL && strcmp(a, alg) == 0 && state_published(sel_str(sel, "state")))
 			return true;
 	}
 	return false;
@@ -306,7 +597,9 @@ static int dkim_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const j
                              const json_t *in, json_t **out, mns_error_t *err)
 {
 	static const char *const allowed[] = {"ed25519", NULL};
+	dkim_state_t *dp = state_of(p);
 	json_t *sec = NULL, *selectors = NULL;
+	bool keys_changed = false;
 	int ret;
 	/* A null section resets the caller's settings; the keys stay (they are
 	 * ours and live in DNS: replacing them is a rotation, not a reset). */
@@ -319,7 +612,8 @@ static int dkim_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const j
 			return mns_error_set_key(err, "dkim", "invalid_dkim",
 			                         "the dkim section must be an object such as "
 			                         "{\"ed25519\": true}");
-		if (json_object_get(in, "selectors") != NULL)
+		if (json_object_get(in, "selectors") != NULL ||
+		    json_object_get(in, "history") != NULL)
 			return mns_error_set_key(err, "dkim.selectors", "read_only_field",
 			                         "dkim.selectors is managed by mailns (keys are "
 			                         "generated and rotated by the daemon): only "
@@ -366,23 +660,24 @@ static int dkim_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const j
 	/* Every tenant has an RSA key: generated on tenant.add, or on the first
 	 * update after the plugin was enabled for an existing tenant. */
 	if (!has_algorithm(selectors, "rsa")) {
-		json_t *sel = selector_generate(p, t, DKIM_RSA, dkim_pairs[DKIM_RSA].first, err);
+		json_t *sel = selector_first(p, t, MNS_DKIM_RSA, err);
 		if (sel == NULL)
 			goto fail;
 		if (json_array_append_new(selectors, sel) != 0)
 			goto nomem;
+		keys_changed = true;
 	}
 
 	/* Ed25519: the tenant's setting overrides the vendor's. */
 	const json_t *ted = json_object_get(sec, "ed25519");
 	bool want_ed = json_is_boolean(ted) ? json_is_true(ted) : conf_of(p)->ed25519;
 	if (want_ed && !has_algorithm(selectors, "ed25519")) {
-		json_t *sel =
-		    selector_generate(p, t, DKIM_ED25519, dkim_pairs[DKIM_ED25519].first, err);
+		json_t *sel = selector_first(p, t, MNS_DKIM_ED25519, err);
 		if (sel == NULL)
 			goto fail;
 		if (json_array_append_new(selectors, sel) != 0)
 			goto nomem;
+		keys_changed = true;
 	} else if (!want_ed) {
 		for (size_t i = json_array_size(selectors); i-- > 0;) {
 			const char *a = sel_str(json_array_get(selectors, i), "algorithm");
@@ -393,10 +688,20 @@ static int dkim_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const j
 				               "tenant %s: Ed25519 off, withdrawing selector %s",
 				               t->id, name != NULL ? name : "?");
 				json_array_remove(selectors, i);
+				keys_changed = true;
 			}
 		}
 	}
 
+	if (dp != NULL) {
+		/* The timer notices when the new section's next step is due (a
+		 * tenant whose mutation fails later is dropped when it fires). */
+		sched_set(dp, t->id, next_due(p, sec));
+		if (dp->scanned)
+			arm(dp);
+		if (keys_changed)
+			export_schedule(dp);
+	}
 	*out = sec;
 	return MNS_OK;
 nomem:
@@ -411,10 +716,11 @@ fail:
 /** In cname mode the customer CNAMEs both selectors of a pair from day one.
  *  While only one of them holds a key, the other is published as a CNAME to
  *  it so that every CNAME the customer added resolves (and the verifier sees
- *  the chain end in a key). Rotation later replaces the CNAME with a real key
- *  record under that selector and withdraws the CNAME. */
+ *  the chain end in a key). A rotation publishes the new key's TXT record
+ *  on that selector instead (the CNAME is gone while both hold keys), and the
+ *  CNAME comes back, pointing the other way, once the old key is withdrawn. */
 static int build_standby(const mns_tenant_ctx_t *t, const json_t *selectors,
-                         const dkim_pair_t *pair, mns_zone_builder_t *zb, mns_error_t *err)
+                         const mns_dkim_pair_t *pair, mns_zone_builder_t *zb, mns_error_t *err)
 {
 	bool first = sel_published(selectors, pair->first);
 	bool second = sel_published(selectors, pair->second);
@@ -455,7 +761,7 @@ static int dkim_tenant_build(mns_plugin_t *p, const mns_tenant_ctx_t *t, const j
 			    "tenant %s: stored selector name '%s' is not a DNS "
 			    "label",
 			    t->id, name ? name : "(none)");
-		if (alg == NULL || (strcmp(alg, "rsa") != 0 && strcmp(alg, "ed25519") != 0))
+		if (mns_dkim_pair_of(alg) < 0)
 			return mns_error_set_key(
 			    err, "dkim.selectors", "invalid_dkim",
 			    "tenant %s: selector %s has unknown algorithm '%s'", t->id, name,
@@ -481,8 +787,8 @@ static int dkim_tenant_build(mns_plugin_t *p, const mns_tenant_ctx_t *t, const j
 	}
 
 	if (t->mode == MNS_MODE_CNAME) {
-		for (size_t k = 0; k < DKIM_NPAIRS; k++) {
-			ret = build_standby(t, selectors, &dkim_pairs[k], zb, err);
+		for (size_t k = 0; k < MNS_DKIM_NPAIRS; k++) {
+			ret = build_standby(t, selectors, &mns_dkim_pairs[k], zb, err);
 			if (ret != MNS_OK)
 				return ret;
 		}
@@ -499,10 +805,10 @@ static int dkim_tenant_instructions(mns_plugin_t *p, const mns_tenant_ctx_t *t,
 	if (t->mode != MNS_MODE_CNAME)
 		return MNS_OK; /* ns mode: the delegation covers everything. */
 
-	for (size_t k = 0; k < DKIM_NPAIRS; k++) {
-		const dkim_pair_t *pair = &dkim_pairs[k];
+	for (size_t k = 0; k < MNS_DKIM_NPAIRS; k++) {
+		const mns_dkim_pair_t *pair = &mns_dkim_pairs[k];
 		/* RSA is always there; Ed25519 only while the tenant has such keys. */
-		if (k != DKIM_RSA && !has_algorithm(selectors, pair->alg))
+		if (k != MNS_DKIM_RSA && !has_algorithm(selectors, pair->alg))
 			continue;
 		const char *sels[2] = {pair->first, pair->second};
 		for (size_t j = 0; j < 2; j++) {
@@ -543,30 +849,244 @@ static json_t *dkim_tenant_public(mns_plugin_t *p, const json_t *section)
 	return pub;
 }
 
+/* --- Rotation driver ----------------------------------------------------------- */
+
+/** Supplies keys to publish steps from the timer: from the pool; without a
+ *  pool, at most one generated on the loop per tick (the next tick follows
+ *  at once, so other events run in between). */
+static json_t *tick_key(void *data, size_t pair, int64_t now)
+{
+	dkim_state_t *dp = data;
+	mns_error_t err = {0};
+	json_t *sel;
+
+	if (pair == MNS_DKIM_ED25519) /* Microseconds: always on the spot. */
+		return key_new(dp->p, pair, now, true, &err);
+	sel = key_new(dp->p, pair, now, false, &err);
+	if (sel != NULL)
+		return sel;
+	if (dp->conf.pool_size > 0 && dp->loop != NULL) {
+		dp->waiting_key = true; /* pool_ready() ticks again. */
+		return NULL;
+	}
+	if (dp->sync_used) {
+		dp->more_sync = true;
+		return NULL;
+	}
+	dp->sync_used = true;
+	sel = key_new(dp->p, pair, now, true, &err);
+	if (sel == NULL)
+		mns_plugin_log(dp->p, MNS_LOG_ERR, "%s", err.message);
+	return sel;
+}
+
+static void step_event(dkim_state_t *dp, const char *tenant, const mns_dkim_step_t *st, int64_t now)
+{
+	static const char *const verbs[] = {"", "withdrawn", "activated", "published"};
+	mns_plugin_log(dp->p, MNS_LOG_NOTICE, "tenant %s: %s key on selector %s %s", tenant,
+	               mns_dkim_pairs[st->pair].label, st->selector, verbs[st->kind]);
+	json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:I}", "tenant", tenant, "step",
+	                       mns_dkim_step_name(st->kind), "selector", st->selector, "algorithm",
+	                       mns_dkim_pairs[st->pair].alg, "at", (json_int_t)now);
+	if (ev != NULL)
+		mns_plugin_event(dp->p, "rotation", ev);
+	json_decref(ev);
+}
+
+/** Applies every step of tenant \a id that is due at \a now, in one durable
+ *  update, and reschedules it. */
+static void process_tenant(dkim_state_t *dp, const char *id, int64_t now)
+{
+	mns_plugin_t *p = dp->p;
+	json_t *doc = mns_plugin_tenant_get(p, id);
+	json_t *sec = NULL;
+	mns_dkim_policy_t pol = policy_of(p);
+	mns_dkim_step_t done[4 * MNS_DKIM_NPAIRS];
+	mns_error_t err = {0};
+
+	if (doc == NULL || !json_is_object(json_object_get(doc, "dkim"))) {
+		sched_set(dp, id, INT64_MAX); /* Removed, or no keys. */
+		goto out;
+	}
+	sec = json_deep_copy(json_object_get(doc, "dkim"));
+	json_decref(doc); /* Holds private keys: drop it at once. */
+	doc = NULL;
+	if (sec == NULL) {
+		sched_set(dp, id, now + 60);
+		goto out;
+	}
+	size_t n =
+	    mns_dkim_catch_up(sec, &pol, now, tick_key, dp, done, sizeof(done) / sizeof(done[0]));
+	if (n > 0) {
+		int ret = mns_plugin_tenant_set_section(p, id, sec, &err);
+		if (ret == MNS_ENOENT) {
+			sched_set(dp, id, INT64_MAX);
+			goto out;
+		}
+		if (ret != MNS_OK) {
+			/* Nothing was applied: the same steps are tried again. */
+			mns_plugin_log(p, MNS_LOG_ERR,
+			               "tenant %s: rotation step not stored (%s), retrying in 60 s",
+			               id, err.message);
+			sched_set(dp, id, now + 60);
+			goto out;
+		}
+		bool export = false;
+		for (size_t i = 0; i < n && i < sizeof(done) / sizeof(done[0]); i++) {
+			step_event(dp, id, &done[i], now);
+			export = export || done[i].kind != MNS_DKIM_PUBLISH;
+		}
+		if (export)
+			export_schedule(dp);
+	}
+	sched_set(dp, id, next_due(p, sec));
+out:
+	json_decref(doc);
+	json_decref(sec);
+}
+
+typedef struct scan_state {
+	dkim_state_t *dp;
+	size_t n;
+} scan_state_t;
+
+static bool scan_one(mns_plugin_t *p, const char *tenant, const json_t *doc, void *data)
+{
+	scan_state_t *st = data;
+	st->n++;
+	/* Each id once, in order: no lookup needed. */
+	sched_append(st->dp, tenant, next_due(p, json_object_get(doc, "dkim")));
+	return true;
+}
+
+/** Schedules every stored tenant from its stored timestamps. */
+static void scan(dkim_state_t *dp)
+{
+	scan_state_t st = {dp, 0};
+	dp->n_sched = 0;
+	if (mns_plugin_tenant_foreach(dp->p, scan_one, &st) != MNS_OK) {
+		mns_plugin_log(dp->p, MNS_LOG_ERR, "cannot read the tenants to schedule rotations");
+		return;
+	}
+	mns_dkim_policy_t pol = policy_of(dp->p);
+	int64_t now = (int64_t)time(NULL);
+	size_t due = 0;
+	for (size_t i = 0; i < dp->n_sched; i++)
+		due += dp->sched[i].due <= now;
+	mns_plugin_log(dp->p, MNS_LOG_INFO,
+	               "rotation: tenants=%zu scheduled=%zu due=%zu period=%llds lead=%llds "
+	               "hold=%llds pool=%zu",
+	               st.n, dp->n_sched, due, (long long)pol.period, (long long)pol.lead,
+	               (long long)pol.hold, dp->conf.pool_size);
+}
+
+static void rot_tick(mns_plugin_t *p, void *data)
+{
+	dkim_state_t *dp = data;
+	dp->timer = NULL; /* One-shot: the core frees it after this call. */
+	if (!dp->scanned) {
+		scan(dp);
+		dp->scanned = true;
+		dp->export_fp_valid = false;
+		export_schedule(dp);
+	}
+	int64_t now = (int64_t)time(NULL);
+	dp->waiting_key = false;
+	dp->sync_used = false;
+	dp->more_sync = false;
+	/* Copy the due ids: processing changes the schedule. Each tenant is a
+	 * durable write: at most TICK_TENANTS per run, the rest in the next run
+	 * (at once), so other events on the loop are served in between. */
+	size_t n = 0;
+	char(*due)[64] = malloc((dp->n_sched ? dp->n_sched : 1) * sizeof(*due));
+	if (due != NULL) {
+		for (size_t i = 0; i < dp->n_sched && n < TICK_TENANTS; i++)
+			if (dp->sched[i].due <= now)
+				memcpy(due[n++], dp->sched[i].id, sizeof(due[0]));
+		for (size_t i = 0; i < n; i++)
+			process_tenant(dp, due[i], now);
+		free(due);
+	}
+	arm(dp);
+}
+
+static void pool_ready(void *data)
+{
+	dkim_state_t *dp = data;
+	if (dp->waiting_key) {
+		dp->waiting_key = false;
+		timer_set(dp, now_ms());
+	}
+}
+
 /* --- Commands --------------------------------------------------------------- */
+
+static int arg_tenant(const json_t *args, const char *cmd, bool required, const char **id,
+                      mns_error_t *err)
+{
+	const json_t *jid = json_object_get(args, "tenant");
+	*id = NULL;
+	if (jid == NULL) {
+		if (!required)
+			return MNS_OK;
+		return mns_error_set_key(err, "tenant", "missing_field",
+		                         "%s needs \"tenant\": the tenant id", cmd);
+	}
+	*id = json_string_value(jid);
+	if (*id == NULL)
+		return mns_error_set_key(err, "tenant", "invalid_type",
+		                         "\"tenant\" must be a string (the tenant id)");
+	return MNS_OK;
+}
+
+static json_t *load_tenant(mns_plugin_t *p, const char *id, mns_error_t *err)
+{
+	json_t *doc = mns_plugin_tenant_get(p, id);
+	if (doc == NULL)
+		mns_error_set_key(err, "tenant", "unknown_tenant", "no tenant '%s'", id);
+	return doc;
+}
+
+/** The public view of a section for dkim.keys and dkim.rotate. */
+static json_t *keys_view(mns_plugin_t *p, const char *id, const json_t *sec)
+{
+	mns_dkim_policy_t pol = policy_of(p);
+	json_t *pub = json_is_object(sec) ? dkim_tenant_public(p, sec) : json_object();
+	json_t *selectors = json_object_get(pub, "selectors");
+	json_t *hist = json_object_get(pub, "history");
+	json_t *res = json_pack("{s:s, s:o, s:o, s:{s:I, s:I, s:I}}", "tenant", id, "selectors",
+	                        json_is_array(selectors) ? json_incref(selectors) : json_array(),
+	                        "withdrawn", json_is_array(hist) ? json_incref(hist) : json_array(),
+	                        "policy", "period", (json_int_t)pol.period, "lead",
+	                        (json_int_t)pol.lead, "hold", (json_int_t)pol.hold);
+	json_t *next = json_array();
+	for (size_t k = 0; res != NULL && next != NULL && k < MNS_DKIM_NPAIRS; k++) {
+		mns_dkim_step_t st = mns_dkim_pair_next(sec, k, &pol);
+		if (st.kind == MNS_DKIM_NONE)
+			continue;
+		json_array_append_new(
+		    next, json_pack("{s:s, s:s, s:s, s:I}", "step", mns_dkim_step_name(st.kind),
+		                    "selector", st.selector, "algorithm", mns_dkim_pairs[k].alg,
+		                    "at", (json_int_t)st.at));
+	}
+	if (res != NULL && next != NULL)
+		json_object_set_new(res, "next", next);
+	else
+		json_decref(next);
+	json_decref(pub);
+	return res;
+}
 
 static int cmd_keys(mns_plugin_t *p, const json_t *args, json_t **result, mns_error_t *err)
 {
-	const json_t *jid = json_object_get(args, "tenant");
-	const char *id = json_string_value(jid);
-	json_t *doc = NULL, *pub = NULL, *selectors;
-
-	if (jid == NULL)
-		return mns_error_set_key(err, "tenant", "missing_field",
-		                         "dkim.keys needs \"tenant\": the tenant id");
-	if (id == NULL)
-		return mns_error_set_key(err, "tenant", "invalid_type",
-		                         "\"tenant\" must be a string (the tenant id)");
-	doc = mns_plugin_tenant_get(p, id);
-	if (doc == NULL) {
-		mns_error_set_key(err, "tenant", "unknown_tenant", "no tenant '%s'", id);
+	const char *id;
+	int ret = arg_tenant(args, "dkim.keys", true, &id, err);
+	if (ret != MNS_OK)
+		return ret;
+	json_t *doc = load_tenant(p, id, err);
+	if (doc == NULL)
 		return MNS_ENOENT;
-	}
-	pub = dkim_tenant_public(p, json_object_get(doc, "dkim"));
-	selectors = json_object_get(pub, "selectors");
-	selectors = json_is_array(selectors) ? json_incref(selectors) : json_array();
-	*result = json_pack("{s:s, s:o}", "tenant", id, "selectors", selectors);
-	json_decref(pub);
+	*result = keys_view(p, id, json_object_get(doc, "dkim"));
 	json_decref(doc); /* Holds private keys: drop it at once. */
 	if (*result == NULL) {
 		mns_error_set(err, "out_of_memory", "dkim: out of memory");
@@ -575,8 +1095,221 @@ static int cmd_keys(mns_plugin_t *p, const json_t *args, json_t **result, mns_er
 	return MNS_OK;
 }
 
+static int cmd_rotate(mns_plugin_t *p, const json_t *args, json_t **result, mns_error_t *err)
+{
+	static const char *const allowed[] = {"tenant", "algorithm", NULL};
+	dkim_state_t *dp = state_of(p);
+	const char *id, *alg = NULL;
+	json_t *doc = NULL, *sec = NULL;
+	mns_dkim_step_t steps[MNS_DKIM_NPAIRS];
+	size_t n = 0;
+	int ret = arg_tenant(args, "dkim.rotate", true, &id, err);
+
+	if (ret == MNS_OK)
+		ret = mns_json_check_keys(args, "args", allowed, err);
+	if (ret != MNS_OK)
+		return ret;
+	const json_t *jalg = json_object_get(args, "algorithm");
+	if (jalg != NULL && (alg = json_string_value(jalg), mns_dkim_pair_of(alg) < 0))
+		return mns_error_set_key(err, "algorithm", "invalid_dkim",
+		                         "algorithm must be \"rsa\" or \"ed25519\" (absent: every "
+		                         "algorithm the tenant has)");
+	if ((doc = load_tenant(p, id, err)) == NULL)
+		return MNS_ENOENT;
+	sec = json_deep_copy(json_object_get(doc, "dkim"));
+	json_decref(doc);
+	if (!json_is_object(sec)) {
+		json_decref(sec);
+		return mns_error_set_key(err, "tenant", "invalid_dkim",
+		                         "tenant %s has no DKIM keys yet", id);
+	}
+
+	int64_t now = (int64_t)time(NULL);
+	mns_dkim_policy_t pol = policy_of(p);
+	for (size_t k = 0; k < MNS_DKIM_NPAIRS; k++) {
+		if (alg != NULL
+		        ? strcmp(alg, mns_dkim_pairs[k].alg) != 0
+		        : !has_algorithm(json_object_get(sec, "selectors"), mns_dkim_pairs[k].alg))
+			continue;
+		char why[400];
+		if (mns_dkim_rotate_check(sec, k, now, &pol, &steps[n], why, sizeof(why)) !=
+		    MNS_OK) {
+			json_decref(sec);
+			return mns_error_set_key(err, "tenant", "rotation_in_progress",
+			                         "tenant %s: %s", id, why);
+		}
+		n++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *key = key_new(p, steps[i].pair, now, true, err);
+		if (key == NULL || mns_dkim_step_apply(sec, &steps[i], key, now) != MNS_OK) {
+			json_decref(sec);
+			if (err->code[0] == '\0')
+				mns_error_set(err, "internal", "dkim: cannot apply the rotation");
+			return MNS_ERROR;
+		}
+	}
+	ret = mns_plugin_tenant_set_section(p, id, sec, err);
+	if (ret != MNS_OK) {
+		json_decref(sec);
+		return ret;
+	}
+	for (size_t i = 0; i < n; i++)
+		step_event(dp, id, &steps[i], now);
+	if (dp != NULL) {
+		sched_set(dp, id, next_due(p, sec));
+		if (dp->scanned)
+			arm(dp);
+	}
+	*result = keys_view(p, id, sec);
+	json_decref(sec);
+	return MNS_OK;
+}
+
+static bool export_one(mns_plugin_t *p, const char *tenant, const json_t *doc, void *data)
+{
+	return mns_dkim_export_collect(doc, false, data) == MNS_OK;
+}
+
+/** Groups the sorted entries by domain for dkim.export. */
+static json_t *export_domains(const json_t *entries)
+{
+	json_t *domains = json_array(), *cur = NULL;
+	const json_t *e;
+	size_t i;
+	json_array_foreach(entries, i, e)
+	{
+		const char *domain = json_string_value(json_object_get(e, "domain"));
+		if (cur == NULL ||
+		    strcmp(json_string_value(json_object_get(cur, "domain")), domain) != 0) {
+			cur = json_pack("{s:O, s:O, s:O, s:[]}", "domain",
+			                json_object_get(e, "domain"), "tenant",
+			                json_object_get(e, "tenant"), "mode",
+			                json_object_get(e, "mode"), "keys");
+			if (cur == NULL || json_array_append_new(domains, cur) != 0) {
+				json_decref(domains);
+				return NULL;
+			}
+		}
+		json_t *k = json_pack(
+		    "{s:O, s:O, s:O, s:O, s:O, s:O}", "selector", json_object_get(e, "selector"),
+		    "algorithm", json_object_get(e, "algorithm"), "bits",
+		    json_object_get(e, "bits"), "activated", json_object_get(e, "activated"),
+		    "file", json_object_get(e, "file"), "private", json_object_get(e, "private"));
+		if (k == NULL || json_array_append_new(json_object_get(cur, "keys"), k) != 0) {
+			json_decref(domains);
+			return NULL;
+		}
+	}
+	return domains;
+}
+
+static int cmd_export(mns_plugin_t *p, const json_t *args, json_t **result, mns_error_t *err)
+{
+	static const char *const allowed[] = {"tenant", "dir", NULL};
+	const dkim_conf_t *c = conf_of(p);
+	const char *id, *dir = NULL;
+	json_t *entries = NULL;
+	mns_dkim_tables_t t = {0};
+	int ret = arg_tenant(args, "dkim.export", false, &id, err);
+
+	if (ret == MNS_OK)
+		ret = mns_json_check_keys(args, "args", allowed, err);
+	if (ret != MNS_OK)
+		return ret;
+	const json_t *jdir = json_object_get(args, "dir");
+	if (jdir != NULL) {
+		dir = json_string_value(jdir);
+		if (dir == NULL || dir[0] != '/' || strchr(dir, '\n') != NULL)
+			return mns_error_set_key(
+			    err, "dir", "invalid_type",
+			    "\"dir\" must be an absolute path: where the MTA "
+			    "finds the key files (keys/<domain>.<selector>.pem)");
+	}
+	if (dir == NULL)
+		dir = c->export_dir[0] != '\0' ? c->export_dir : DEFAULT_EXPORT_PATH;
+
+	entries = json_array();
+	if (entries == NULL)
+		goto nomem;
+	if (id != NULL) {
+		json_t *doc = load_tenant(p, id, err);
+		if (doc == NULL) {
+			json_decref(entries);
+			return MNS_ENOENT;
+		}
+		ret = mns_dkim_export_collect(doc, false, entries);
+		json_decref(doc);
+	} else {
+		ret = mns_plugin_tenant_foreach(p, export_one, entries);
+	}
+	if (ret != MNS_OK) {
+		json_decref(entries);
+		return mns_error_set(err, "store_failed", "dkim.export: cannot read the tenants");
+	}
+	mns_dkim_export_sort(entries);
+	json_t *domains = export_domains(entries);
+	if (domains == NULL || mns_dkim_tables_build(entries, dir, &t) != MNS_OK) {
+		json_decref(domains);
+		goto nomem;
+	}
+	*result = json_pack("{s:o, s:s, s:{s:s, s:s}, s:{s:s, s:s}}", "domains", domains, "dir",
+	                    dir, "opendkim", "keytable", t.keytable, "signingtable", t.signingtable,
+	                    "rspamd", "selector_map", t.selector_map, "path_map", t.path_map);
+	mns_dkim_tables_free(&t);
+	json_decref(entries);
+	if (*result == NULL) {
+		mns_error_set(err, "out_of_memory", "dkim: out of memory");
+		return MNS_ENOMEM;
+	}
+	mns_plugin_log(p, MNS_LOG_NOTICE, "dkim.export: private keys of %s handed out",
+	               id != NULL ? id : "every tenant");
+	return MNS_OK;
+nomem:
+	json_decref(entries);
+	mns_error_set(err, "out_of_memory", "dkim: out of memory");
+	return MNS_ENOMEM;
+}
+
+static int cmd_status(mns_plugin_t *p, const json_t *args, json_t **result, mns_error_t *err)
+{
+	dkim_state_t *dp = state_of(p);
+	mns_dkim_pool_stats_t st;
+	mns_dkim_policy_t pol = policy_of(p);
+	const sched_entry_t *next = NULL;
+
+	mns_dkim_pool_stats(dp->pool, &st);
+	for (size_t i = 0; i < dp->n_sched; i++)
+		if (next == NULL || dp->sched[i].due < next->due)
+			next = &dp->sched[i];
+	*result = json_pack(
+	    "{s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:o, s:{s:I, s:I, s:I}, s:s}", "pool", "size",
+	    (json_int_t)st.size, "available", (json_int_t)st.available, "in_flight",
+	    (json_int_t)st.in_flight, "generated", (json_int_t)st.generated, "taken",
+	    (json_int_t)st.taken, "scheduled", (json_int_t)dp->n_sched, "next",
+	    next != NULL ? json_pack("{s:s, s:I}", "tenant", next->id, "at", (json_int_t)next->due)
+	                 : json_null(),
+	    "policy", "period", (json_int_t)pol.period, "lead", (json_int_t)pol.lead, "hold",
+	    (json_int_t)pol.hold, "export_dir", dp->conf.export_dir);
+	if (*result == NULL) {
+		mns_error_set(err, "out_of_memory", "dkim: out of memory");
+		return MNS_ENOMEM;
+	}
+	return MNS_OK;
+}
+
 static const mns_plugin_command_t dkim_commands[] = {
-    {"dkim.keys", cmd_keys, "a tenant's DKIM selectors with their public keys: {\"tenant\": id}"},
+    {"dkim.keys", cmd_keys,
+     "a tenant's DKIM selectors with state, timestamps and public keys (never private): "
+     "{\"tenant\": id}"},
+    {"dkim.rotate", cmd_rotate,
+     "starts a key rotation now: publishes a new key on the free selector: "
+     "{\"tenant\": id, \"algorithm\": \"rsa\"|\"ed25519\" (optional)}"},
+    {"dkim.status", cmd_status,
+     "the key pool, the rotation schedule (the next step due) and the timing in effect"},
+    {"dkim.export", cmd_export,
+     "the active private keys for the MTA, with OpenDKIM tables and rspamd maps: "
+     "{\"tenant\": id (optional: every tenant), \"dir\": key path (optional)}"},
     {NULL, NULL, NULL},
 };
 
@@ -585,8 +1318,8 @@ MNS_PLUGIN(dkim) = {
     .abi_minor = MNS_PLUGIN_ABI_MINOR,
     .struct_size = sizeof(mns_plugin_api_t),
     .name = "dkim",
-    .version = "0.1.0",
-    .summary = "DKIM public keys (RSA, optionally Ed25519) per tenant",
+    .version = "0.2.0",
+    .summary = "DKIM keys (RSA, optionally Ed25519) per tenant: rotation and MTA export",
     .schema = dkim_schema,
     .init = dkim_init,
     .configure = dkim_configure,

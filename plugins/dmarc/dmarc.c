@@ -10,6 +10,11 @@
  *
  *  Tags at their RFC defaults (pct=100, adkim=r, aspf=r) and empty rua/ruf
  *  are left out.
+ *
+ *  Report addresses outside the customer's domain get their RFC 7489 7.1
+ *  authorisation "<policy domain>._report._dmarc.<report domain> TXT
+ *  v=DMARC1" when the report domain is in a zone this server serves for the
+ *  vendor (mns_zb_add_vendor_txt).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -354,6 +359,93 @@ static bool add_tag(char *buf, size_t size, size_t *len, const char *tag, const 
 	return true;
 }
 
+/** The domain whose DMARC record a receiver reads for this tenant's mail:
+ *  the From: domain. In ns mode that is the delegated zone (the record is at
+ *  _dmarc.mgeu.example.com); in cname mode the customer's own domain
+ *  (_dmarc.example.com is the customer's CNAME to our record). */
+static const char *policy_domain(const mns_tenant_ctx_t *t)
+{
+	return t->mode == MNS_MODE_CNAME ? t->domain : t->base;
+}
+
+/** True if \a name is \a domain or below it. */
+static bool at_or_below(const char *name, const char *domain)
+{
+	size_t n = strlen(name), d = strlen(domain);
+	return n == d ? strcmp(name, domain) == 0
+	              : n > d && name[n - d - 1] == '.' && strcmp(name + n - d, domain) == 0;
+}
+
+/** The report domains of a normalised URI list ("mailto:a@x.example!10m,…"),
+ *  each once, into \a out (up to \a max). */
+static size_t report_domains(const char *uris, char (*out)[256], size_t n, size_t max)
+{
+	const char *s = uris;
+	while (s != NULL && *s != '\0') {
+		size_t len = strcspn(s, ",");
+		char uri[DMARC_URIS_MAX];
+		snprintf(uri, sizeof(uri), "%.*s", (int)len, s);
+		s += len + (s[len] == ',');
+		char *at = strrchr(uri, '@');
+		if (at == NULL)
+			continue;
+		char *bang = strchr(at, '!');
+		if (bang != NULL)
+			*bang = '\0';
+		bool seen = false;
+		for (size_t i = 0; i < n && !seen; i++)
+			seen = strcmp(out[i], at + 1) == 0;
+		if (!seen && n < max && strlen(at + 1) < sizeof(out[0]))
+			snprintf(out[n++], sizeof(out[0]), "%s", at + 1);
+	}
+	return n;
+}
+
+/** RFC 7489 7.1: a receiver sends reports to an address outside the policy
+ *  domain only if "<policy domain>._report._dmarc.<report domain>" holds a
+ *  TXT record starting with "v=DMARC1". For each rua/ruf domain outside the
+ *  customer's domain that lies in a zone this server serves for the vendor
+ *  (a static zone or the hosted zone), that record is published with the
+ *  tenant; report domains served elsewhere are skipped (their owner must
+ *  publish the record, or a "*._report._dmarc" wildcard). */
+static int add_report_auths(mns_plugin_t *p, const mns_tenant_ctx_t *t, const char *rua,
+                            const char *ruf, mns_zone_builder_t *zb, mns_error_t *err)
+{
+	char domains[16][256];
+	size_t n = report_domains(rua, domains, 0, 16);
+	n = report_domains(ruf, domains, n, 16);
+	const char *policy = policy_domain(t);
+
+	for (size_t i = 0; i < n; i++) {
+		/* Inside the customer's domain: the same organisation, nothing to
+		 * authorise (and not a zone of the vendor's anyway). */
+		if (at_or_below(domains[i], t->domain) || at_or_below(domains[i], policy))
+			continue;
+		char owner[600];
+		int w = snprintf(owner, sizeof(owner), "%s._report._dmarc.%s", policy, domains[i]);
+		if (w < 0 || w > 253) {
+			mns_plugin_log(p, MNS_LOG_WARNING,
+			               "tenant %s: cannot authorise DMARC reports to %s: the name "
+			               "%s._report._dmarc.%s is longer than 253 octets",
+			               t->id, domains[i], policy, domains[i]);
+			continue;
+		}
+		mns_error_t e = {0};
+		int ret = mns_zb_add_vendor_txt(zb, owner, t->ttl, "v=DMARC1", &e);
+		if (ret == MNS_ENOENT || ret == MNS_EINVAL) {
+			/* Not a zone of ours (or another tenant's): its owner decides. */
+			mns_plugin_log(p, MNS_LOG_DEBUG, "tenant %s: %s not published: %s", t->id,
+			               owner, e.message);
+			continue;
+		}
+		if (ret != MNS_OK) {
+			*err = e;
+			return ret;
+		}
+	}
+	return MNS_OK;
+}
+
 static int dmarc_tenant_build(mns_plugin_t *p, const mns_tenant_ctx_t *t, const json_t *section,
                               mns_zone_builder_t *zb, mns_error_t *err)
 {
@@ -394,7 +486,10 @@ static int dmarc_tenant_build(mns_plugin_t *p, const mns_tenant_ctx_t *t, const 
 		return mns_error_set(err, "invalid_dmarc", "tenant %s: DMARC record too long",
 		                     t->id);
 
-	return mns_zb_add_txt(zb, "_dmarc", t->ttl, text, err);
+	int ret = mns_zb_add_txt(zb, "_dmarc", t->ttl, text, err);
+	if (ret == MNS_OK)
+		ret = add_report_auths(p, t, rua, ruf, zb, err);
+	return ret;
 }
 
 static int dmarc_tenant_instructions(mns_plugin_t *p, const mns_tenant_ctx_t *t,

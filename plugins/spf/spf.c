@@ -6,7 +6,12 @@
  *  tenant section is {"extra": ["ip4:192.0.2.1", ...], "all": "-all"}, both
  *  optional. Every mechanism is validated and normalised (lowercase names and
  *  domains, canonical addresses, no "+" qualifier) when it is configured or
- *  stored, so equal mechanisms compare equal as strings.
+ *  stored, so equal mechanisms compare equal as strings. A record that would
+ *  need more than 10 DNS lookups is refused with the terms that cost them.
+ *
+ *  The vendor's own record, "v=spf1 <vendor mechanisms> <all>", is published
+ *  in the hosted zone at "_spf" (hosted_build hook), so customers' own SPF
+ *  records can include the vendor in one lookup.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -25,10 +30,12 @@
 typedef struct spf_conf {
 	char **mechs; /**< Normalised vendor mechanisms. */
 	size_t n_mechs;
-	char all[8]; /**< "-all", "~all" or "?all". */
+	char all[8];            /**< "-all", "~all" or "?all". */
+	char include_label[64]; /**< "_spf": the include target in the hosted zone; "" = none. */
 } spf_conf_t;
 
-static const spf_conf_t spf_defaults = {.mechs = NULL, .n_mechs = 0, .all = "~all"};
+static const spf_conf_t spf_defaults = {
+    .mechs = NULL, .n_mechs = 0, .all = "~all", .include_label = "_spf"};
 
 static const mns_conf_item_t spf_schema[] = {
     {"mechanisms", MNS_CONF_LIST, "ip4:192.0.2.0/24", 0, 0,
@@ -36,6 +43,9 @@ static const mns_conf_item_t spf_schema[] = {
      "\"ip4:192.0.2.0/24 include:_spf.vendor.example\""},
     {"all", MNS_CONF_STR, "~all", 0, 0,
      "default final term: -all, ~all or ?all (tenants may override)"},
+    {"include-label", MNS_CONF_STR, "_spf", 0, 0,
+     "owner, in the hosted zone, of the vendor's own SPF record that customers can "
+     "include: (empty: none)"},
     {NULL, 0, NULL, 0, 0, NULL},
 };
 
@@ -389,6 +399,55 @@ static bool in_list(char *const *list, size_t n, const char *m)
 	return false;
 }
 
+/** Counts the DNS-querying terms of normalised mechanisms. */
+static int count_lookups(const char *m)
+{
+	if (strchr("-~?", *m) != NULL)
+		m++;
+	size_t n = strcspn(m, ":/");
+	if ((n == 1 && m[0] == 'a') || (n == 2 && strncmp(m, "mx", 2) == 0) ||
+	    (n == 7 && strncmp(m, "include", 7) == 0) || (n == 6 && strncmp(m, "exists", 6) == 0))
+		return 1;
+	return 0;
+}
+
+/** Appends to \a buf the terms among the first \a n of \a terms that cost a
+ *  DNS lookup, after \a label ("vendor", "tenant"); skips those in \a skip. */
+static void name_lookups(char *buf, size_t len, const char *label, char *const *terms, size_t n,
+                         char *const *skip, size_t n_skip)
+{
+	bool first = true;
+	for (size_t i = 0; i < n; i++) {
+		if (!count_lookups(terms[i]))
+			continue;
+		bool skipped = false;
+		for (size_t j = 0; j < n_skip && !skipped; j++)
+			skipped = strcmp(skip[j], terms[i]) == 0;
+		if (skipped)
+			continue;
+		size_t used = strlen(buf);
+		if (used + 1 >= len)
+			return;
+		if (first)
+			snprintf(buf + used, len - used, "%s%s: %s", used ? "; " : "", label,
+			         terms[i]);
+		else
+			snprintf(buf + used, len - used, ", %s", terms[i]);
+		first = false;
+	}
+}
+
+/** True for an a or mx mechanism without a domain: it means the domain the
+ *  record is evaluated for. */
+static bool domainless(const char *m)
+{
+	if (strchr("-~?", *m) != NULL)
+		m++;
+	size_t n = strcspn(m, ":/");
+	bool a_mx = (n == 1 && m[0] == 'a') || (n == 2 && strncmp(m, "mx", 2) == 0);
+	return a_mx && m[n] != ':';
+}
+
 /* --- Lifecycle ------------------------------------------------------------ */
 
 /** Adds the whitespace-separated mechanisms of \a text to \a c. */
@@ -456,10 +515,14 @@ static int spf_configure(mns_plugin_t *p, const json_t *conf, mns_error_t *err)
 	if (ret != MNS_OK)
 		goto fail;
 	if (lookups > SPF_LOOKUP_MAX) {
+		char terms[400] = "";
+		name_lookups(terms, sizeof(terms), "vendor", c->mechs, c->n_mechs, NULL, 0);
 		ret = mns_error_set_key(err, "mechanisms", "invalid_spf",
 		                        "the vendor mechanisms need %d DNS lookups; SPF allows %d "
-		                        "(RFC 7208 4.6.4): merge them behind one include:",
-		                        lookups, SPF_LOOKUP_MAX);
+		                        "(RFC 7208 4.6.4). Each of these costs one (%s): list "
+		                        "fixed addresses as ip4:/ip6: or merge them behind one "
+		                        "include:",
+		                        lookups, SPF_LOOKUP_MAX, terms);
 		goto fail;
 	}
 
@@ -474,10 +537,38 @@ static int spf_configure(mns_plugin_t *p, const json_t *conf, mns_error_t *err)
 		if (ret != MNS_OK)
 			goto fail;
 	}
+	memcpy(c->include_label, spf_defaults.include_label, sizeof(c->include_label));
+	v = json_object_get(conf, "include-label");
+	if (v != NULL && !json_is_null(v)) {
+		mns_error_t e;
+		const char *label = json_string_value(v);
+		if (label == NULL ||
+		    (label[0] != '\0' &&
+		     (mns_dname_normalize(label, true, c->include_label, sizeof(c->include_label),
+		                          &e) != MNS_OK ||
+		      label[strlen(label) - 1] == '.'))) {
+			ret = mns_error_set_key(err, "include-label", "invalid_config",
+			                        "include-label '%s' must be a name relative to the "
+			                        "hosted zone, such as _spf (empty: none)",
+			                        label != NULL ? label : "");
+			goto fail;
+		}
+		if (label[0] == '\0')
+			c->include_label[0] = '\0';
+	}
 	if (c->n_mechs == 0)
 		mns_plugin_log(p, MNS_LOG_WARNING,
 		               "no vendor mechanisms configured: tenants' SPF "
 		               "records authorise only what each tenant adds");
+	for (i = 0; c->include_label[0] != '\0' && i < c->n_mechs; i++)
+		if (domainless(c->mechs[i]))
+			mns_plugin_log(
+			    p, MNS_LOG_WARNING,
+			    "vendor mechanism '%s' has no domain: in tenants' records it "
+			    "names their bounce domain, but in the include target %s it "
+			    "would name the target itself, so it is left out there "
+			    "(write it with a domain to keep it)",
+			    c->mechs[i], c->include_label);
 
 	conf_free(mns_plugin_data(p));
 	mns_plugin_set_data(p, c);
@@ -497,18 +588,6 @@ static void spf_fini(mns_plugin_t *p)
 }
 
 /* --- Hooks ---------------------------------------------------------------- */
-
-/** Counts the DNS-querying terms of normalised mechanisms. */
-static int count_lookups(const char *m)
-{
-	if (strchr("-~?", *m) != NULL)
-		m++;
-	size_t n = strcspn(m, ":/");
-	if ((n == 1 && m[0] == 'a') || (n == 2 && strncmp(m, "mx", 2) == 0) ||
-	    (n == 7 && strncmp(m, "include", 7) == 0) || (n == 6 && strncmp(m, "exists", 6) == 0))
-		return 1;
-	return 0;
-}
 
 static int spf_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const json_t *old,
                             const json_t *in, json_t **out, mns_error_t *err)
@@ -587,10 +666,21 @@ static int spf_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const js
 			lookups += count_lookups(norm);
 	}
 	if (lookups > SPF_LOOKUP_MAX) {
+		char terms[400] = "";
+		size_t n_extra = json_array_size(extra);
+		char **tl = calloc(n_extra ? n_extra : 1, sizeof(*tl));
+		if (tl == NULL)
+			goto nomem;
+		for (i = 0; i < n_extra; i++)
+			tl[i] = (char *)json_string_value(json_array_get(extra, i));
+		name_lookups(terms, sizeof(terms), "vendor", c->mechs, c->n_mechs, NULL, 0);
+		name_lookups(terms, sizeof(terms), "tenant", tl, n_extra, c->mechs, c->n_mechs);
+		free(tl);
 		ret = mns_error_set_key(err, "spf.extra", "invalid_spf",
-		                        "the SPF record would need %d DNS lookups (include, a, mx, "
-		                        "exists); receivers allow %d (RFC 7208 4.6.4)",
-		                        lookups, SPF_LOOKUP_MAX);
+		                        "the SPF record would need %d DNS lookups; receivers allow "
+		                        "%d (RFC 7208 4.6.4). Each of these costs one (%s): list "
+		                        "fixed addresses as ip4:/ip6: or merge includes",
+		                        lookups, SPF_LOOKUP_MAX, terms);
 		goto fail;
 	}
 	if (json_array_size(extra) > 0 && json_object_set(sec, "extra", extra) != 0)
@@ -676,16 +766,48 @@ static int spf_tenant_build(mns_plugin_t *p, const mns_tenant_ctx_t *t, const js
 	return ret;
 }
 
+/** The vendor's own SPF record at <include-label>.<hosted zone>, e.g.
+ *  "_spf.mailns.vendor.example TXT "v=spf1 ip4:192.0.2.0/24 ~all"": a customer
+ *  who also sends mail elsewhere adds "include:_spf.mailns.vendor.example" to
+ *  the SPF record of their own domain, one DNS lookup for every address of
+ *  the vendor, kept current by the vendor. */
+static int spf_hosted_build(mns_plugin_t *p, mns_zone_builder_t *zb, mns_error_t *err)
+{
+	const spf_conf_t *c = conf_of(p);
+	const json_t *ttl = json_object_get(mns_plugin_vendor(p), "ttl");
+	size_t size = 16 + (c->n_mechs + 1) * SPF_TERM_MAX, len;
+
+	if (c->include_label[0] == '\0')
+		return MNS_OK;
+	char *text = malloc(size);
+	if (text == NULL) {
+		mns_error_set(err, "out_of_memory", "spf: out of memory");
+		return MNS_ENOMEM;
+	}
+	len = (size_t)snprintf(text, size, "v=spf1");
+	for (size_t i = 0; i < c->n_mechs; i++)
+		if (!domainless(c->mechs[i]))
+			append(text, size, &len, c->mechs[i]);
+	append(text, size, &len, c->all);
+	int ret = mns_zb_add_txt(zb, c->include_label,
+	                         json_is_integer(ttl) ? (uint32_t)json_integer_value(ttl) : 3600,
+	                         text, err);
+	free(text);
+	return ret;
+}
+
 MNS_PLUGIN(spf) = {
     .abi_major = MNS_PLUGIN_ABI_MAJOR,
     .abi_minor = MNS_PLUGIN_ABI_MINOR,
     .struct_size = sizeof(mns_plugin_api_t),
     .name = "spf",
     .version = "0.1.0",
-    .summary = "SPF record (vendor mechanisms + tenant extras) on the bounce domain",
+    .summary = "SPF record (vendor mechanisms + tenant extras) on the bounce domain, and the "
+               "vendor's include target in the hosted zone",
     .schema = spf_schema,
     .configure = spf_configure,
     .fini = spf_fini,
     .tenant_check = spf_tenant_check,
     .tenant_build = spf_tenant_build,
+    .hosted_build = spf_hosted_build,
 };

@@ -17,6 +17,9 @@
 
 #include "mailns/plugin.h"
 #include "plugin/plugin_internal.h"
+#include "plugin/registry.h"
+#include "server.h"
+#include "tenant/external.h"
 #include "tenant/instr.h"
 #include "zone/zone.h"
 
@@ -112,6 +115,93 @@ static inline int pt_build(mns_plugin_t *p, const mns_tenant_ctx_t *t, const jso
 		                 MNS_OK);
 	mns_zb_set_producer(zb, mns_plugin_name(p));
 	int ret = mns_plugin_api(p)->tenant_build(p, t, section, zb, err);
+	if (ret == MNS_OK)
+		ret = mns_zb_build(zb, zone, err);
+	mns_zb_free(zb);
+	return ret;
+}
+
+/** Records a tenant placed in vendor zones (mns_zb_add_vendor_txt). */
+typedef struct pt_ext {
+	mns_zone_t **zones; /**< One per owner. */
+	size_t n;
+	json_t *names; /**< Their owners (absolute names, as the core lists them). */
+} pt_ext_t;
+
+/** \brief Frees what pt_build_ext() collected. */
+static inline void pt_ext_free(pt_ext_t *x)
+{
+	for (size_t i = 0; i < x->n; i++)
+		mns_zone_free(x->zones[i]);
+	free(x->zones);
+	json_decref(x->names);
+	memset(x, 0, sizeof(*x));
+}
+
+/** \brief Like pt_build(), with the core's collector for records placed in
+ *  vendor zones: the hosted zone PT_HOSTED and the static zones \a statics
+ *  (NULL-terminated, may be NULL) are served. */
+static inline int pt_build_ext(mns_plugin_t *p, const mns_tenant_ctx_t *t, const json_t *section,
+                               const char *const *statics, mns_zone_t **zone, pt_ext_t *x,
+                               mns_error_t *err)
+{
+	bool ns = t->mode == MNS_MODE_NS;
+	mns_conf_t conf = {0};
+	mns_server_t srv = {0};
+	knot_dname_t *apexes[8] = {NULL};
+	conf.hosted_zone = (char *)PT_HOSTED;
+	srv.conf = &conf;
+	srv.static_apexes = apexes;
+	for (size_t i = 0; statics != NULL && statics[i] != NULL && i < 8; i++) {
+		apexes[i] = knot_dname_from_str_alloc(statics[i]);
+		assert_non_null(apexes[i]);
+		knot_dname_to_lower(apexes[i]);
+		srv.n_static++;
+	}
+	memset(x, 0, sizeof(*x));
+	mns_external_t *ext = mns_external_new(&srv, t->id);
+	assert_non_null(ext);
+	mns_zone_builder_t *zb =
+	    mns_zb_new(t->base, t->base, ns ? MNS_ZONE_TENANT : MNS_ZONE_SUBTREE);
+	assert_non_null(zb);
+	*zone = NULL;
+	memset(err, 0, sizeof(*err));
+	mns_zb_set_tenant(zb, t->id);
+	mns_zb_set_external(zb, ext);
+	if (ns)
+		assert_int_equal(mns_zb_add_soa(zb, 3600, "ns1.vendor.example",
+		                                "hostmaster.vendor.example", 1, 7200, 3600, 1209600,
+		                                300, err),
+		                 MNS_OK);
+	mns_zb_set_producer(zb, mns_plugin_name(p));
+	int ret = mns_plugin_api(p)->tenant_build(p, t, section, zb, err);
+	if (ret == MNS_OK)
+		ret = mns_zb_build(zb, zone, err);
+	if (ret == MNS_OK)
+		ret = mns_external_build(ext, &x->zones, &x->n, &x->names, err);
+	mns_zb_free(zb);
+	mns_external_free(ext);
+	for (size_t i = 0; i < srv.n_static; i++)
+		free(apexes[i]);
+	return ret;
+}
+
+/** \brief Builds the vendor's hosted zone PT_HOSTED (SOA, then \a p's
+ *  hosted_build records). */
+static inline int pt_build_hosted(mns_plugin_t *p, mns_zone_t **zone, mns_error_t *err)
+{
+	mns_zone_builder_t *zb = mns_zb_new(PT_HOSTED, PT_HOSTED, MNS_ZONE_HOSTED);
+	assert_non_null(zb);
+	*zone = NULL;
+	memset(err, 0, sizeof(*err));
+	assert_int_equal(mns_zb_add_soa(zb, 3600, "ns1.vendor.example", "hostmaster.vendor.example",
+	                                1, 7200, 3600, 1209600, 300, err),
+	                 MNS_OK);
+	mns_zb_set_producer(zb, mns_plugin_name(p));
+	const mns_plugin_api_t *api = mns_plugin_api(p);
+	int ret = MNS_PLUGIN_HAS(api, hosted_build) && api->hosted_build != NULL
+	              ? api->hosted_build(p, zb, err)
+	              : MNS_OK;
 	if (ret == MNS_OK)
 		ret = mns_zb_build(zb, zone, err);
 	mns_zb_free(zb);

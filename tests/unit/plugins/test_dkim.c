@@ -1,7 +1,16 @@
 /*  Unit tests of the dkim plugin: key generation, records in both modes,
- *  validation, secrets kept out of tenant.get and dkim.keys.
+ *  validation, secrets kept out of tenant.get and dkim.keys; the rotation
+ *  lifecycle (every state transition and timestamp rule, restart catch-up),
+ *  the MTA export formats and directory, the background key pool.
  *  SPDX-License-Identifier: GPL-3.0-or-later */
 #include "plugtest.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "dkim_internal.h"
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>
@@ -558,6 +567,972 @@ static void test_instructions(void **state)
 	mns_plugin_destroy(p);
 }
 
+/* --- Rotation: the lifecycle as pure functions --------------------------------- */
+
+#define T0 ((int64_t)1700000000)
+static const mns_dkim_policy_t POL = {.period = 1000, .lead = 100, .hold = 300};
+
+/** A selector object as stored; times < 0 are left out. */
+static json_t *mk_sel(const char *name, const char *alg, const char *state, int64_t created,
+                      int64_t published, int64_t activated, int64_t retired, const char *pub)
+{
+	json_t *s = json_pack("{s:s, s:s, s:i, s:s, s:I, s:s, s:s}", "selector", name, "algorithm",
+	                      alg, "bits", strcmp(alg, "rsa") == 0 ? 2048 : 256, "state", state,
+	                      "created", (json_int_t)created, "public", pub, "private",
+	                      "-----BEGIN PRIVATE KEY-----\nX\n-----END PRIVATE KEY-----\n");
+	if (published >= 0)
+		json_object_set_new(s, "published", json_integer(published));
+	if (activated >= 0)
+		json_object_set_new(s, "activated", json_integer(activated));
+	if (retired >= 0)
+		json_object_set_new(s, "retired", json_integer(retired));
+	return s;
+}
+
+/** A section holding the given selectors (stolen). */
+static json_t *mk_sec(json_t *a, json_t *b)
+{
+	json_t *sel = json_array();
+	if (a != NULL)
+		json_array_append_new(sel, a);
+	if (b != NULL)
+		json_array_append_new(sel, b);
+	return json_pack("{s:o}", "selectors", sel);
+}
+
+/** A fake new key for publish steps (what keys.c would hand over). */
+static json_t *fake_key(size_t pair, int64_t now, const char *pub)
+{
+	return json_pack("{s:s, s:i, s:I, s:s, s:s}", "algorithm", mns_dkim_pairs[pair].alg, "bits",
+	                 pair == MNS_DKIM_RSA ? 2048 : 256, "created", (json_int_t)now, "public",
+	                 pub, "private", "-----BEGIN PRIVATE KEY-----\nN\n");
+}
+
+static int keys_made;
+static json_t *test_keys(void *data, size_t pair, int64_t now)
+{
+	char pub[32];
+	keys_made++;
+	snprintf(pub, sizeof(pub), "K%dAAAA", keys_made);
+	return data == NULL ? fake_key(pair, now, pub) : NULL;
+}
+
+static void assert_step(mns_dkim_step_t st, mns_dkim_step_kind_t kind, const char *sel, int64_t at)
+{
+	if (st.kind != kind || strcmp(st.selector, sel) != 0 || st.at != at)
+		fail_msg("expected %s %s at %lld, got %s %s at %lld", mns_dkim_step_name(kind), sel,
+		         (long long)at, mns_dkim_step_name(st.kind), st.selector, (long long)st.at);
+}
+
+static int64_t sel_int(const json_t *sec, const char *name, const char *key)
+{
+	const json_t *s = selector(sec, name);
+	assert_non_null(s);
+	const json_t *v = json_object_get(s, key);
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+}
+
+/* One full cycle s1 -> s2 -> s1, every transition and the time it is due. */
+static void test_rotation_cycle(void **state)
+{
+	json_t *sec = mk_sec(mk_sel("s1", "rsa", "active", T0, T0, T0, -1, "AAAA"), NULL);
+	mns_dkim_step_t st;
+
+	/* Active s1: the next key is published lead before a period is over. */
+	st = mns_dkim_next_step(sec, &POL);
+	assert_step(st, MNS_DKIM_PUBLISH, "s2", T0 + 1000 - 100);
+	assert_int_equal(st.pair, MNS_DKIM_RSA);
+
+	/* Publish (a little late: the step is stamped when it happens). */
+	int64_t t1 = T0 + 905;
+	assert_int_equal(mns_dkim_step_apply(sec, &st, fake_key(0, t1, "BBBB"), t1), MNS_OK);
+	assert_string_equal(sel_field(sec, "s2", "state"), "published");
+	assert_int_equal(sel_int(sec, "s2", "published"), t1);
+	assert_int_equal(sel_int(sec, "s2", "activated"), -1);
+	assert_string_equal(sel_field(sec, "s1", "state"), "active");
+	st = mns_dkim_next_step(sec, &POL);
+	assert_step(st, MNS_DKIM_ACTIVATE, "s2", t1 + 100);
+
+	/* Activate: s2 signs, s1 retires; both are still published. */
+	int64_t t2 = t1 + 100;
+	assert_int_equal(mns_dkim_step_apply(sec, &st, NULL, t2), MNS_OK);
+	assert_string_equal(sel_field(sec, "s2", "state"), "active");
+	assert_int_equal(sel_int(sec, "s2", "activated"), t2);
+	assert_string_equal(sel_field(sec, "s1", "state"), "retired");
+	assert_int_equal(sel_int(sec, "s1", "retired"), t2);
+	assert_int_equal(sel_int(sec, "s1", "activated"), T0); /* Kept. */
+	st = mns_dkim_next_step(sec, &POL);
+	assert_step(st, MNS_DKIM_WITHDRAW, "s1", t2 + 300);
+
+	/* Withdraw: s1 leaves the selectors; its metadata (never its key) goes to
+	 * the history. */
+	int64_t t3 = t2 + 300;
+	assert_int_equal(mns_dkim_step_apply(sec, &st, NULL, t3), MNS_OK);
+	assert_null(selector(sec, "s1"));
+	assert_int_equal(json_array_size(json_object_get(sec, "selectors")), 1);
+	const json_t *h = json_array_get(json_object_get(sec, "history"), 0);
+	assert_non_null(h);
+	assert_string_equal(json_string_value(json_object_get(h, "selector")), "s1");
+	assert_string_equal(json_string_value(json_object_get(h, "state")), "withdrawn");
+	assert_int_equal(json_integer_value(json_object_get(h, "withdrawn")), t3);
+	assert_int_equal(json_integer_value(json_object_get(h, "retired")), t2);
+	assert_int_equal(json_integer_value(json_object_get(h, "activated")), T0);
+	assert_null(json_object_get(h, "private"));
+	assert_null(json_object_get(h, "public"));
+
+	/* The next rotation, back to s1, one period after s2 began to sign. */
+	st = mns_dkim_next_step(sec, &POL);
+	assert_step(st, MNS_DKIM_PUBLISH, "s1", t2 + 1000 - 100);
+	int64_t t4 = st.at;
+	assert_int_equal(mns_dkim_step_apply(sec, &st, fake_key(0, t4, "CCCC"), t4), MNS_OK);
+	assert_string_equal(sel_field(sec, "s1", "state"), "published");
+	assert_string_equal(sel_field(sec, "s1", "public"), "CCCC");
+	st = mns_dkim_next_step(sec, &POL);
+	assert_step(st, MNS_DKIM_ACTIVATE, "s1", t4 + 100);
+	json_decref(sec);
+}
+
+/* A step that does not match the state is refused and changes nothing: a
+ * step is never applied twice. */
+static void test_rotation_stale_steps(void **state)
+{
+	json_t *sec = mk_sec(mk_sel("s1", "rsa", "active", T0, T0, T0, -1, "AAAA"),
+	                     mk_sel("s2", "rsa", "published", T0 + 900, T0 + 900, -1, -1, "BBBB"));
+	json_t *before = json_deep_copy(sec);
+	mns_dkim_step_t st = {.kind = MNS_DKIM_ACTIVATE, .pair = 0, .selector = "s2", .at = 0};
+
+	/* Not the published selector, a withdraw without a retired key, a
+	 * publish while one is published, a publish on the active selector. */
+	mns_dkim_step_t bad[] = {
+	    {.kind = MNS_DKIM_ACTIVATE, .pair = 0, .selector = "s1"},
+	    {.kind = MNS_DKIM_WITHDRAW, .pair = 0, .selector = "s1"},
+	    {.kind = MNS_DKIM_PUBLISH, .pair = 0, .selector = "s2"},
+	    {.kind = MNS_DKIM_ACTIVATE, .pair = 1, .selector = "e2"},
+	    {.kind = MNS_DKIM_NONE, .pair = 0, .selector = ""},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *key = bad[i].kind == MNS_DKIM_PUBLISH ? fake_key(0, T0, "ZZZZ") : NULL;
+		assert_int_equal(mns_dkim_step_apply(sec, &bad[i], key, T0 + 1000), MNS_EINVAL);
+		assert_true(json_equal(sec, before));
+	}
+	assert_int_equal(mns_dkim_step_apply(sec, &st, NULL, T0 + 1000), MNS_OK);
+	json_t *after = json_deep_copy(sec);
+	/* Once more: refused, nothing changes. */
+	assert_int_equal(mns_dkim_step_apply(sec, &st, NULL, T0 + 1001), MNS_EINVAL);
+	assert_true(json_equal(sec, after));
+
+	/* A publish onto the active selector, or a name outside the pair. */
+	json_t *one = mk_sec(mk_sel("s1", "rsa", "active", T0, T0, T0, -1, "AAAA"), NULL);
+	mns_dkim_step_t p1 = {.kind = MNS_DKIM_PUBLISH, .pair = 0, .selector = "s1"};
+	mns_dkim_step_t p9 = {.kind = MNS_DKIM_PUBLISH, .pair = 0, .selector = "s9"};
+	assert_int_equal(mns_dkim_step_apply(one, &p1, fake_key(0, T0, "ZZ"), T0), MNS_EINVAL);
+	assert_int_equal(mns_dkim_step_apply(one, &p9, fake_key(0, T0, "ZZ"), T0), MNS_EINVAL);
+	assert_int_equal(json_array_size(json_object_get(one, "selectors")), 1);
+	json_decref(one);
+	json_decref(after);
+	json_decref(before);
+	json_decref(sec);
+}
+
+/* Timestamp rules: keys stored before rotation existed (only "created") are
+ * scheduled from "created"; a period of 0 never publishes; a lead longer
+ * than the period is cut to it; a hold longer than the rest of the period
+ * delays the next publish until the withdrawal. */
+static void test_rotation_timestamps(void **state)
+{
+	json_t *legacy = mk_sec(mk_sel("s1", "rsa", "active", T0, -1, -1, -1, "AAAA"), NULL);
+	assert_int_equal(mns_dkim_sel_time(selector(legacy, "s1"), "activated"), T0);
+	assert_int_equal(mns_dkim_sel_time(selector(legacy, "s1"), "published"), T0);
+	assert_int_equal(mns_dkim_sel_time(selector(legacy, "s1"), "retired"), 0);
+	assert_step(mns_dkim_next_step(legacy, &POL), MNS_DKIM_PUBLISH, "s2", T0 + 900);
+
+	mns_dkim_policy_t manual = {.period = 0, .lead = 100, .hold = 300};
+	assert_int_equal(mns_dkim_next_step(legacy, &manual).kind, MNS_DKIM_NONE);
+	mns_dkim_policy_t long_lead = {.period = 50, .lead = 100, .hold = 300};
+	assert_step(mns_dkim_next_step(legacy, &long_lead), MNS_DKIM_PUBLISH, "s2", T0);
+	json_decref(legacy);
+
+	/* Retired s1 with a long hold: the withdrawal comes first, and only then
+	 * the publish whose time has long passed (one catch-up does both). */
+	mns_dkim_policy_t long_hold = {.period = 1000, .lead = 100, .hold = 2000};
+	json_t *sec =
+	    mk_sec(mk_sel("s2", "rsa", "active", T0, T0, T0, -1, "BBBB"),
+	           mk_sel("s1", "rsa", "retired", T0 - 999, T0 - 999, T0 - 900, T0, "AAAA"));
+	assert_step(mns_dkim_next_step(sec, &long_hold), MNS_DKIM_WITHDRAW, "s1", T0 + 2000);
+	mns_dkim_step_t done[8];
+	keys_made = 0;
+	size_t n = mns_dkim_catch_up(sec, &long_hold, T0 + 1500, test_keys, NULL, done, 8);
+	assert_int_equal(n, 0); /* Publish was due at T0 + 900 but s1 is still held. */
+	n = mns_dkim_catch_up(sec, &long_hold, T0 + 2000, test_keys, NULL, done, 8);
+	assert_int_equal(n, 2);
+	assert_step(done[0], MNS_DKIM_WITHDRAW, "s1", T0 + 2000);
+	assert_step(done[1], MNS_DKIM_PUBLISH, "s1", T0 + 900);
+	assert_int_equal(sel_int(sec, "s1", "published"), T0 + 2000); /* Stamped now. */
+	assert_int_equal(keys_made, 1);
+	json_decref(sec);
+
+	/* Both pairs keep their own schedule; the earliest step wins. */
+	sec = mk_sec(mk_sel("s1", "rsa", "active", T0, T0, T0, -1, "AAAA"),
+	             mk_sel("e1", "ed25519", "active", T0 + 50, T0 + 50, T0 + 50, -1, "EEEE"));
+	assert_step(mns_dkim_next_step(sec, &POL), MNS_DKIM_PUBLISH, "s2", T0 + 900);
+	assert_step(mns_dkim_pair_next(sec, MNS_DKIM_ED25519, &POL), MNS_DKIM_PUBLISH, "e2",
+	            T0 + 950);
+	json_decref(sec);
+
+	/* No keys: nothing to do. */
+	json_t *empty = json_object();
+	assert_int_equal(mns_dkim_next_step(empty, &POL).kind, MNS_DKIM_NONE);
+	assert_int_equal(mns_dkim_next_step(NULL, &POL).kind, MNS_DKIM_NONE);
+	json_decref(empty);
+}
+
+/* A restart applies every step whose time has passed, in order, exactly
+ * once, from the stored timestamps; applying again changes nothing. */
+static void test_rotation_restart(void **state)
+{
+	mns_dkim_step_t done[8];
+	/* Stopped while s2 was published; back long after it should have
+	 * become active. It becomes active now (it has been in the DNS for at
+	 * least the lead time), s1 retires now and is held the full hold. */
+	json_t *sec = mk_sec(mk_sel("s1", "rsa", "active", T0, T0, T0, -1, "AAAA"),
+	                     mk_sel("s2", "rsa", "published", T0 + 900, T0 + 900, -1, -1, "BBBB"));
+	int64_t back = T0 + 5000;
+	keys_made = 0;
+	size_t n = mns_dkim_catch_up(sec, &POL, back, test_keys, NULL, done, 8);
+	assert_int_equal(n, 1);
+	assert_step(done[0], MNS_DKIM_ACTIVATE, "s2", T0 + 1000);
+	assert_string_equal(sel_field(sec, "s2", "state"), "active");
+	assert_int_equal(sel_int(sec, "s2", "activated"), back);
+	assert_int_equal(sel_int(sec, "s2", "published"), T0 + 900); /* Not repeated. */
+	assert_string_equal(sel_field(sec, "s2", "public"), "BBBB"); /* Same key. */
+	assert_int_equal(sel_int(sec, "s1", "retired"), back);
+	assert_int_equal(keys_made, 0);
+
+	/* A second restart at the same time: nothing is due, nothing changes. */
+	json_t *copy = json_deep_copy(sec);
+	assert_int_equal(mns_dkim_catch_up(sec, &POL, back, test_keys, NULL, done, 8), 0);
+	assert_true(json_equal(sec, copy));
+	json_decref(copy);
+
+	/* Just before the hold ends: nothing; at its end: s1 withdrawn, once. */
+	assert_int_equal(mns_dkim_catch_up(sec, &POL, back + 299, test_keys, NULL, done, 8), 0);
+	assert_int_equal(mns_dkim_catch_up(sec, &POL, back + 300, test_keys, NULL, done, 8), 1);
+	assert_step(done[0], MNS_DKIM_WITHDRAW, "s1", back + 300);
+	assert_int_equal(mns_dkim_catch_up(sec, &POL, back + 300, test_keys, NULL, done, 8), 0);
+	assert_int_equal(json_array_size(json_object_get(sec, "history")), 1);
+
+	/* Down for several periods with s2 active alone: one publish (not one
+	 * per missed period), then the lead time runs again from now. */
+	int64_t later = back + 10 * 1000;
+	assert_int_equal(mns_dkim_catch_up(sec, &POL, later, test_keys, NULL, done, 8), 1);
+	assert_step(done[0], MNS_DKIM_PUBLISH, "s1", back + 900);
+	assert_int_equal(keys_made, 1);
+	assert_step(mns_dkim_next_step(sec, &POL), MNS_DKIM_ACTIVATE, "s1", later + 100);
+	json_decref(sec);
+}
+
+/* A publish that gets no key waits; the other pair goes on. */
+static void test_rotation_waits_for_key(void **state)
+{
+	json_t *sec = mk_sec(mk_sel("s1", "rsa", "active", T0, T0, T0, -1, "AAAA"),
+	                     mk_sel("e2", "ed25519", "published", T0, T0, -1, -1, "EEEE"));
+	json_array_append_new(
+	    json_object_get(sec, "selectors"),
+	    mk_sel("e1", "ed25519", "active", T0 - 500, T0 - 500, T0 - 500, -1, "DDDD"));
+	mns_dkim_step_t done[8];
+	int no_keys = 1;
+	size_t n = mns_dkim_catch_up(sec, &POL, T0 + 950, test_keys, &no_keys, done, 8);
+	assert_int_equal(n, 1);
+	assert_step(done[0], MNS_DKIM_ACTIVATE, "e2", T0 + 100);
+	assert_string_equal(sel_field(sec, "s1", "state"), "active");
+	assert_null(selector(sec, "s2"));
+	/* With keys: the RSA publish happens. */
+	n = mns_dkim_catch_up(sec, &POL, T0 + 950, test_keys, NULL, done, 8);
+	assert_int_equal(n, 1);
+	assert_step(done[0], MNS_DKIM_PUBLISH, "s2", T0 + 900);
+	json_decref(sec);
+}
+
+/* dkim.rotate may start only from a lone active key. */
+static void test_rotate_check(void **state)
+{
+	char why[400];
+	mns_dkim_step_t st;
+	json_t *sec = mk_sec(mk_sel("s2", "rsa", "active", T0, T0, T0, -1, "AAAA"), NULL);
+	assert_int_equal(
+	    mns_dkim_rotate_check(sec, MNS_DKIM_RSA, T0 + 5, &POL, &st, why, sizeof(why)), MNS_OK);
+	assert_step(st, MNS_DKIM_PUBLISH, "s1", T0 + 5);
+	assert_int_not_equal(
+	    mns_dkim_rotate_check(sec, MNS_DKIM_ED25519, T0, &POL, &st, why, sizeof(why)), MNS_OK);
+	assert_int_equal(mns_dkim_step_apply(sec, &st, fake_key(0, T0 + 5, "BBBB"), T0 + 5),
+	                 MNS_OK);
+	/* In progress: refused, saying when the new key signs. */
+	assert_int_equal(
+	    mns_dkim_rotate_check(sec, MNS_DKIM_RSA, T0 + 6, &POL, &st, why, sizeof(why)),
+	    MNS_EINVAL);
+	assert_non_null(strstr(why, "in progress"));
+	assert_non_null(strstr(why, "1700000105"));
+	st = mns_dkim_next_step(sec, &POL);
+	assert_int_equal(mns_dkim_step_apply(sec, &st, NULL, T0 + 105), MNS_OK);
+	/* Held: refused until the old key is withdrawn. */
+	assert_int_equal(
+	    mns_dkim_rotate_check(sec, MNS_DKIM_RSA, T0 + 106, &POL, &st, why, sizeof(why)),
+	    MNS_EINVAL);
+	assert_non_null(strstr(why, "retire-hold"));
+	assert_non_null(strstr(why, "1700000405"));
+	json_decref(sec);
+}
+
+/* What the DNS shows at each step, in both modes: in cname mode the standby
+ * CNAME gives way to the new key while it is published and comes back,
+ * the other way round, once the old key is withdrawn. */
+static void test_rotation_records(void **state)
+{
+	mns_plugin_t *p = dkim_new(NULL);
+	mns_tenant_ctx_t cn = pt_ctx_cname(), ns = pt_ctx_ns();
+	mns_error_t err;
+	mns_zone_t *z = NULL;
+	const char *s1 = "s1._domainkey.acme." PT_HOSTED, *s2 = "s2._domainkey.acme." PT_HOSTED;
+	const char *n1 = "s1._domainkey.mgeu.example.com", *n2 = "s2._domainkey.mgeu.example.com";
+
+	json_t *sec = mk_sec(mk_sel("s1", "rsa", "active", T0, T0, T0, -1, "AAAA"), NULL);
+	/* 1. s1 active alone. */
+	assert_int_equal(pt_build(p, &cn, sec, &z, &err), MNS_OK);
+	pt_assert_txt(pt_rrset(z, s1, KNOT_RRTYPE_TXT), "v=DKIM1; k=rsa; p=AAAA", 3600);
+	pt_assert_cname(pt_rrset(z, s2, KNOT_RRTYPE_CNAME), s1, 3600);
+	mns_zone_free(z);
+	assert_int_equal(pt_build(p, &ns, sec, &z, &err), MNS_OK);
+	assert_non_null(pt_rrset(z, n1, KNOT_RRTYPE_TXT));
+	assert_null(pt_rrset(z, n2, KNOT_RRTYPE_TXT));
+	assert_null(pt_rrset(z, n2, KNOT_RRTYPE_CNAME));
+	mns_zone_free(z);
+
+	/* 2. s2 published: two keys, no CNAME. */
+	mns_dkim_step_t st = mns_dkim_next_step(sec, &POL);
+	assert_int_equal(mns_dkim_step_apply(sec, &st, fake_key(0, T0, "BBBB"), T0 + 900), MNS_OK);
+	for (int mode = 0; mode < 2; mode++) {
+		assert_int_equal(pt_build(p, mode ? &cn : &ns, sec, &z, &err), MNS_OK);
+		pt_assert_txt(pt_rrset(z, mode ? s1 : n1, KNOT_RRTYPE_TXT),
+		              "v=DKIM1; k=rsa; p=AAAA", 3600);
+		pt_assert_txt(pt_rrset(z, mode ? s2 : n2, KNOT_RRTYPE_TXT),
+		              "v=DKIM1; k=rsa; p=BBBB", 3600);
+		assert_null(pt_rrset(z, mode ? s2 : n2, KNOT_RRTYPE_CNAME));
+		assert_int_equal(pt_rrset_count(z), mode ? 2 : 3);
+		mns_zone_free(z);
+	}
+
+	/* 3. s2 active, s1 retired: still two keys. */
+	st = mns_dkim_next_step(sec, &POL);
+	assert_int_equal(mns_dkim_step_apply(sec, &st, NULL, T0 + 1000), MNS_OK);
+	assert_int_equal(pt_build(p, &cn, sec, &z, &err), MNS_OK);
+	pt_assert_txt(pt_rrset(z, s1, KNOT_RRTYPE_TXT), "v=DKIM1; k=rsa; p=AAAA", 3600);
+	pt_assert_txt(pt_rrset(z, s2, KNOT_RRTYPE_TXT), "v=DKIM1; k=rsa; p=BBBB", 3600);
+	assert_int_equal(pt_rrset_count(z), 2);
+	mns_zone_free(z);
+
+	/* 4. s1 withdrawn: s1 is the CNAME now, to s2; in ns mode s1 is gone. */
+	st = mns_dkim_next_step(sec, &POL);
+	assert_int_equal(mns_dkim_step_apply(sec, &st, NULL, T0 + 1300), MNS_OK);
+	assert_int_equal(pt_build(p, &cn, sec, &z, &err), MNS_OK);
+	pt_assert_cname(pt_rrset(z, s1, KNOT_RRTYPE_CNAME), s2, 3600);
+	pt_assert_txt(pt_rrset(z, s2, KNOT_RRTYPE_TXT), "v=DKIM1; k=rsa; p=BBBB", 3600);
+	assert_int_equal(pt_rrset_count(z), 2);
+	mns_zone_free(z);
+	assert_int_equal(pt_build(p, &ns, sec, &z, &err), MNS_OK);
+	assert_null(pt_rrset(z, n1, KNOT_RRTYPE_TXT));
+	assert_non_null(pt_rrset(z, n2, KNOT_RRTYPE_TXT));
+	mns_zone_free(z);
+
+	/* The customer's CNAMEs (instructions) are the same at every step. */
+	json_t *recs = pt_instructions(p, &cn, sec);
+	assert_int_equal(json_array_size(recs), 2);
+	pt_assert_instr(json_array_get(recs, 0), "s1._domainkey.example.com", "CNAME", s1, true,
+	                NULL);
+	pt_assert_instr(json_array_get(recs, 1), "s2._domainkey.example.com", "CNAME", s2, true,
+	                NULL);
+	json_decref(recs);
+	json_decref(sec);
+	mns_plugin_destroy(p);
+}
+
+/* dkim.keys: state, algorithm, size, every timestamp, the public key and
+ * the next step; never a private key. */
+static void test_keys_view(void **state)
+{
+	mns_plugin_t *p = dkim_new(json_pack("{s:i, s:i, s:i}", "rotation-period", 1000,
+	                                     "publish-lead", 100, "retire-hold", 300));
+	json_t *sec = mk_sec(mk_sel("s2", "rsa", "active", T0, T0, T0 + 1000, -1, "BBBB"),
+	                     mk_sel("s1", "rsa", "retired", T0 - 9, T0 - 5, T0, T0 + 1000, "AAAA"));
+	json_object_set_new(sec, "history",
+	                    json_pack("[{s:s, s:s, s:I}]", "selector", "s2", "state", "withdrawn",
+	                              "withdrawn", (json_int_t)T0 - 100));
+	stored_doc =
+	    json_pack("{s:s, s:s, s:s, s:s, s:O}", "tenant", "acme", "domain", "example.com",
+	              "mode", "ns", "zone", "mgeu.example.com", "dkim", sec);
+	const mns_plugin_command_t *cmd = mns_plugin_api(p)->commands;
+	json_t *args = pt_json("{\"tenant\": \"acme\"}"), *res = NULL;
+	mns_error_t err = {0};
+	assert_int_equal(cmd->fn(p, args, &res, &err), MNS_OK);
+	assert_false(has_private(res));
+	const json_t *s1 = selector(res, "s1");
+	assert_string_equal(json_string_value(json_object_get(s1, "state")), "retired");
+	assert_string_equal(json_string_value(json_object_get(s1, "algorithm")), "rsa");
+	assert_int_equal(json_integer_value(json_object_get(s1, "bits")), 2048);
+	assert_int_equal(json_integer_value(json_object_get(s1, "created")), T0 - 9);
+	assert_int_equal(json_integer_value(json_object_get(s1, "published")), T0 - 5);
+	assert_int_equal(json_integer_value(json_object_get(s1, "activated")), T0);
+	assert_int_equal(json_integer_value(json_object_get(s1, "retired")), T0 + 1000);
+	assert_string_equal(json_string_value(json_object_get(s1, "public")), "AAAA");
+	assert_int_equal(json_array_size(json_object_get(res, "withdrawn")), 1);
+	const json_t *next = json_array_get(json_object_get(res, "next"), 0);
+	assert_string_equal(json_string_value(json_object_get(next, "step")), "withdraw");
+	assert_string_equal(json_string_value(json_object_get(next, "selector")), "s1");
+	assert_int_equal(json_integer_value(json_object_get(next, "at")), T0 + 1300);
+	const json_t *pol = json_object_get(res, "policy");
+	assert_int_equal(json_integer_value(json_object_get(pol, "period")), 1000);
+	assert_int_equal(json_integer_value(json_object_get(pol, "lead")), 100);
+	assert_int_equal(json_integer_value(json_object_get(pol, "hold")), 300);
+	json_decref(res);
+	json_decref(args);
+	json_decref(stored_doc);
+	stored_doc = NULL;
+	json_decref(sec);
+	mns_plugin_destroy(p);
+}
+
+static void test_rotation_config(void **state)
+{
+	static const struct {
+		const char *conf, *key;
+	} rows[] = {
+	    /* The lead (twice the TTL, 3600 without a daemon) must fit the period. */
+	    {"{\"rotation-period\": 7200}", "rotation-period"},
+	    {"{\"rotation-period\": 100, \"publish-lead\": 100}", "publish-lead"},
+	    {"{\"retire-hold\": 0}", "retire-hold"},
+	    {"{\"key-pool\": -1}", "key-pool"},
+	    {"{\"key-pool\": 1000}", "key-pool"},
+	    {"{\"export-dir\": \"relative/dir\"}", "export-dir"},
+	    {"{\"export-dir\": 5}", "export-dir"},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		mns_plugin_t *p = pt_plugin_new(&mns_plugin_dkim, "dkim");
+		mns_error_t err = {0};
+		if (pt_configure(p, pt_json(rows[i].conf), &err) == MNS_OK)
+			fail_msg("configure(%s) accepted", rows[i].conf);
+		assert_string_equal(err.key, rows[i].key);
+		mns_plugin_destroy(p);
+	}
+	json_t *d = mns_conf_schema_defaults(mns_plugin_dkim.schema);
+	assert_int_equal(json_integer_value(json_object_get(d, "rotation-period")), 90 * 86400);
+	assert_int_equal(json_integer_value(json_object_get(d, "publish-lead")), 0);
+	assert_int_equal(json_integer_value(json_object_get(d, "retire-hold")), 7 * 86400);
+	assert_int_equal(json_integer_value(json_object_get(d, "key-pool")), 8);
+	assert_string_equal(json_string_value(json_object_get(d, "export-dir")), "");
+	json_decref(d);
+	/* Second-scale timers are accepted (with a warning about the TTL). */
+	mns_plugin_t *p = dkim_new(json_pack("{s:i, s:i, s:i}", "rotation-period", 6,
+	                                     "publish-lead", 2, "retire-hold", 3));
+	mns_plugin_destroy(p);
+}
+
+/* tenant.add stamps the first key: published and active at once. */
+static void test_first_key_times(void **state)
+{
+	mns_plugin_t *p = dkim_new(json_pack("{s:i, s:b}", "rsa-bits", 1024, "ed25519", 1));
+	mns_tenant_ctx_t t = pt_ctx_ns();
+	json_t *sec = check_ok(p, &t, NULL, NULL);
+	for (int i = 0; i < 2; i++) {
+		const char *name = i ? "e1" : "s1";
+		assert_int_equal(sel_int(sec, name, "created"), PT_NOW);
+		assert_int_equal(sel_int(sec, name, "published"), PT_NOW);
+		assert_int_equal(sel_int(sec, name, "activated"), PT_NOW);
+		assert_int_equal(sel_int(sec, name, "retired"), -1);
+	}
+	json_decref(sec);
+	mns_plugin_destroy(p);
+}
+
+/* --- Export ------------------------------------------------------------------------ */
+
+static json_t *export_doc(const char *tenant, const char *domain, const char *mode,
+                          const char *zone, json_t *sec)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:o}", "tenant", tenant, "domain", domain, "mode",
+	                 mode, "zone", zone, "dkim", sec);
+}
+
+/* d= is the delegated zone in ns mode, the customer's domain in cname mode;
+ * only active keys are exported, retired ones only as files. */
+static void test_export_formats(void **state)
+{
+	json_t *a = export_doc("acme", "example.com", "ns", "mgeu.example.com",
+	                       mk_sec(mk_sel("s2", "rsa", "active", T0, T0, T0, -1, "BBBB"),
+	                              mk_sel("s1", "rsa", "retired", T0, T0, T0, T0, "AAAA")));
+	json_array_append_new(json_object_get(json_object_get(a, "dkim"), "selectors"),
+	                      mk_sel("e1", "ed25519", "active", T0, T0, T0, -1, "EEEE"));
+	json_t *b = export_doc("beta", "example.org", "cname", "beta." PT_HOSTED,
+	                       mk_sec(mk_sel("s1", "rsa", "active", T0, T0, T0 + 7, -1, "CCCC"),
+	                              mk_sel("s2", "rsa", "published", T0, T0, -1, -1, "DDDD")));
+	assert_string_equal(mns_dkim_signing_domain(a), "mgeu.example.com");
+	assert_string_equal(mns_dkim_signing_domain(b), "example.org");
+
+	json_t *entries = json_array();
+	assert_int_equal(mns_dkim_export_collect(a, false, entries), MNS_OK);
+	assert_int_equal(mns_dkim_export_collect(b, false, entries), MNS_OK);
+	assert_int_equal(json_array_size(entries), 3); /* s2+e1 of acme, s1 of beta */
+	mns_dkim_export_sort(entries);
+	const json_t *e0 = json_array_get(entries, 0);
+	assert_string_equal(json_string_value(json_object_get(e0, "domain")), "example.org");
+	assert_string_equal(json_string_value(json_object_get(e0, "selector")), "s1");
+	assert_string_equal(json_string_value(json_object_get(e0, "file")),
+	                    "keys/example.org.s1.pem");
+	assert_int_equal(json_integer_value(json_object_get(e0, "activated")), T0 + 7);
+	assert_non_null(strstr(json_string_value(json_object_get(e0, "private")), "PRIVATE KEY"));
+	/* RSA before Ed25519 within a domain. */
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(entries, 1), "selector")), "s2");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(entries, 2), "selector")), "e1");
+
+	mns_dkim_tables_t t;
+	assert_int_equal(mns_dkim_tables_build(entries, "/var/lib/mailns/dkim", &t), MNS_OK);
+#define HDR "# Written by mailnsd (dkim plugin) on every key change; do not edit.\n"
+	assert_string_equal(
+	    t.keytable,
+	    HDR "# OpenDKIM KeyTable: keyname domain:selector:keyfile\n"
+	        "s1._domainkey.example.org example.org:s1:/var/lib/mailns/dkim/keys/"
+	        "example.org.s1.pem\n"
+	        "s2._domainkey.mgeu.example.com mgeu.example.com:s2:/var/lib/mailns/dkim/keys/"
+	        "mgeu.example.com.s2.pem\n"
+	        "e1._domainkey.mgeu.example.com mgeu.example.com:e1:/var/lib/mailns/dkim/keys/"
+	        "mgeu.example.com.e1.pem\n");
+	assert_string_equal(t.signingtable,
+	                    HDR "# OpenDKIM SigningTable (refile:): pattern keyname\n"
+	                        "*@example.org s1._domainkey.example.org\n"
+	                        "*@mgeu.example.com s2._domainkey.mgeu.example.com\n"
+	                        "*@mgeu.example.com e1._domainkey.mgeu.example.com\n");
+	assert_string_equal(t.selector_map,
+	                    HDR "# rspamd dkim_signing selector_map: domain selector\n"
+	                        "example.org s1\n"
+	                        "mgeu.example.com s2\n");
+	assert_string_equal(t.path_map, HDR
+	                    "# rspamd dkim_signing path_map: domain keyfile\n"
+	                    "example.org /var/lib/mailns/dkim/keys/example.org.s1.pem\n"
+	                    "mgeu.example.com /var/lib/mailns/dkim/keys/mgeu.example.com.s2.pem\n");
+	mns_dkim_tables_free(&t);
+
+	/* With retired keys (for the export directory's files). */
+	json_t *all = json_array();
+	assert_int_equal(mns_dkim_export_collect(a, true, all), MNS_OK);
+	assert_int_equal(json_array_size(all), 3);
+	json_decref(all);
+	json_decref(entries);
+	json_decref(a);
+	json_decref(b);
+}
+
+/* The dkim.export command for one tenant (the store is faked). */
+static void test_export_command(void **state)
+{
+	mns_plugin_t *p = dkim_new(json_pack("{s:i}", "rsa-bits", 1024));
+	mns_tenant_ctx_t t = pt_ctx_cname();
+	json_t *sec = check_ok(p, &t, NULL, NULL);
+	stored_doc = export_doc("acme", "example.com", "cname", "acme." PT_HOSTED, sec);
+	const mns_plugin_command_t *cmd = NULL;
+	for (cmd = mns_plugin_api(p)->commands; cmd->name != NULL; cmd++)
+		if (strcmp(cmd->name, "dkim.export") == 0)
+			break;
+	assert_non_null(cmd->name);
+	json_t *args = pt_json("{\"tenant\": \"acme\", \"dir\": \"/srv/dkim\"}"), *res = NULL;
+	mns_error_t err = {0};
+	assert_int_equal(cmd->fn(p, args, &res, &err), MNS_OK);
+	assert_string_equal(json_string_value(json_object_get(res, "dir")), "/srv/dkim");
+	const json_t *dom = json_array_get(json_object_get(res, "domains"), 0);
+	assert_string_equal(json_string_value(json_object_get(dom, "domain")), "example.com");
+	assert_string_equal(json_string_value(json_object_get(dom, "mode")), "cname");
+	const json_t *k = json_array_get(json_object_get(dom, "keys"), 0);
+	assert_string_equal(json_string_value(json_object_get(k, "selector")), "s1");
+	const char *pem = json_string_value(json_object_get(k, "private"));
+	assert_string_equal(pem, sel_field(sec, "s1", "private"));
+	EVP_PKEY *priv = private_key(pem);
+	EVP_PKEY_free(priv);
+	const char *kt =
+	    json_string_value(json_object_get(json_object_get(res, "opendkim"), "keytable"));
+	assert_non_null(strstr(kt, "\ns1._domainkey.example.com example.com:s1:/srv/dkim/keys/"
+	                           "example.com.s1.pem\n"));
+	const char *sm =
+	    json_string_value(json_object_get(json_object_get(res, "rspamd"), "selector_map"));
+	assert_non_null(strstr(sm, "\nexample.com s1\n"));
+	json_decref(res);
+	json_decref(args);
+
+	/* Bad arguments. */
+	static const char *const bad[] = {"{\"tenant\": 1}", "{\"tenant\": \"nobody\"}",
+	                                  "{\"tenant\": \"acme\", \"dir\": \"rel\"}",
+	                                  "{\"tenant\": \"acme\", \"x\": 1}"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		args = pt_json(bad[i]);
+		res = NULL;
+		assert_true(cmd->fn(p, args, &res, &err) < 0);
+		assert_null(res);
+		json_decref(args);
+	}
+	json_decref(stored_doc);
+	stored_doc = NULL;
+	mns_plugin_destroy(p);
+}
+
+static char *read_file(const char *path, struct stat *st)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return NULL;
+	assert_int_equal(fstat(fileno(f), st), 0);
+	char *buf = calloc(1, (size_t)st->st_size + 1);
+	assert_int_equal(fread(buf, 1, (size_t)st->st_size, f), (size_t)st->st_size);
+	fclose(f);
+	return buf;
+}
+
+static size_t count_dir(const char *path, bool *temp_found)
+{
+	DIR *d = opendir(path);
+	size_t n = 0;
+	struct dirent *e;
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' && (e->d_name[1] == '\0' || strcmp(e->d_name, "..") == 0))
+			continue;
+		if (strstr(e->d_name, ".tmp") != NULL)
+			*temp_found = true;
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* The export directory: files 0600, replaced by rename (a reader sees the
+ * old or the new file, never a mix), unchanged files left alone, keys of
+ * withdrawn selectors removed. */
+static void test_export_dir(void **state)
+{
+	char dir[] = "/tmp/mns-dkim-export-XXXXXX", path[512];
+	assert_non_null(mkdtemp(dir));
+	char sub[64];
+	snprintf(sub, sizeof(sub), "%s/out", dir);
+	json_t *doc =
+	    export_doc("acme", "example.com", "ns", "mgeu.example.com",
+	               mk_sec(mk_sel("s1", "rsa", "active", T0, T0, T0, -1, "AAAA"), NULL));
+	json_t *entries = json_array();
+	mns_dkim_export_collect(doc, true, entries);
+	mns_error_t err = {0};
+	size_t changed = 0;
+	assert_int_equal(mns_dkim_export_write(sub, entries, &changed, &err), MNS_OK);
+	assert_int_equal(changed, 5);
+	struct stat st;
+	assert_int_equal(stat(sub, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	static const char *const files[] = {"KeyTable", "SigningTable", "dkim_selectors.map",
+	                                    "dkim_paths.map", "keys/mgeu.example.com.s1.pem"};
+	ino_t inode[5];
+	for (size_t i = 0; i < 5; i++) {
+		snprintf(path, sizeof(path), "%s/%s", sub, files[i]);
+		char *text = read_file(path, &st);
+		assert_non_null(text);
+		assert_int_equal(st.st_mode & 0777, 0600);
+		inode[i] = st.st_ino;
+		free(text);
+	}
+	snprintf(path, sizeof(path), "%s/KeyTable", sub);
+	char *kt = read_file(path, &st);
+	char want[512];
+	snprintf(want, sizeof(want),
+	         "s1._domainkey.mgeu.example.com mgeu.example.com:s1:%s/keys/"
+	         "mgeu.example.com.s1.pem\n",
+	         sub);
+	assert_non_null(strstr(kt, want));
+	free(kt);
+
+	/* Same content: nothing rewritten. */
+	assert_int_equal(mns_dkim_export_write(sub, entries, &changed, &err), MNS_OK);
+	assert_int_equal(changed, 0);
+
+	/* Rotation: s2 active, s1 retired; the tables and s2's key change (new
+	 * inodes: renamed into place), s1's key file stays while it is retired. */
+	json_decref(doc);
+	doc = export_doc("acme", "example.com", "ns", "mgeu.example.com",
+	                 mk_sec(mk_sel("s2", "rsa", "active", T0, T0, T0, -1, "BBBB"),
+	                        mk_sel("s1", "rsa", "retired", T0, T0, T0, T0, "AAAA")));
+	json_object_set_new((json_t *)selector(json_object_get(doc, "dkim"), "s2"), "private",
+	                    json_string("-----BEGIN PRIVATE KEY-----\nNEW\n"));
+	json_array_clear(entries);
+	mns_dkim_export_collect(doc, true, entries);
+	assert_int_equal(mns_dkim_export_write(sub, entries, &changed, &err), MNS_OK);
+	assert_int_equal(changed, 5); /* 4 tables + s2.pem */
+	snprintf(path, sizeof(path), "%s/KeyTable", sub);
+	kt = read_file(path, &st);
+	assert_int_not_equal(st.st_ino, inode[0]);
+	assert_non_null(strstr(kt, "mgeu.example.com:s2:"));
+	assert_null(strstr(kt, "mgeu.example.com:s1:"));
+	free(kt);
+	snprintf(path, sizeof(path), "%s/keys/mgeu.example.com.s1.pem", sub);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_ino, inode[4]); /* Untouched. */
+	bool temp = false;
+	snprintf(path, sizeof(path), "%s/keys", sub);
+	assert_int_equal(count_dir(path, &temp), 2);
+	assert_int_equal(count_dir(sub, &temp), 5);
+	assert_false(temp);
+
+	/* Withdrawn: s1's file goes; a stray temporary file too. */
+	json_decref(doc);
+	doc = export_doc("acme", "example.com", "ns", "mgeu.example.com",
+	                 mk_sec(mk_sel("s2", "rsa", "active", T0, T0, T0, -1, "BBBB"), NULL));
+	json_array_clear(entries);
+	mns_dkim_export_collect(doc, true, entries);
+	snprintf(path, sizeof(path), "%s/keys/.stray.pem.tmp", sub);
+	FILE *f = fopen(path, "w");
+	fclose(f);
+	assert_int_equal(mns_dkim_export_write(sub, entries, &changed, &err), MNS_OK);
+	snprintf(path, sizeof(path), "%s/keys/mgeu.example.com.s1.pem", sub);
+	assert_int_not_equal(stat(path, &st), 0);
+	snprintf(path, sizeof(path), "%s/keys", sub);
+	temp = false;
+	assert_int_equal(count_dir(path, &temp), 1);
+	assert_false(temp);
+
+	/* An export directory that cannot be created is an error. */
+	assert_int_not_equal(mns_dkim_export_write("/proc/no/such/dir", entries, &changed, &err),
+	                     MNS_OK);
+	assert_string_equal(err.code, "export_failed");
+
+	json_decref(entries);
+	json_decref(doc);
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* --- The key pool ------------------------------------------------------------------- */
+
+/** The dkim.status command's result. */
+static json_t *status(mns_plugin_t *p)
+{
+	for (const mns_plugin_command_t *c = mns_plugin_api(p)->commands; c->name != NULL; c++) {
+		if (strcmp(c->name, "dkim.status") != 0)
+			continue;
+		json_t *args = json_object(), *res = NULL;
+		mns_error_t err = {0};
+		assert_int_equal(c->fn(p, args, &res, &err), MNS_OK);
+		json_decref(args);
+		return res;
+	}
+	fail_msg("no dkim.status command");
+	return NULL;
+}
+
+static bool plugin_pool_full(void *arg)
+{
+	json_t *st = status(arg);
+	bool full =
+	    json_integer_value(json_object_get(json_object_get(st, "pool"), "available")) == 1;
+	json_decref(st);
+	return full;
+}
+
+static mns_plugin_t *dkim_on_loop(uv_loop_t *loop, json_t *changes)
+{
+	mns_error_t err = {0};
+	mns_plugin_t *p = mns_plugin_create(&mns_plugin_dkim, "dkim", NULL, &err);
+	assert_non_null(p);
+	mns_plugin_attach(p, loop, NULL);
+	assert_int_equal(mns_plugin_init(p, &err), MNS_OK);
+	if (pt_configure(p, changes, &err) != MNS_OK)
+		fail_msg("configure: %s: %s", err.code, err.message);
+	return p;
+}
+
+static int ready_calls;
+static void on_ready(void *data)
+{
+	ready_calls++;
+}
+
+/** Runs \a loop until \a done(\a arg) holds, with a referenced timer that
+ *  stands for the daemon's listeners (a loop kept alive by nothing but the
+ *  pool's jobs is a loop winding down: the pool stops then). */
+typedef struct keeper {
+	uv_timer_t timer;
+	bool (*done)(void *arg);
+	void *arg;
+	int ticks;
+} keeper_t;
+
+static void keeper_tick(uv_timer_t *t)
+{
+	keeper_t *k = t->data;
+	if (k->done(k->arg) || ++k->ticks > 6000)
+		uv_close((uv_handle_t *)t, NULL);
+}
+
+static void run_until(uv_loop_t *loop, bool (*done)(void *arg), void *arg)
+{
+	keeper_t k = {.done = done, .arg = arg};
+	uv_timer_init(loop, &k.timer);
+	k.timer.data = &k;
+	uv_timer_start(&k.timer, keeper_tick, 5, 5);
+	uv_run(loop, UV_RUN_DEFAULT);
+	assert_true(k.ticks <= 6000); /* 30 s */
+}
+
+static bool pool_full(void *arg)
+{
+	mns_dkim_pool_stats_t st;
+	mns_dkim_pool_stats(arg, &st);
+	return st.available == st.size && st.in_flight == 0;
+}
+
+/* A pool fills in the background up to its size, hands out keys that match
+ * the configured size, refills, and wipes its keys when resized. */
+static void test_pool(void **state)
+{
+	uv_loop_t loop;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	mns_dkim_pool_t *pool = mns_dkim_pool_new(&loop, on_ready, NULL);
+	mns_dkim_pool_stats_t st;
+	mns_dkim_key_t k;
+	ready_calls = 0;
+
+	mns_dkim_pool_configure(pool, 2, 1024);
+	mns_dkim_pool_stats(pool, &st);
+	assert_int_equal(st.size, 2);
+	assert_int_equal(st.in_flight, 1);                /* One generation at a time. */
+	assert_false(mns_dkim_pool_take(pool, 1024, &k)); /* Nothing ready yet. */
+	run_until(&loop, pool_full, pool);
+	mns_dkim_pool_stats(pool, &st);
+	assert_int_equal(st.available, 2);
+	assert_int_equal(st.in_flight, 0);
+	assert_int_equal(st.generated, 2);
+	assert_int_equal(ready_calls, 2);
+
+	/* A key of another size is not handed out. */
+	assert_false(mns_dkim_pool_take(pool, 2048, &k));
+	assert_true(mns_dkim_pool_take(pool, 1024, &k));
+	assert_int_equal(k.bits, 1024);
+	assert_false(k.ed25519);
+	assert_non_null(strstr(k.priv, "BEGIN PRIVATE KEY"));
+	assert_int_equal(strlen(k.priv), k.priv_len);
+	EVP_PKEY *priv = private_key(k.priv);
+	assert_int_equal(EVP_PKEY_get_bits(priv), 1024);
+	EVP_PKEY_free(priv);
+	json_t *sel = mns_dkim_key_json(&k, T0);
+	assert_null(k.priv); /* Wiped and freed. */
+	assert_int_equal(json_integer_value(json_object_get(sel, "bits")), 1024);
+	assert_int_equal(json_integer_value(json_object_get(sel, "created")), T0);
+	json_decref(sel);
+	mns_dkim_pool_stats(pool, &st);
+	assert_int_equal(st.available, 1);
+	assert_int_equal(st.taken, 1);
+	assert_int_equal(st.in_flight, 1); /* Refilling. */
+	run_until(&loop, pool_full, pool);
+	mns_dkim_pool_stats(pool, &st);
+	assert_int_equal(st.available, 2);
+
+	/* Shrinking keeps one; a new key size drops them all and refills. */
+	mns_dkim_pool_configure(pool, 1, 1024);
+	mns_dkim_pool_stats(pool, &st);
+	assert_int_equal(st.available, 1);
+	assert_int_equal(st.in_flight, 0);
+	mns_dkim_pool_configure(pool, 1, 1032);
+	mns_dkim_pool_stats(pool, &st);
+	assert_int_equal(st.available, 0);
+	assert_int_equal(st.in_flight, 1);
+	/* Freed while a generation runs: it is stopped and awaited, nothing
+	 * leaks (ASan) and nothing runs after the free. */
+	mns_dkim_pool_free(pool);
+	assert_int_equal(uv_loop_close(&loop), 0);
+
+	/* A loop kept alive by nothing but the pool (a daemon closing its
+	 * listeners) is not held up: the running generation is aborted. */
+	assert_int_equal(uv_loop_init(&loop), 0);
+	pool = mns_dkim_pool_new(&loop, NULL, NULL);
+	mns_dkim_pool_configure(pool, 4, 4096);
+	uint64_t t0 = uv_hrtime();
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_true(uv_hrtime() - t0 < 500 * 1000 * 1000ULL);
+	mns_dkim_pool_stats(pool, &st);
+	assert_int_equal(st.in_flight, 0);
+	assert_int_equal(st.available, 0);
+	mns_dkim_pool_take(pool, 4096, &k); /* No refill once stopped. */
+	mns_dkim_pool_stats(pool, &st);
+	assert_int_equal(st.in_flight, 0);
+	mns_dkim_pool_free(pool);
+	assert_int_equal(uv_loop_close(&loop), 0);
+
+	/* Disabled (size 0) and unattached pools stay empty. */
+	assert_int_equal(uv_loop_init(&loop), 0);
+	pool = mns_dkim_pool_new(&loop, NULL, NULL);
+	mns_dkim_pool_configure(pool, 0, 2048);
+	mns_dkim_pool_stats(pool, &st);
+	assert_int_equal(st.in_flight, 0);
+	assert_false(mns_dkim_pool_take(pool, 2048, &k));
+	mns_dkim_pool_free(pool);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	pool = mns_dkim_pool_new(NULL, NULL, NULL);
+	mns_dkim_pool_configure(pool, 4, 2048);
+	assert_false(mns_dkim_pool_take(pool, 2048, &k));
+	mns_dkim_pool_free(pool);
+}
+
+/* A stop request aborts an RSA generation in progress. */
+static void test_keygen_stop(void **state)
+{
+	atomic_bool stop;
+	atomic_init(&stop, true);
+	mns_dkim_key_t k;
+	assert_int_equal(mns_dkim_keygen(false, 4096, &stop, &k), MNS_ERROR);
+	assert_null(k.priv);
+	assert_int_equal(mns_dkim_keygen(true, 0, &stop, &k), MNS_OK); /* Ed25519: instant. */
+	assert_int_equal(k.bits, 256);
+	assert_true(k.ed25519);
+	mns_dkim_key_wipe(&k);
+}
+
+/* The plugin takes tenant.add's key from its pool, and tears the pool down
+ * in fini even while it is refilling. */
+static void test_pool_in_plugin(void **state)
+{
+	uv_loop_t loop;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	mns_plugin_t *p =
+	    dkim_on_loop(&loop, json_pack("{s:i, s:i}", "rsa-bits", 1024, "key-pool", 1));
+	/* Let the pool fill (the plugin's start-up timer fires too: it finds no
+	 * store, logs and goes on). */
+	run_until(&loop, plugin_pool_full, p);
+	json_t *st = status(p);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "pool"), "size")),
+	                 1);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(st, "pool"), "available")), 1);
+	json_decref(st);
+	mns_tenant_ctx_t t = pt_ctx_ns();
+	json_t *sec = check_ok(p, &t, NULL, NULL);
+	assert_int_equal(json_integer_value(json_object_get(selector(sec, "s1"), "bits")), 1024);
+	json_decref(sec);
+	/* The key came from the pool, which refills; the tenant is scheduled. */
+	st = status(p);
+	const json_t *pool = json_object_get(st, "pool");
+	assert_int_equal(json_integer_value(json_object_get(pool, "taken")), 1);
+	assert_int_equal(json_integer_value(json_object_get(pool, "available")), 0);
+	assert_int_equal(json_integer_value(json_object_get(pool, "in_flight")), 1);
+	assert_int_equal(json_integer_value(json_object_get(st, "scheduled")), 1);
+	json_decref(st);
+	/* The pool refills now; destroy at once. */
+	mns_plugin_destroy(p);
+	uv_run(&loop, UV_RUN_DEFAULT); /* Close callbacks of the plugin's timers. */
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_descriptor(void **state)
 {
 	assert_int_equal(mns_plugin_dkim.abi_major, MNS_PLUGIN_ABI_MAJOR);
@@ -571,11 +1546,32 @@ static void test_descriptor(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_descriptor),      cmocka_unit_test(test_add_rsa_ns),
-	    cmocka_unit_test(test_add_rsa_cname),   cmocka_unit_test(test_ed25519),
-	    cmocka_unit_test(test_update),          cmocka_unit_test(test_bad_input),
-	    cmocka_unit_test(test_config),          cmocka_unit_test(test_states),
-	    cmocka_unit_test(test_public_and_keys), cmocka_unit_test(test_instructions),
+	    cmocka_unit_test(test_descriptor),
+	    cmocka_unit_test(test_add_rsa_ns),
+	    cmocka_unit_test(test_add_rsa_cname),
+	    cmocka_unit_test(test_ed25519),
+	    cmocka_unit_test(test_update),
+	    cmocka_unit_test(test_bad_input),
+	    cmocka_unit_test(test_config),
+	    cmocka_unit_test(test_states),
+	    cmocka_unit_test(test_public_and_keys),
+	    cmocka_unit_test(test_instructions),
+	    cmocka_unit_test(test_rotation_cycle),
+	    cmocka_unit_test(test_rotation_stale_steps),
+	    cmocka_unit_test(test_rotation_timestamps),
+	    cmocka_unit_test(test_rotation_restart),
+	    cmocka_unit_test(test_rotation_waits_for_key),
+	    cmocka_unit_test(test_rotate_check),
+	    cmocka_unit_test(test_rotation_records),
+	    cmocka_unit_test(test_keys_view),
+	    cmocka_unit_test(test_rotation_config),
+	    cmocka_unit_test(test_first_key_times),
+	    cmocka_unit_test(test_export_formats),
+	    cmocka_unit_test(test_export_command),
+	    cmocka_unit_test(test_export_dir),
+	    cmocka_unit_test(test_pool),
+	    cmocka_unit_test(test_keygen_stop),
+	    cmocka_unit_test(test_pool_in_plugin),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

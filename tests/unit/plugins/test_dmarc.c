@@ -1,5 +1,6 @@
 /*  Unit tests of the dmarc plugin: record composition and tag order,
- *  vendor defaults and tenant overrides, validation, instructions.
+ *  vendor defaults and tenant overrides, validation, instructions, and the
+ *  external report authorisation records (RFC 7489 7.1).
  *  SPDX-License-Identifier: GPL-3.0-or-later */
 #include "plugtest.h"
 
@@ -209,12 +210,104 @@ static void test_instructions(void **state)
 	mns_plugin_destroy(p);
 }
 
+/** Builds \a section for \a t with vendor zones served (the hosted zone and
+ *  \a statics) and asserts the authorisation records are exactly \a owners
+ *  (NULL-terminated), each one TXT "v=DMARC1". */
+static void assert_auths(mns_plugin_t *p, const mns_tenant_ctx_t *t, const json_t *section,
+                         const char *const *statics, const char *const *owners)
+{
+	mns_error_t err;
+	mns_zone_t *z = NULL;
+	pt_ext_t x;
+	if (pt_build_ext(p, t, section, statics, &z, &x, &err) != MNS_OK)
+		fail_msg("build: %s: %s", err.code, err.message);
+	size_t n = 0;
+	while (owners[n] != NULL)
+		n++;
+	if (x.n != n) {
+		char *names = json_dumps(x.names, JSON_COMPACT);
+		fail_msg("expected %zu authorisation records, got %zu: %s", n, x.n, names);
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* The core names them absolute, with or without the final dot. */
+		char got[300];
+		snprintf(got, sizeof(got), "%s", json_string_value(json_array_get(x.names, i)));
+		if (got[0] != '\0' && got[strlen(got) - 1] == '.')
+			got[strlen(got) - 1] = '\0';
+		assert_string_equal(got, owners[i]);
+		pt_assert_txt(pt_rrset(x.zones[i], owners[i], KNOT_RRTYPE_TXT), "v=DMARC1", t->ttl);
+		assert_int_equal(pt_rrset_count(x.zones[i]), 1);
+	}
+	/* The tenant's own zone is unchanged: the _dmarc record only. */
+	assert_int_equal(pt_rrset_count(z), t->mode == MNS_MODE_NS ? 2 : 1);
+	mns_zone_free(z);
+	pt_ext_free(&x);
+}
+
+/* RFC 7489 7.1: reports to another domain need
+ * "<policy domain>._report._dmarc.<report domain>"; published when the
+ * report domain is in a zone we serve. The policy domain is the From:
+ * domain whose DMARC record names the address: the delegated zone in ns
+ * mode, the customer's domain in cname mode. */
+static void test_report_auth(void **state)
+{
+	static const char *const vendor_zone[] = {"vendor.example", NULL};
+	mns_plugin_t *p = dmarc_new(NULL); /* rua=mailto:dmarc@vendor.example */
+	mns_tenant_ctx_t ns = pt_ctx_ns(), cn = pt_ctx_cname();
+	assert_auths(p, &ns, NULL, vendor_zone,
+	             (const char *const[]){"mgeu.example.com._report._dmarc.vendor.example", NULL});
+	assert_auths(p, &cn, NULL, vendor_zone,
+	             (const char *const[]){"example.com._report._dmarc.vendor.example", NULL});
+	/* vendor.example not served here: its owner must publish the record. */
+	assert_auths(p, &ns, NULL, NULL, (const char *const[]){NULL});
+	/* Without a collector (not in a daemon) the build just skips them. */
+	mns_error_t err;
+	mns_zone_t *z = NULL;
+	assert_int_equal(pt_build(p, &ns, NULL, &z, &err), MNS_OK);
+	mns_zone_free(z);
+
+	/* Tenant addresses: one record per served report domain, ruf too, a
+	 * size limit ignored, repeats once; addresses inside the customer's own
+	 * domain (the same organisation) need none; unserved domains are
+	 * skipped; a report domain in the hosted zone is served too. */
+	json_t *sec =
+	    check_ok(p, NULL,
+	             "{\"rua\": \"mailto:a@vendor.example!10m, mailto:b@example.com, "
+	             "mailto:c@mail.example.com, mailto:d@reports.example.net, "
+	             "mailto:e@mgeu.example.com\", "
+	             "\"ruf\": \"mailto:f@vendor.example, mailto:g@dmarc.mailns.vendor.example\"}");
+	assert_auths(p, &ns, sec, vendor_zone,
+	             (const char *const[]){"mgeu.example.com._report._dmarc.vendor.example",
+	                                   "mgeu.example.com._report._dmarc.dmarc.mailns.vendor."
+	                                   "example",
+	                                   NULL});
+	assert_auths(p, &cn, sec, vendor_zone,
+	             (const char *const[]){"example.com._report._dmarc.vendor.example",
+	                                   "example.com._report._dmarc.dmarc.mailns.vendor.example",
+	                                   NULL});
+	json_decref(sec);
+
+	/* No report addresses: nothing. */
+	sec = check_ok(p, NULL, "{\"rua\": \"\"}");
+	assert_auths(p, &ns, sec, vendor_zone, (const char *const[]){NULL});
+	json_decref(sec);
+	mns_plugin_destroy(p);
+
+	/* A vendor default ruf in a served static zone. */
+	p = dmarc_new("{\"rua\": \"\", \"ruf\": \"mailto:forensic@reports.vendor.example\"}");
+	assert_auths(
+	    p, &ns, NULL, vendor_zone,
+	    (const char *const[]){"mgeu.example.com._report._dmarc.reports.vendor.example", NULL});
+	mns_plugin_destroy(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_default),     cmocka_unit_test(test_vendor),
 	    cmocka_unit_test(test_tenant_full), cmocka_unit_test(test_bad_input),
 	    cmocka_unit_test(test_config),      cmocka_unit_test(test_instructions),
+	    cmocka_unit_test(test_report_auth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /*  Unit tests of the spf plugin: record composition in both modes,
- *  mechanism validation and normalisation, config checks.
+ *  mechanism validation and normalisation, the lookup budget and its
+ *  message, config checks, the vendor's include target in the hosted zone.
  *  SPDX-License-Identifier: GPL-3.0-or-later */
 #include "plugtest.h"
 
@@ -339,6 +340,127 @@ static void test_no_instructions(void **state)
 	assert_int_equal(mns_plugin_spf.struct_size, sizeof(mns_plugin_api_t));
 }
 
+/* The refusal names every term that costs a lookup, the vendor's and the
+ * tenant's, so the operator sees what to merge. */
+static void test_lookup_message(void **state)
+{
+	mns_plugin_t *p = spf_new("{\"mechanisms\": " VENDOR "}");
+	mns_tenant_ctx_t t = pt_ctx_ns();
+	mns_error_t err;
+	json_t *in = pt_json("{\"extra\": [\"include:a.example\", \"ip4:198.51.100.1\", "
+	                     "\"include:b.example\", \"include:c.example\", \"include:d.example\","
+	                     " \"include:e.example\", \"a\", \"mx:m.example\", "
+	                     "\"exists:%{i}.x.example\", \"include:_spf.vendor.example\", "
+	                     "\"a:f.example/24\", \"mx\"]}"),
+	       *out = NULL;
+	assert_int_equal(pt_check(p, &t, NULL, in, &out, &err), MNS_EINVAL);
+	assert_null(out);
+	assert_string_equal(err.code, "invalid_spf");
+	assert_string_equal(err.key, "spf.extra");
+	assert_non_null(strstr(err.message, "11 DNS lookups"));
+	assert_non_null(strstr(err.message, "vendor: include:_spf.vendor.example; tenant: "
+	                                    "include:a.example, include:b.example, "
+	                                    "include:c.example, include:d.example, "
+	                                    "include:e.example, a, mx:m.example, "
+	                                    "exists:%{i}.x.example, a:f.example/24, mx"));
+	assert_null(strstr(err.message, "198.51.100.1")); /* Free terms are not named. */
+	json_decref(in);
+	mns_plugin_destroy(p);
+
+	/* The config's own refusal names its terms too. */
+	p = pt_plugin_new(&mns_plugin_spf, "spf");
+	assert_int_not_equal(
+	    pt_configure(
+	        p,
+	        pt_json("{\"mechanisms\": [\"ip4:192.0.2.0/24 include:a.example "
+	                "include:b.example include:c.example include:d.example "
+	                "include:e.example include:f.example include:g.example "
+	                "include:h.example include:i.example mx:j.example a:k.example\"]}"),
+	        &err),
+	    MNS_OK);
+	assert_string_equal(err.key, "mechanisms");
+	assert_non_null(strstr(err.message, "vendor: include:a.example, include:b.example"));
+	assert_non_null(strstr(err.message, "mx:j.example"));
+	mns_plugin_destroy(p);
+}
+
+/** Asserts the hosted zone holds exactly \a text at \a owner (NULL: no
+ *  record besides the SOA). */
+static void assert_include_target(mns_plugin_t *p, const char *owner, const char *text)
+{
+	mns_error_t err;
+	mns_zone_t *z = NULL;
+	if (pt_build_hosted(p, &z, &err) != MNS_OK)
+		fail_msg("hosted build: %s: %s", err.code, err.message);
+	if (owner != NULL) {
+		pt_assert_txt(pt_rrset(z, owner, KNOT_RRTYPE_TXT), text, 3600);
+		assert_int_equal(pt_rrset_count(z), 2);
+	} else {
+		assert_int_equal(pt_rrset_count(z), 1);
+	}
+	mns_zone_free(z);
+}
+
+/* The vendor's include target: _spf.<hosted zone> with the vendor's
+ * mechanisms and all term, so a customer's own SPF record can authorise
+ * the vendor with one include: (one DNS lookup). */
+static void test_include_target(void **state)
+{
+	mns_plugin_t *p = spf_new(NULL);
+	assert_true(MNS_PLUGIN_HAS(mns_plugin_api(p), hosted_build));
+	assert_include_target(p, "_spf." PT_HOSTED, "v=spf1 ip4:192.0.2.0/24 ~all");
+	mns_plugin_destroy(p);
+
+	/* a/mx without a domain would mean the include target itself there:
+	 * left out of it (kept in tenants' records, where they mean the
+	 * bounce domain). */
+	p = spf_new("{\"mechanisms\": [\"ip4:192.0.2.0/24 ip6:2001:db8::/32 mx a/24 "
+	            "a:out.vendor.example include:_spf.esp.example\"], \"all\": \"-all\"}");
+	assert_include_target(p, "_spf." PT_HOSTED,
+	                      "v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 a:out.vendor.example "
+	                      "include:_spf.esp.example -all");
+	mns_tenant_ctx_t t = pt_ctx_cname();
+	assert_record(p, &t, NULL,
+	              "v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 mx a/24 a:out.vendor.example "
+	              "include:_spf.esp.example -all");
+	mns_plugin_destroy(p);
+
+	/* Another name, or none at all. */
+	p = spf_new("{\"include-label\": \"_SPF.Mail\"}");
+	assert_include_target(p, "_spf.mail." PT_HOSTED, "v=spf1 ip4:192.0.2.0/24 ~all");
+	mns_plugin_destroy(p);
+	p = spf_new("{\"include-label\": \"\"}");
+	assert_include_target(p, NULL, NULL);
+	mns_plugin_destroy(p);
+
+	/* A long vendor list is split into 255-octet strings there too. */
+	char conf[4096] = "{\"mechanisms\": [\"";
+	char want[4096] = "v=spf1";
+	for (int i = 0; i < 24; i++) {
+		char m[64];
+		snprintf(m, sizeof(m), "ip6:2001:db8:%x::/48", 0x2000 + i);
+		snprintf(conf + strlen(conf), sizeof(conf) - strlen(conf), "%s%s", i ? " " : "", m);
+		snprintf(want + strlen(want), sizeof(want) - strlen(want), " %s", m);
+	}
+	strcat(conf, "\"]}");
+	strcat(want, " ~all");
+	p = spf_new(conf);
+	assert_include_target(p, "_spf." PT_HOSTED, want);
+	mns_plugin_destroy(p);
+
+	static const char *const bad[] = {
+	    "{\"include-label\": \"a..b\"}", "{\"include-label\": \"_spf.\"}",
+	    "{\"include-label\": \"has space\"}", "{\"include-label\": 5}"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		mns_error_t err = {0};
+		p = pt_plugin_new(&mns_plugin_spf, "spf");
+		if (pt_configure(p, pt_json(bad[i]), &err) == MNS_OK)
+			fail_msg("configure(%s) accepted", bad[i]);
+		assert_string_equal(err.key, "include-label");
+		mns_plugin_destroy(p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -346,7 +468,8 @@ int main(void)
 	    cmocka_unit_test(test_tenant_extra),     cmocka_unit_test(test_long_record),
 	    cmocka_unit_test(test_valid_mechanisms), cmocka_unit_test(test_bad_input),
 	    cmocka_unit_test(test_lookup_budget),    cmocka_unit_test(test_config),
-	    cmocka_unit_test(test_no_instructions),
+	    cmocka_unit_test(test_no_instructions),  cmocka_unit_test(test_lookup_message),
+	    cmocka_unit_test(test_include_target),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

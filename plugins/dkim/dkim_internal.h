@@ -1,0 +1,219 @@
+/*  dkim — internal interfaces between the plugin's files (not a public API).
+ *  SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ *  rotation.c  the key lifecycle as pure functions of a dkim section and "now"
+ *  keys.c      key generation (OpenSSL) and the background pool of RSA keys
+ *  export.c    the active keys for the MTA: OpenDKIM tables, rspamd maps,
+ *              the atomically rewritten export directory
+ *  dkim.c      the plugin: hooks, timers, control commands
+ */
+#ifndef MNS_DKIM_INTERNAL_H
+#define MNS_DKIM_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "mailns/plugin.h"
+
+/* --- Selector pairs ----------------------------------------------------------- */
+
+/** A selector pair: the two selectors one algorithm alternates between. */
+typedef struct mns_dkim_pair {
+	const char *alg;            /**< "rsa" or "ed25519" (the stored "algorithm", DKIM k=). */
+	const char *first, *second; /**< "s1"/"s2", "e1"/"e2". */
+	const char *label;          /**< For humans: "RSA", "Ed25519". */
+} mns_dkim_pair_t;
+
+#define MNS_DKIM_NPAIRS 2
+#define MNS_DKIM_RSA 0
+#define MNS_DKIM_ED25519 1
+
+/** The pairs, RSA first. */
+extern const mns_dkim_pair_t mns_dkim_pairs[MNS_DKIM_NPAIRS];
+
+/** \brief The pair \a alg belongs to. \return its index, or -1 if unknown. */
+int mns_dkim_pair_of(const char *alg);
+
+/* --- rotation.c: the lifecycle ----------------------------------------------- */
+
+/** Rotation timing, in seconds. */
+typedef struct mns_dkim_policy {
+	int64_t period; /**< Time a key is the signing key; 0 = no automatic rotation. */
+	int64_t lead;   /**< Time a new key is published before it signs (>= 1). */
+	int64_t hold;   /**< Time a retired key stays published (>= 1). */
+} mns_dkim_policy_t;
+
+/** What happens next to a pair. */
+typedef enum mns_dkim_step_kind {
+	MNS_DKIM_NONE = 0, /**< Nothing scheduled. */
+	MNS_DKIM_WITHDRAW, /**< The retired key leaves the DNS and is deleted. */
+	MNS_DKIM_ACTIVATE, /**< The published key signs; the active one retires. */
+	MNS_DKIM_PUBLISH,  /**< A new key is published on the free selector. */
+} mns_dkim_step_kind_t;
+
+/** One step of one pair. */
+typedef struct mns_dkim_step {
+	mns_dkim_step_kind_t kind;
+	size_t pair; /**< Index into mns_dkim_pairs. */
+	/** withdraw: the retired selector; activate: the published one; publish:
+	 *  the free selector that gets the new key. */
+	char selector[8];
+	int64_t at; /**< When it is due (unix seconds). */
+} mns_dkim_step_t;
+
+/** \brief "withdraw", "activate", "publish" or "none". */
+const char *mns_dkim_step_name(mns_dkim_step_kind_t kind);
+
+/** \brief A stored timestamp of a selector: \a key ("published",
+ *  "activated", …), falling back to "created" for published/activated (keys
+ *  stored before rotation existed carry only "created"). \return 0 if none. */
+int64_t mns_dkim_sel_time(const json_t *sel, const char *key);
+
+/** \brief The next step of pair \a pair of section \a sec (due or not).
+ *  At most one step is pending per pair: withdraw a retired key (retired +
+ *  hold), else activate a published key (published + lead), else publish a
+ *  new key (activated + period - lead, only with period > 0). */
+mns_dkim_step_t mns_dkim_pair_next(const json_t *sec, size_t pair, const mns_dkim_policy_t *pol);
+
+/** \brief The earliest step over all pairs; kind MNS_DKIM_NONE if none. */
+mns_dkim_step_t mns_dkim_next_step(const json_t *sec, const mns_dkim_policy_t *pol);
+
+/** \brief Applies \a st to \a sec in place at time \a now, after checking that
+ *  it matches the section's state (a stale or repeated step is refused, so
+ *  applying the same step twice changes nothing). For MNS_DKIM_PUBLISH,
+ *  \a key is the new selector object (stolen, also on failure): its
+ *  "selector" is set, state "published", "published" = now. Withdrawn keys
+ *  move to "history" without their key material (the last
+ *  MNS_DKIM_HISTORY_MAX are kept). \return MNS_OK or MNS_EINVAL. */
+int mns_dkim_step_apply(json_t *sec, const mns_dkim_step_t *st, json_t *key, int64_t now);
+
+#define MNS_DKIM_HISTORY_MAX 8
+
+/** Supplies a new key for a publish step: a selector object with
+ *  "algorithm", "bits", "created", "public", "private" (new reference), or
+ *  NULL when none is available right now. */
+typedef json_t *(*mns_dkim_key_cb)(void *data, size_t pair, int64_t now);
+
+/** \brief Applies, in time order, every step of \a sec due at \a now (the
+ *  restart catch-up and the timer both use it). Every step is stamped with
+ *  \a now, the time it really happens, so a catch-up never activates a key
+ *  that has not been in the DNS for the full lead time. Stops early when a
+ *  publish step gets no key from \a keys (may be NULL: publish steps then
+ *  wait). \a done (may be NULL) gets the steps applied, in order, up to
+ *  \a max. \return the number of steps applied. */
+size_t mns_dkim_catch_up(json_t *sec, const mns_dkim_policy_t *pol, int64_t now,
+                         mns_dkim_key_cb keys, void *data, mns_dkim_step_t *done, size_t max);
+
+/** \brief Checks that pair \a pair can start a rotation now (dkim.rotate):
+ *  it has an active key and no published or retired one. On success \a st is
+ *  the publish step (at = \a now). Otherwise \a why says why not and when it
+ *  will be possible. \return MNS_OK or MNS_EINVAL. */
+int mns_dkim_rotate_check(const json_t *sec, size_t pair, int64_t now, const mns_dkim_policy_t *pol,
+                          mns_dkim_step_t *st, char *why, size_t len);
+
+/* --- keys.c: key generation and the pool -------------------------------------- */
+
+/** A generated key pair, encoded. \a priv is wiped when freed. */
+typedef struct mns_dkim_key {
+	char *pub;  /**< base64 of what DKIM's p= carries. */
+	char *priv; /**< PEM PKCS#8, NUL-terminated. */
+	size_t priv_len;
+	int bits;
+	bool ed25519;
+} mns_dkim_key_t;
+
+/** \brief Generates a key: Ed25519, or RSA of \a bits. \a stop (may be NULL)
+ *  aborts an RSA generation early when it becomes true. \return MNS_OK,
+ *  MNS_ERROR (generation failed or stopped) or MNS_ENOMEM. */
+int mns_dkim_keygen(bool ed25519, int bits, atomic_bool *stop, mns_dkim_key_t *out);
+
+/** \brief Wipes the private key and frees both strings. */
+void mns_dkim_key_wipe(mns_dkim_key_t *k);
+
+/** \brief The selector object of \a k (algorithm, bits, created, public,
+ *  private): a new reference, or NULL on OOM. \a k is wiped either way. */
+json_t *mns_dkim_key_json(mns_dkim_key_t *k, int64_t now);
+
+/** A pool of pre-generated RSA keys, refilled on the libuv thread pool. */
+typedef struct mns_dkim_pool mns_dkim_pool_t;
+
+/** \brief A pool on \a loop (a uv_loop_t *; NULL: a pool that stays empty).
+ *  \a ready (may be NULL) is called on the loop each time a key is added.
+ *  \return NULL on OOM. */
+mns_dkim_pool_t *mns_dkim_pool_new(void *loop, void (*ready)(void *data), void *data);
+
+/** \brief Sets the pool's size (0 disables it) and key size: keys of another
+ *  size are wiped, then the pool refills in the background, one key at a
+ *  time. */
+void mns_dkim_pool_configure(mns_dkim_pool_t *pool, size_t size, int bits);
+
+/** \brief Takes a key of \a bits bits into \a out. \return false when the
+ *  pool has none (then generate one synchronously, or wait for \a ready). */
+bool mns_dkim_pool_take(mns_dkim_pool_t *pool, int bits, mns_dkim_key_t *out);
+
+/** Counters for tests and status. */
+typedef struct mns_dkim_pool_stats {
+	size_t size;      /**< Configured size. */
+	size_t available; /**< Keys ready. */
+	size_t in_flight; /**< Generations queued or running. */
+	size_t generated; /**< Keys generated by the pool so far. */
+	size_t taken;     /**< Keys handed out. */
+} mns_dkim_pool_stats_t;
+
+/** \brief Fills \a st. */
+void mns_dkim_pool_stats(const mns_dkim_pool_t *pool, mns_dkim_pool_stats_t *st);
+
+/** \brief Stops the pool: aborts the running generation, cancels queued ones,
+ *  runs the loop until their completions have run (call it outside any loop
+ *  callback: the plugin's fini runs after the main loop has returned), wipes
+ *  every key and frees the pool. */
+void mns_dkim_pool_free(mns_dkim_pool_t *pool);
+
+/* --- export.c ------------------------------------------------------------------- */
+
+/** \brief The signing domain (DKIM d=) of tenant document \a doc: in ns mode
+ *  the delegated zone ("mgeu.example.com"), in cname mode the customer's
+ *  domain ("example.com", whose selector CNAMEs point into our hosted zone).
+ *  \return a borrowed string, or NULL. */
+const char *mns_dkim_signing_domain(const json_t *doc);
+
+/** \brief Appends the keys of tenant document \a doc to \a out, one object
+ *  each: {"tenant","domain","mode","selector","algorithm","bits","state",
+ *  "activated","file","private"}; only active keys, plus retired ones when
+ *  \a retired (their files stay until they are withdrawn).
+ *  \return MNS_OK or MNS_ENOMEM. */
+int mns_dkim_export_collect(const json_t *doc, bool retired, json_t *out);
+
+/** \brief Sorts \a entries by domain, then algorithm (RSA first). */
+void mns_dkim_export_sort(json_t *entries);
+
+/** The files the export writes, with their names in the export directory. */
+typedef struct mns_dkim_tables {
+	char *keytable;     /**< OpenDKIM KeyTable ("KeyTable"). */
+	char *signingtable; /**< OpenDKIM SigningTable, refile: patterns ("SigningTable"). */
+	char *selector_map; /**< rspamd dkim_signing selector_map ("dkim_selectors.map"). */
+	char *path_map;     /**< rspamd dkim_signing path_map ("dkim_paths.map"). */
+} mns_dkim_tables_t;
+
+/** \brief Formats the tables for the active entries of \a entries (sorted),
+ *  with key files under \a dir ("<dir>/keys/<domain>.<selector>.pem").
+ *  \return MNS_OK or MNS_ENOMEM. */
+int mns_dkim_tables_build(const json_t *entries, const char *dir, mns_dkim_tables_t *t);
+
+/** \brief Frees the tables' strings. */
+void mns_dkim_tables_free(mns_dkim_tables_t *t);
+
+/** \brief Rewrites export directory \a dir from \a entries (active and
+ *  retired keys): every changed file is written to a temporary file (0600),
+ *  fsynced and renamed over the old one, key files before the tables; key
+ *  files of keys no longer listed are overwritten with zeros and removed;
+ *  then the directory is fsynced. Unchanged files are left alone.
+ *  \a changed (may be NULL) gets the number of files written or removed.
+ *  \return MNS_OK, or a negative value with \a err set. */
+int mns_dkim_export_write(const char *dir, const json_t *entries, size_t *changed,
+                          mns_error_t *err);
+
+#endif

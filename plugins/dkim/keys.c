@@ -1,0 +1,376 @@
+/*  dkim — key generation (OpenSSL 3) and a pool of pre-generated RSA keys.
+ *  SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ *  RSA-2048 generation takes tens to hundreds of milliseconds (see README),
+ *  too long for the main loop on every tenant.add. The pool keeps a few keys
+ *  ready; it refills on the libuv thread pool (uv_queue_work), one key at a
+ *  time, so it never takes more than one core. Worker threads only touch
+ *  their own job and OpenSSL, never jansson or the plugin state; the job's
+ *  completion callback hands the key over on the main loop.
+ *
+ *  A queued or running job is an active libuv request, which keeps uv_run()
+ *  going: left alone, a stopping daemon would wait for the pool to fill. An
+ *  unreferenced prepare handle (run before the loop blocks for I/O) notices
+ *  when nothing but the pool's jobs keeps the loop alive (the daemon closed
+ *  its listeners) and stops the pool: the running generation aborts through
+ *  OpenSSL's progress callback, queued ones are cancelled.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "dkim_internal.h"
+
+/* --- One key ----------------------------------------------------------------- */
+
+/** Returns the base64 (no line breaks) of \a len octets, malloc'd, or NULL. */
+static char *b64_encode(const unsigned char *in, size_t len)
+{
+	if (len > (size_t)(INT32_MAX / 4 * 3 - 3))
+		return NULL;
+	char *out = malloc(4 * ((len + 2) / 3) + 1);
+	if (out == NULL)
+		return NULL;
+	EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+	return out;
+}
+
+/** The public key as DKIM publishes it: base64 of the DER SubjectPublicKeyInfo
+ *  for RSA (RFC 6376 3.6.1), base64 of the raw 32-octet key for Ed25519
+ *  (RFC 8463 4). */
+static char *public_b64(EVP_PKEY *pkey, bool ed25519)
+{
+	if (ed25519) {
+		unsigned char raw[64];
+		size_t rawlen = sizeof(raw);
+		if (EVP_PKEY_get_raw_public_key(pkey, raw, &rawlen) != 1)
+			return NULL;
+		return b64_encode(raw, rawlen);
+	}
+	unsigned char *der = NULL;
+	int len = i2d_PUBKEY(pkey, &der);
+	if (len <= 0)
+		return NULL;
+	char *out = b64_encode(der, (size_t)len);
+	OPENSSL_free(der);
+	return out;
+}
+
+/** The private key as unencrypted PEM PKCS#8 (malloc'd, NUL-terminated), or
+ *  NULL. The secure memory BIO cleanses its buffer when it grows and when it
+ *  is freed. */
+static char *private_pem(EVP_PKEY *pkey, size_t *lenp)
+{
+	char *pem = NULL;
+	BIO *bio = BIO_new(BIO_s_secmem());
+	if (bio == NULL)
+		return NULL;
+	if (PEM_write_bio_PKCS8PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) == 1) {
+		char *data = NULL;
+		long len = BIO_get_mem_data(bio, &data);
+		if (len > 0 && data != NULL && (pem = malloc((size_t)len + 1)) != NULL) {
+			memcpy(pem, data, (size_t)len);
+			pem[len] = '\0';
+			*lenp = (size_t)len;
+		}
+	}
+	BIO_free(bio);
+	return pem;
+}
+
+/* Called by OpenSSL during RSA prime generation: returning 0 aborts it. */
+static int keygen_progress(EVP_PKEY_CTX *ctx)
+{
+	atomic_bool *stop = EVP_PKEY_CTX_get_app_data(ctx);
+	return stop != NULL && atomic_load(stop) ? 0 : 1;
+}
+
+int mns_dkim_keygen(bool ed25519, int bits, atomic_bool *stop, mns_dkim_key_t *out)
+{
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *pkey = NULL;
+	int ret = MNS_ERROR;
+
+	memset(out, 0, sizeof(*out));
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, ed25519 ? "ED25519" : "RSA", NULL);
+	if (ctx == NULL || EVP_PKEY_keygen_init(ctx) != 1)
+		goto out;
+	if (!ed25519) {
+		if (EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, bits) != 1)
+			goto out;
+		EVP_PKEY_CTX_set_app_data(ctx, stop);
+		EVP_PKEY_CTX_set_cb(ctx, keygen_progress);
+	}
+	if (EVP_PKEY_generate(ctx, &pkey) != 1 || pkey == NULL)
+		goto out;
+	out->ed25519 = ed25519;
+	out->bits = ed25519 ? 256 : EVP_PKEY_get_bits(pkey);
+	out->pub = public_b64(pkey, ed25519);
+	out->priv = private_pem(pkey, &out->priv_len);
+	if (out->pub == NULL || out->priv == NULL) {
+		mns_dkim_key_wipe(out);
+		ret = MNS_ENOMEM;
+		goto out;
+	}
+	ret = MNS_OK;
+out:
+	if (ret != MNS_OK)
+		ERR_clear_error(); /* The error queue is per thread: leave it clean. */
+	EVP_PKEY_free(pkey);       /* Cleanses the private key material. */
+	EVP_PKEY_CTX_free(ctx);
+	return ret;
+}
+
+void mns_dkim_key_wipe(mns_dkim_key_t *k)
+{
+	if (k == NULL)
+		return;
+	if (k->priv != NULL)
+		OPENSSL_cleanse(k->priv, k->priv_len);
+	free(k->priv);
+	free(k->pub);
+	memset(k, 0, sizeof(*k));
+}
+
+json_t *mns_dkim_key_json(mns_dkim_key_t *k, int64_t now)
+{
+	json_t *sel = NULL;
+	json_t *priv = json_stringn(k->priv, k->priv_len);
+	if (priv != NULL)
+		sel = json_pack("{s:s, s:i, s:I, s:s, s:o}", "algorithm",
+		                k->ed25519 ? "ed25519" : "rsa", "bits", k->bits, "created",
+		                (json_int_t)now, "public", k->pub, "private", priv);
+	mns_dkim_key_wipe(k);
+	return sel;
+}
+
+/* --- The pool ------------------------------------------------------------------ */
+
+typedef struct pool_job {
+	uv_work_t req;
+	mns_dkim_pool_t *pool;
+	int bits;
+	int ret;
+	mns_dkim_key_t key;
+	struct pool_job *next;
+} pool_job_t;
+
+struct mns_dkim_pool {
+	uv_loop_t *loop;
+	void (*ready)(void *data);
+	void *data;
+	size_t size;
+	int bits;
+	mns_dkim_key_t *keys;
+	size_t n;
+	pool_job_t *jobs; /* In flight: queued or running. */
+	size_t in_flight, generated, taken;
+	atomic_bool stop;
+	bool closing;       /* Being freed. */
+	bool stopping;      /* The loop is winding down: no more generations. */
+	bool failing;       /* The last generation failed: refill only on demand. */
+	uv_prepare_t watch; /* Notices a loop kept alive by the pool alone. */
+	bool watch_open;
+};
+
+/** At most this many generations at once: the pool must not take over the
+ *  machine's cores (the thread pool also serves others). */
+#define POOL_PARALLEL 1
+
+static void refill(mns_dkim_pool_t *pool);
+
+static void job_work(uv_work_t *req)
+{
+	pool_job_t *job = req->data;
+	job->ret = mns_dkim_keygen(false, job->bits, &job->pool->stop, &job->key);
+	/* The thread pool's threads outlive the plugin: release what OpenSSL
+	 * keeps per thread (error queue, …) now rather than never. */
+	OPENSSL_thread_stop();
+}
+
+static void job_done(uv_work_t *req, int status)
+{
+	pool_job_t *job = req->data;
+	mns_dkim_pool_t *pool = job->pool;
+
+	for (pool_job_t **pp = &pool->jobs; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == job) {
+			*pp = job->next;
+			break;
+		}
+	}
+	pool->in_flight--;
+	bool added = false;
+	if (status == 0 && job->ret == MNS_OK && !pool->closing && job->key.bits == pool->bits &&
+	    pool->n < pool->size) {
+		pool->keys[pool->n++] = job->key;
+		memset(&job->key, 0, sizeof(job->key));
+		pool->generated++;
+		pool->failing = false;
+		added = true;
+	} else if (status == 0 && job->ret != MNS_OK && !pool->closing) {
+		pool->failing = true;
+	}
+	mns_dkim_key_wipe(&job->key);
+	free(job);
+	if (pool->closing)
+		return;
+	refill(pool);
+	if (added && pool->ready != NULL)
+		pool->ready(pool->data);
+}
+
+static void refill(mns_dkim_pool_t *pool)
+{
+	if (pool->loop == NULL || pool->closing || pool->stopping || pool->failing)
+		return;
+	while (pool->in_flight < POOL_PARALLEL && pool->n + pool->in_flight < pool->size) {
+		pool_job_t *job = calloc(1, sizeof(*job));
+		if (job == NULL)
+			return;
+		job->pool = pool;
+		job->bits = pool->bits;
+		job->req.data = job;
+		if (uv_queue_work(pool->loop, &job->req, job_work, job_done) != 0) {
+			free(job);
+			return;
+		}
+		job->next = pool->jobs;
+		pool->jobs = job;
+		pool->in_flight++;
+	}
+}
+
+/** Stops generating: aborts the running job, cancels the queued ones. */
+static void pool_stop(mns_dkim_pool_t *pool)
+{
+	pool->stopping = true;
+	atomic_store(&pool->stop, true);
+	for (pool_job_t *job = pool->jobs; job != NULL; job = job->next)
+		uv_cancel((uv_req_t *)&job->req); /* Fails (harmlessly) for a running one. */
+}
+
+/* Runs before the loop blocks for I/O. Referenced active handles (listeners,
+ * signal handlers, …) and requests keep uv_run() going; when only the
+ * pool's own jobs are left, the owner of the loop is winding it down. */
+static void pool_watch(uv_prepare_t *h)
+{
+	mns_dkim_pool_t *pool = h->data;
+	if (pool->in_flight == 0 || pool->stopping)
+		return;
+	if (pool->loop->active_handles == 0 && pool->loop->active_reqs.count <= pool->in_flight)
+		pool_stop(pool);
+}
+
+static void watch_closed(uv_handle_t *h)
+{
+	mns_dkim_pool_t *pool = h->data;
+	pool->watch_open = false;
+}
+
+mns_dkim_pool_t *mns_dkim_pool_new(void *loop, void (*ready)(void *data), void *data)
+{
+	mns_dkim_pool_t *pool = calloc(1, sizeof(*pool));
+	if (pool == NULL)
+		return NULL;
+	pool->loop = loop;
+	pool->ready = ready;
+	pool->data = data;
+	pool->bits = 2048;
+	atomic_init(&pool->stop, false);
+	if (loop != NULL) {
+		uv_prepare_init(loop, &pool->watch);
+		pool->watch.data = pool;
+		uv_prepare_start(&pool->watch, pool_watch);
+		uv_unref((uv_handle_t *)&pool->watch);
+		pool->watch_open = true;
+	}
+	return pool;
+}
+
+void mns_dkim_pool_configure(mns_dkim_pool_t *pool, size_t size, int bits)
+{
+	if (pool == NULL)
+		return;
+	/* Keys of another size, and any beyond the new size, are wiped. */
+	size_t kept = 0;
+	for (size_t i = 0; i < pool->n; i++) {
+		if (pool->keys[i].bits == bits && kept < size)
+			pool->keys[kept++] = pool->keys[i];
+		else
+			mns_dkim_key_wipe(&pool->keys[i]);
+	}
+	pool->n = kept;
+	if (pool->keys == NULL || size != pool->size) {
+		mns_dkim_key_t *keys = realloc(pool->keys, (size ? size : 1) * sizeof(*keys));
+		if (keys == NULL) /* The old array stays, as large as it was. */
+			size = pool->keys == NULL ? 0 : size < pool->size ? size : pool->size;
+		else
+			pool->keys = keys;
+	}
+	pool->size = pool->keys != NULL ? size : 0;
+	pool->bits = bits;
+	pool->failing = false;
+	refill(pool);
+}
+
+bool mns_dkim_pool_take(mns_dkim_pool_t *pool, int bits, mns_dkim_key_t *out)
+{
+	if (pool == NULL)
+		return false;
+	bool found = false;
+	for (size_t i = pool->n; i-- > 0;) {
+		if (pool->keys[i].bits != bits)
+			continue;
+		*out = pool->keys[i];
+		pool->keys[i] = pool->keys[pool->n - 1];
+		memset(&pool->keys[pool->n - 1], 0, sizeof(pool->keys[0]));
+		pool->n--;
+		pool->taken++;
+		found = true;
+		break;
+	}
+	pool->failing = false;
+	refill(pool);
+	return found;
+}
+
+void mns_dkim_pool_stats(const mns_dkim_pool_t *pool, mns_dkim_pool_stats_t *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (pool == NULL)
+		return;
+	st->size = pool->size;
+	st->available = pool->n;
+	st->in_flight = pool->in_flight;
+	st->generated = pool->generated;
+	st->taken = pool->taken;
+}
+
+void mns_dkim_pool_free(mns_dkim_pool_t *pool)
+{
+	if (pool == NULL)
+		return;
+	pool->closing = true;
+	pool_stop(pool); /* A running RSA generation aborts; queued ones never start. */
+	if (pool->watch_open)
+		uv_close((uv_handle_t *)&pool->watch, watch_closed);
+	/* The jobs' completions and the handle's close callback must run before
+	 * the plugin's code is unmapped (and they use this memory): each job is
+	 * an active request, so the loop does not return before the worker
+	 * thread has posted it. */
+	while ((pool->in_flight > 0 || pool->watch_open) && pool->loop != NULL)
+		uv_run(pool->loop, UV_RUN_ONCE);
+	for (size_t i = 0; i < pool->n; i++)
+		mns_dkim_key_wipe(&pool->keys[i]);
+	free(pool->keys);
+	free(pool);
+}
