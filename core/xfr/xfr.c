@@ -244,6 +244,20 @@ typedef struct gather {
 	size_t n, cap;
 } gather_t;
 
+/* Appends \a z; out of memory leaves it out (the core aborts only at start-up). */
+static void gather_push(gather_t *g, const mns_zone_t *z)
+{
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? 2 * g->cap : 16;
+		const mns_zone_t **v = realloc(g->v, cap * sizeof(*v));
+		if (v == NULL)
+			return;
+		g->v = v;
+		g->cap = cap;
+	}
+	g->v[g->n++] = z;
+}
+
 static void gather_one(const mns_zone_t *z, void *data)
 {
 	gather_t *g = data;
@@ -259,15 +273,7 @@ static void gather_one(const mns_zone_t *z, void *data)
 			break;
 		}
 	}
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? 2 * g->cap : 16;
-		const mns_zone_t **v = realloc(g->v, cap * sizeof(*v));
-		if (v == NULL)
-			return;
-		g->v = v;
-		g->cap = cap;
-	}
-	g->v[g->n++] = z;
+	gather_push(g, z);
 }
 
 /* Zones of the transfer of \a z (malloc'd array, \a z first). Inside a read section. */
@@ -420,15 +426,7 @@ static void member_one(const mns_zone_t *z, void *data)
 	gather_t *g = data;
 	if (z->kind == MNS_ZONE_SUBTREE || z->soa == NULL)
 		return;
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? 2 * g->cap : 64;
-		const mns_zone_t **v = realloc(g->v, cap * sizeof(*v));
-		if (v == NULL)
-			return;
-		g->v = v;
-		g->cap = cap;
-	}
-	g->v[g->n++] = z;
+	gather_push(g, z);
 }
 
 /* Rebuilds the catalog from the zones in the index, with a new serial. */
