@@ -376,6 +376,12 @@ int mns_server_reload(mns_server_t *s)
 
 void mns_server_stop_io(mns_server_t *s)
 {
+	/* Plugins cancel background work first: the loop ends only when it is done. */
+	for (size_t i = 0; i < s->n_plugins; i++) {
+		const mns_plugin_api_t *api = mns_plugin_api(s->plugins[i]);
+		if (MNS_PLUGIN_HAS(api, stop) && api->stop != NULL)
+			api->stop(s->plugins[i]);
+	}
 	mns_net_stop(s);
 	mns_control_stop(s);
 	mns_xfr_stop(s);

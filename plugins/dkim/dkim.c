@@ -454,12 +454,20 @@ static int dkim_configure(mns_plugin_t *p, const json_t *conf, mns_error_t *err)
 	return MNS_OK;
 }
 
+/* The daemon is stopping: no key generation may keep its loop running. */
+static void dkim_stop(mns_plugin_t *p)
+{
+	dkim_state_t *dp = state_of(p);
+	if (dp != NULL)
+		mns_dkim_pool_stop(dp->pool);
+}
+
 static void dkim_fini(mns_plugin_t *p)
 {
 	dkim_state_t *dp = state_of(p);
 	if (dp == NULL)
 		return;
-	/* The core stops and frees the plugin's timers after fini. */
+	/* The core has stopped the plugin's timers before fini. */
 	mns_dkim_pool_free(dp->pool);
 	free(dp->sched);
 	free(dp);
@@ -1329,4 +1337,5 @@ MNS_PLUGIN(dkim) = {
     .tenant_instructions = dkim_tenant_instructions,
     .tenant_public = dkim_tenant_public,
     .commands = dkim_commands,
+    .stop = dkim_stop,
 };

@@ -171,6 +171,9 @@ void mns_dkim_pool_stats(const mns_dkim_pool_t *pool, mns_dkim_pool_stats_t *st)
  *  callback: the plugin's fini runs after the main loop has returned), wipes
  *  every key and frees the pool. */
 void mns_dkim_pool_free(mns_dkim_pool_t *pool);
+/** Stops generating (the daemon is stopping): aborts the running job and
+ *  cancels queued ones, so the loop can drain. */
+void mns_dkim_pool_stop(mns_dkim_pool_t *pool);
 
 /* --- export.c ------------------------------------------------------------------- */
 

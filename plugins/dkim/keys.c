@@ -177,8 +177,6 @@ struct mns_dkim_pool {
 	bool closing;       /* Being freed. */
 	bool stopping;      /* The loop is winding down: no more generations. */
 	bool failing;       /* The last generation failed: refill only on demand. */
-	uv_prepare_t watch; /* Notices a loop kept alive by the pool alone. */
-	bool watch_open;
 };
 
 /** At most this many generations at once: the pool must not take over the
@@ -258,22 +256,10 @@ static void pool_stop(mns_dkim_pool_t *pool)
 		uv_cancel((uv_req_t *)&job->req); /* Fails (harmlessly) for a running one. */
 }
 
-/* Runs before the loop blocks for I/O. Referenced active handles (listeners,
- * signal handlers, …) and requests keep uv_run() going; when only the
- * pool's own jobs are left, the owner of the loop is winding it down. */
-static void pool_watch(uv_prepare_t *h)
+void mns_dkim_pool_stop(mns_dkim_pool_t *pool)
 {
-	mns_dkim_pool_t *pool = h->data;
-	if (pool->in_flight == 0 || pool->stopping)
-		return;
-	if (pool->loop->active_handles == 0 && pool->loop->active_reqs.count <= pool->in_flight)
+	if (pool != NULL)
 		pool_stop(pool);
-}
-
-static void watch_closed(uv_handle_t *h)
-{
-	mns_dkim_pool_t *pool = h->data;
-	pool->watch_open = false;
 }
 
 mns_dkim_pool_t *mns_dkim_pool_new(void *loop, void (*ready)(void *data), void *data)
@@ -286,13 +272,6 @@ mns_dkim_pool_t *mns_dkim_pool_new(void *loop, void (*ready)(void *data), void *
 	pool->data = data;
 	pool->bits = 2048;
 	atomic_init(&pool->stop, false);
-	if (loop != NULL) {
-		uv_prepare_init(loop, &pool->watch);
-		pool->watch.data = pool;
-		uv_prepare_start(&pool->watch, pool_watch);
-		uv_unref((uv_handle_t *)&pool->watch);
-		pool->watch_open = true;
-	}
 	return pool;
 }
 
@@ -361,13 +340,10 @@ void mns_dkim_pool_free(mns_dkim_pool_t *pool)
 		return;
 	pool->closing = true;
 	pool_stop(pool); /* A running RSA generation aborts; queued ones never start. */
-	if (pool->watch_open)
-		uv_close((uv_handle_t *)&pool->watch, watch_closed);
-	/* The jobs' completions and the handle's close callback must run before
-	 * the plugin's code is unmapped (and they use this memory): each job is
-	 * an active request, so the loop does not return before the worker
-	 * thread has posted it. */
-	while ((pool->in_flight > 0 || pool->watch_open) && pool->loop != NULL)
+	/* The jobs' completions must run before the plugin's code is unmapped
+	 * (and they use this memory): each job is an active request, so the loop
+	 * does not return before the worker thread has posted it. */
+	while (pool->in_flight > 0 && pool->loop != NULL)
 		uv_run(pool->loop, UV_RUN_ONCE);
 	for (size_t i = 0; i < pool->n; i++)
 		mns_dkim_key_wipe(&pool->keys[i]);

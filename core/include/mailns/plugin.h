@@ -173,6 +173,10 @@ typedef struct mns_plugin_api {
 	 *  apex, e.g. "_spf"), whenever the core builds it: at start, on reload
 	 *  and when a cname-mode tenant changes. Optional. */
 	int (*hosted_build)(mns_plugin_t *p, mns_zone_builder_t *zb, mns_error_t *err);
+	/** Called when the daemon begins to stop (SIGTERM, SIGINT): cancel or abort
+	 *  background work (uv_queue_work) so that the loop drains; fini follows
+	 *  once it has. Optional. */
+	void (*stop)(mns_plugin_t *p);
 } mns_plugin_api_t;
 
 /** True when descriptor \a api is large enough to hold \a field. */
