@@ -201,13 +201,8 @@ static const knot_rrset_t *negative_soa(const qctx_t *c, const mns_zone_t *z)
 {
 	if (z->kind != MNS_ZONE_SUBTREE)
 		return z->soa;
-	for (const knot_dname_t *n = knot_wire_next_label(z->apex, NULL); n != NULL && *n != '\0';
-	     n = knot_wire_next_label(n, NULL)) {
-		const mns_zone_t *up = mns_index_get(c->ctx->index, n);
-		if (up != NULL && up->kind != MNS_ZONE_SUBTREE)
-			return up->soa;
-	}
-	return NULL;
+	const mns_zone_t *up = mns_index_enclosing(c->ctx->index, z);
+	return up != NULL ? up->soa : NULL;
 }
 
 /* NXDOMAIN or NODATA: the SOA in authority with TTL = min(TTL, MINIMUM). */

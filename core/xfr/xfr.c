@@ -264,16 +264,8 @@ static void gather_one(const mns_zone_t *z, void *data)
 	if (z->kind != MNS_ZONE_SUBTREE || knot_dname_in_bailiwick(z->apex, g->top->apex) <= 0)
 		return;
 	/* Only subtrees whose closest enclosing real zone is the top one. */
-	for (const knot_dname_t *n = knot_wire_next_label(z->apex, NULL); n != NULL && *n != '\0';
-	     n = knot_wire_next_label(n, NULL)) {
-		const mns_zone_t *up = mns_index_get(g->idx, n);
-		if (up != NULL && up->kind != MNS_ZONE_SUBTREE) {
-			if (up != g->top)
-				return;
-			break;
-		}
-	}
-	gather_push(g, z);
+	if (mns_index_enclosing(g->idx, z) == g->top)
+		gather_push(g, z);
 }
 
 /* Zones of the transfer of \a z (malloc'd array, \a z first). Inside a read section. */

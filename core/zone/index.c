@@ -94,11 +94,12 @@ static void ents_add(mns_index_t *idx, mns_zone_t *z)
 	z->ent_levels = 0;
 	if (z->kind != MNS_ZONE_SUBTREE)
 		return;
-	for (const knot_dname_t *n = knot_wire_next_label(z->apex, NULL); n != NULL && *n != '\0';
-	     n = knot_wire_next_label(n, NULL)) {
-		const mns_zone_t *up = mns_index_get(idx, n);
-		if (up != NULL && up->kind != MNS_ZONE_SUBTREE)
-			break;
+	const mns_zone_t *up = mns_index_enclosing(idx, z);
+	int levels = knot_dname_labels(z->apex, NULL) - 1 -
+	             (up != NULL ? knot_dname_labels(up->apex, NULL) : 0);
+	const knot_dname_t *n = z->apex;
+	for (int i = 0; i < levels; i++) {
+		n = knot_wire_next_label(n, NULL);
 		ent_t *e = ent_find(idx, n);
 		if (e != NULL) {
 			e->refs++;
@@ -220,6 +221,17 @@ const mns_zone_t *mns_index_get(const mns_index_t *idx, const knot_dname_t *apex
 	cds_lfht_lookup(idx->ht, (unsigned long)mns_dname_hash(apex), match_apex, apex, &it);
 	struct cds_lfht_node *node = cds_lfht_iter_get_node(&it);
 	return node != NULL ? caa_container_of(node, mns_zone_t, ht_node) : NULL;
+}
+
+const mns_zone_t *mns_index_enclosing(const mns_index_t *idx, const mns_zone_t *z)
+{
+	for (const knot_dname_t *n = knot_wire_next_label(z->apex, NULL); n != NULL && *n != '\0';
+	     n = knot_wire_next_label(n, NULL)) {
+		const mns_zone_t *up = mns_index_get(idx, n);
+		if (up != NULL && up->kind != MNS_ZONE_SUBTREE)
+			return up;
+	}
+	return NULL;
 }
 
 const mns_zone_t *mns_index_lookup(const mns_index_t *idx, const knot_dname_t *name)

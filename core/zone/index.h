@@ -31,6 +31,9 @@ int mns_index_withdraw(mns_index_t *idx, const knot_dname_t *apex);
  *  wire), or NULL. Call inside an RCU read section; the zone stays valid until
  *  the section ends. */
 const mns_zone_t *mns_index_lookup(const mns_index_t *idx, const knot_dname_t *name);
+/** \brief The closest zone above \a z that is not a SUBTREE (the zone a
+ *  SUBTREE belongs to: its SOA, its transfers), or NULL (RCU read section). */
+const mns_zone_t *mns_index_enclosing(const mns_index_t *idx, const mns_zone_t *z);
 /** \brief The zone at exactly \a apex, or NULL (RCU read section). */
 const mns_zone_t *mns_index_get(const mns_index_t *idx, const knot_dname_t *apex);
 /** \brief True when \a name (lowercase wire) is an ancestor of a SUBTREE
