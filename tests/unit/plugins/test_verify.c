@@ -3,6 +3,10 @@
  *  answers, and the diagnosis (fed parsed answers, no DNS).
  *  SPDX-License-Identifier: GPL-3.0-or-later */
 #include "plugtest.h"
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
 #include "verify_logic.h"
 
 extern const mns_plugin_api_t mns_plugin_verify;
@@ -971,6 +975,29 @@ static void test_resolver(void **state)
 	/* Truncated answers were asked again over TCP; the slow one was tried twice. */
 	assert_int_equal(f.tcp_queries, 2);
 	assert_true(f.udp_queries >= N + 1);
+
+	/* Retries go across resolvers: the first refuses (nobody listens), the
+	 * second answers. */
+	{
+		int fd = socket(AF_INET, SOCK_DGRAM, 0);
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t sl = sizeof(sa);
+		assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+		close(fd); /* A port nobody listens on now. */
+		char two[96];
+		snprintf(two, sizeof(two), "127.0.0.1:%d,127.0.0.1:%d", ntohs(sa.sin_port), port);
+		mns_vresolver_t *r2 = NULL;
+		assert_int_equal(mns_vresolver_new(&loop, two, 300, 2, &r2, err, sizeof(err)), 0);
+		got_t g2;
+		memset(&g2, 0, sizeof(g2));
+		answers_pending = 1;
+		mns_vresolver_query(r2, "a.example", KNOT_RRTYPE_NS, got_answer, &g2);
+		run_until_answered(&loop);
+		assert_int_equal(g2.a.status, MNS_VA_ANSWER);
+		assert_string_equal(g2.a.values[0], "ns1.a.example");
+		mns_vresolver_free(r2);
+	}
 
 	/* Freed from inside a callback: the rest are cancelled, once each. */
 	memset(got, 0, sizeof(got));
