@@ -11,11 +11,6 @@ void mns_log_set_level(int level)
 	max_level = level;
 }
 
-int mns_log_level(void)
-{
-	return max_level;
-}
-
 static const char *level_name(int level)
 {
 	switch (level) {

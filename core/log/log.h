@@ -8,8 +8,6 @@
 
 /** \brief Sets the highest level printed (MNS_LOG_ERR … MNS_LOG_DEBUG). */
 void mns_log_set_level(int level);
-/** \brief Returns the highest level printed. */
-int mns_log_level(void);
 /** \brief Logs one line at \a level. */
 void mns_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /** \brief va_list variant of mns_log(). */

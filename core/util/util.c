@@ -1,19 +1,7 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
-#include <stdio.h>
-#include <stdlib.h>
 #include <time.h>
 
 #include "util/util.h"
-
-void *mns_xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (p == NULL) {
-		fprintf(stderr, "mailnsd: out of memory allocating %zu bytes\n", n);
-		abort();
-	}
-	return p;
-}
 
 uint64_t mns_now_ms(void)
 {

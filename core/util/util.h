@@ -11,9 +11,6 @@
 /** \brief Text for an MNS_E* or -errno code. \return static string. */
 const char *mns_strerror(int code);
 
-/** \brief malloc() that aborts on failure; only for start-up. */
-void *mns_xmalloc(size_t n);
-
 /** \brief Monotonic milliseconds. */
 uint64_t mns_now_ms(void);
 
