@@ -58,7 +58,7 @@ void out_init(out_color_mode_t mode)
 		char *end;
 		long n = strtol(cols, &end, 10);
 
-		if (*end == '\0' && n > 0 && n < 100000)
+		if (*end == '\0' && n > 0 && n <= 1000000)
 			out.width = (int)n;
 	}
 	if (out.width < MIN_WIDTH)
