@@ -10,11 +10,16 @@
 static const char *type_name(mns_conf_type_t t)
 {
 	switch (t) {
-	case MNS_CONF_STR: return "string";
-	case MNS_CONF_INT: return "integer";
-	case MNS_CONF_BOOL: return "yes or no";
-	case MNS_CONF_LIST: return "list (separated by spaces; the key may repeat)";
-	case MNS_CONF_DNAME: return "domain name";
+	case MNS_CONF_STR:
+		return "string";
+	case MNS_CONF_INT:
+		return "integer";
+	case MNS_CONF_BOOL:
+		return "yes or no";
+	case MNS_CONF_LIST:
+		return "list (separated by spaces; the key may repeat)";
+	case MNS_CONF_DNAME:
+		return "domain name";
 	}
 	return "value";
 }
@@ -25,8 +30,8 @@ void mns_conf_print_section(FILE *out, const char *section, const mns_conf_item_
 	for (const mns_conf_item_t *it = schema; it && it->key; it++) {
 		fprintf(out, "# %s\n", it->help ? it->help : "");
 		if (it->type == MNS_CONF_INT)
-			fprintf(out, "# %s, %" PRId64 "..%" PRId64 "\n", type_name(it->type), it->min,
-			        it->max);
+			fprintf(out, "# %s, %" PRId64 "..%" PRId64 "\n", type_name(it->type),
+			        it->min, it->max);
 		else
 			fprintf(out, "# %s\n", type_name(it->type));
 		/* The default is printed as a live line, so the output is itself a

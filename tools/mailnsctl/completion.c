@@ -47,8 +47,9 @@ static void emit_values(FILE *out)
 	      out);
 	for (const option_values_t *o = ctl_option_values; o->name; o++) {
 		if (o->file) {
-			fprintf(out, "\t%s) compopt -o filenames 2>/dev/null\n"
-			             "\t\tCOMPREPLY=($(compgen -f -- \"$cur\")) ;;\n",
+			fprintf(out,
+			        "\t%s) compopt -o filenames 2>/dev/null\n"
+			        "\t\tCOMPREPLY=($(compgen -f -- \"$cur\")) ;;\n",
 			        o->name);
 		} else if (o->choices) {
 			fprintf(out, "\t%s) COMPREPLY=($(compgen -W \"", o->name);
@@ -79,11 +80,13 @@ static void emit_daemon(FILE *out)
 	      "\tfor ((i = 1; i < ${#COMP_WORDS[@]}; i++)); do\n"
 	      "\t\tcase \"${COMP_WORDS[i]}\" in\n"
 	      "\t\t-s|--socket)\n"
-	      "\t\t\tif [[ ${COMP_WORDS[i+1]} == \"=\" ]]; then sock=(--socket \"${COMP_WORDS[i+2]}\")\n"
+	      "\t\t\tif [[ ${COMP_WORDS[i+1]} == \"=\" ]]; then sock=(--socket "
+	      "\"${COMP_WORDS[i+2]}\")\n"
 	      "\t\t\telse sock=(--socket \"${COMP_WORDS[i+1]}\"); fi ;;\n"
 	      "\t\tesac\n"
 	      "\tdone\n"
-	      "\tCOLUMNS=100000 NO_COLOR=1 \"${COMP_WORDS[0]}\" \"${sock[@]}\" --timeout 2 \"$@\" 2>/dev/null |\n"
+	      "\tCOLUMNS=100000 NO_COLOR=1 \"${COMP_WORDS[0]}\" \"${sock[@]}\" --timeout 2 \"$@\" "
+	      "2>/dev/null |\n"
 	      "\t\tawk 'NR > 1 { print $1 }'\n"
 	      "}\n\n",
 	      out);
@@ -163,7 +166,7 @@ void completion_bash(FILE *out)
 	      out);
 	for (size_t i = 0; i < ctl_n_commands; i++) {
 		const command_t *cm = &ctl_commands[i];
-		static const char *const arg_names[] = { "", "tenant", "command" };
+		static const char *const arg_names[] = {"", "tenant", "command"};
 
 		fprintf(out, "\t\"%s/%s\") opts=\"", cm->group, cm->name ? cm->name : "");
 		words(out, cm->valued);
@@ -177,14 +180,15 @@ void completion_bash(FILE *out)
 	      out);
 	words(out, ctl_global_valued);
 	words(out, ctl_global_flags);
-	fputs("\" -- \"$cur\"))\n"
-	      "\telif [[ $npos -eq 0 && $arg == tenant ]]; then\n"
-	      "\t\tCOMPREPLY=($(compgen -W \"$(_mailnsctl_daemon tenant list --all)\" -- \"$cur\"))\n"
-	      "\telif [[ $npos -eq 0 && $arg == command ]]; then\n"
-	      "\t\tCOMPREPLY=($(compgen -W \"$(_mailnsctl_daemon commands)\" -- \"$cur\"))\n"
-	      "\tfi\n"
-	      "\treturn 0\n"
-	      "}\n"
-	      "complete -F _mailnsctl mailnsctl\n",
-	      out);
+	fputs(
+	    "\" -- \"$cur\"))\n"
+	    "\telif [[ $npos -eq 0 && $arg == tenant ]]; then\n"
+	    "\t\tCOMPREPLY=($(compgen -W \"$(_mailnsctl_daemon tenant list --all)\" -- \"$cur\"))\n"
+	    "\telif [[ $npos -eq 0 && $arg == command ]]; then\n"
+	    "\t\tCOMPREPLY=($(compgen -W \"$(_mailnsctl_daemon commands)\" -- \"$cur\"))\n"
+	    "\tfi\n"
+	    "\treturn 0\n"
+	    "}\n"
+	    "complete -F _mailnsctl mailnsctl\n",
+	    out);
 }

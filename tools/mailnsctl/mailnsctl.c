@@ -519,7 +519,8 @@ static int parse_args(ctl_t *c, const command_t *cm, int argc, char **argv, pars
 			if (r == 0)
 				continue;
 			for (const option_values_t *ov = ctl_option_values; ov->name; ov++) {
-				if (strcmp(ov->name, *o) != 0 || !ov->choices || one_of(v, ov->choices))
+				if (strcmp(ov->name, *o) != 0 || !ov->choices ||
+				    one_of(v, ov->choices))
 					continue;
 				char list[128] = "";
 
@@ -670,7 +671,8 @@ static void show_tenant(const ctl_t *c, const json_t *doc)
 	size_t i;
 	json_t *e;
 
-	json_array_foreach(json_object_get(doc, "notices"), i, e) {
+	json_array_foreach(json_object_get(doc, "notices"), i, e)
+	{
 		if (json_is_string(e))
 			fprintf(stderr, "notice: %s\n", json_string_value(e));
 	}
@@ -1050,7 +1052,8 @@ static void show_check(const ctl_t *c, const json_t *res)
 	size_t i;
 	json_t *chk;
 
-	json_array_foreach(json_object_get(res, "checks"), i, chk) {
+	json_array_foreach(json_object_get(res, "checks"), i, chk)
+	{
 		bool ok = json_is_true(json_object_get(chk, "ok"));
 		const char *name = json_string_value(json_object_get(chk, "name"));
 		const char *type = json_string_value(json_object_get(chk, "type"));
@@ -1065,7 +1068,7 @@ static void show_check(const ctl_t *c, const json_t *res)
 	}
 	const char *state = json_string_value(json_object_get(res, "state"));
 	const char *diag = json_string_value(json_object_get(res, "diagnostic"));
-	out_sgr_t col = state == NULL                ? OUT_RESET
+	out_sgr_t col = state == NULL                    ? OUT_RESET
 	                : strcmp(state, "verified") == 0 ? OUT_GREEN
 	                : strcmp(state, "pending") == 0  ? OUT_YELLOW
 	                                                 : OUT_RED;
@@ -1130,8 +1133,8 @@ static const char *const rotate_valued[] = {"--algorithm", NULL};
 const command_t ctl_commands[] = {
     {"status", NULL, cmd_status, "", "version, uptime, tenants, zones, plugins, listeners", NULL,
      NULL, ARG_NONE},
-    {"stats", NULL, cmd_stats, "",
-     "counters and gauges as \"dotted.key value\" lines", NULL, NULL, ARG_NONE},
+    {"stats", NULL, cmd_stats, "", "counters and gauges as \"dotted.key value\" lines", NULL, NULL,
+     ARG_NONE},
     {"tenant", "add", cmd_tenant_add,
      "ID DOMAIN [--mode ns|cname] [--subdomain LABEL]\n[--set SECTION.KEY=VALUE]...",
      "add a tenant; prints its document", add_valued, NULL, ARG_NONE},
@@ -1149,20 +1152,19 @@ const command_t ctl_commands[] = {
     {"tenant", "instructions", cmd_tenant_instructions, "ID [--format text|zone|csv|json]",
      "what the customer must add to their DNS", instructions_valued, NULL, ARG_TENANT},
     {"tenant", "check", cmd_tenant_check, "ID",
-     "check the tenant's DNS now: \u2713 or \u2717 per required record",
-     NULL, NULL, ARG_TENANT},
+     "check the tenant's DNS now: \u2713 or \u2717 per required record", NULL, NULL, ARG_TENANT},
     {"plugin", "list", cmd_plugin_list, "", "loaded plugins and their commands", NULL, NULL,
      ARG_NONE},
-    {"dkim", "keys", cmd_dkim_keys, "ID", "a tenant's DKIM selectors and public keys", NULL,
-     NULL, ARG_TENANT},
+    {"dkim", "keys", cmd_dkim_keys, "ID", "a tenant's DKIM selectors and public keys", NULL, NULL,
+     ARG_TENANT},
     {"dkim", "rotate", cmd_dkim_rotate, "ID [--algorithm rsa|ed25519]",
      "start a DKIM key rotation now", rotate_valued, NULL, ARG_TENANT},
     {"dkim", "status", cmd_dkim_status, "", "DKIM key pool and rotation schedule", NULL, NULL,
      ARG_NONE},
     {"verify", "status", cmd_verify_status, "[ID]",
      "a tenant's verification state, or counts by state", NULL, NULL, ARG_TENANT},
-    {"commands", NULL, cmd_commands, "", "every control command the daemon answers", NULL,
-     NULL, ARG_NONE},
+    {"commands", NULL, cmd_commands, "", "every control command the daemon answers", NULL, NULL,
+     ARG_NONE},
     {"call", NULL, cmd_call, "CMD [JSON-ARGS]",
      "send any command (e.g. a plugin's) with an args object", NULL, NULL, ARG_COMMAND},
 };
@@ -1178,9 +1180,9 @@ static void usage_commands(FILE *out)
 {
 	for (size_t i = 0; i < ctl_n_commands; i++) {
 		const command_t *cm = &ctl_commands[i];
-		char *line = out_asprintf("%s%s%s%s%s", cm->group, cm->name ? " " : "",
-		                          cm->name ? cm->name : "", *cm->synopsis ? " " : "",
-		                          cm->synopsis);
+		char *line =
+		    out_asprintf("%s%s%s%s%s", cm->group, cm->name ? " " : "",
+		                 cm->name ? cm->name : "", *cm->synopsis ? " " : "", cm->synopsis);
 		char *nl = strchr(line, '\n');
 		size_t indent = strlen(cm->group) + (cm->name ? strlen(cm->name) + 2 : 1);
 
@@ -1201,7 +1203,8 @@ static void usage_commands(FILE *out)
 
 static void usage(FILE *out)
 {
-	fputs("Usage: mailnsctl [-s SOCKET] [--json] [--timeout SEC] [--color WHEN] COMMAND [ARGS...]\n"
+	fputs("Usage: mailnsctl [-s SOCKET] [--json] [--timeout SEC] [--color WHEN] COMMAND "
+	      "[ARGS...]\n"
 	      "       mailnsctl --completion bash\n"
 	      "\n"
 	      "Manages the tenants of mailnsd over its control socket.\n"
@@ -1222,7 +1225,8 @@ static void usage(FILE *out)
 	usage_commands(out);
 	fputs("\n"
 	      "A --set VALUE that is valid JSON is sent as JSON, anything else as a string:\n"
-	      "  mailnsctl tenant update acme --set dmarc.p=reject --set spf.extra='[\"ip4:192.0.2.1\"]'\n"
+	      "  mailnsctl tenant update acme --set dmarc.p=reject --set "
+	      "spf.extra='[\"ip4:192.0.2.1\"]'\n"
 	      "--unset SECTION.KEY removes a key from a plugin section (sends null).\n"
 	      "Tables are fitted to the terminal width ($COLUMNS when not a terminal, else 80);\n"
 	      "--json gives every value in full.\n"
@@ -1306,9 +1310,9 @@ int main(int argc, char **argv)
 
 	/* Subcommands may still change --color; decided before any output. */
 	for (int j = i; j < argc && strcmp(argv[j], "--") != 0; j++) {
-		const char *v = strncmp(argv[j], "--color=", 8) == 0 ? argv[j] + 8
+		const char *v = strncmp(argv[j], "--color=", 8) == 0              ? argv[j] + 8
 		                : strcmp(argv[j], "--color") == 0 && j + 1 < argc ? argv[j + 1]
-		                                                                   : NULL;
+		                                                                  : NULL;
 
 		for (int k = 0; v && color_names[k]; k++)
 			if (strcmp(v, color_names[k]) == 0)

@@ -22,11 +22,11 @@
 static struct {
 	bool color_out, color_err;
 	int width;
-} out = { false, false, 80 };
+} out = {false, false, 80};
 
 static const char *const sgr_codes[] = {
-	[OUT_BOLD] = "\033[1m",   [OUT_RED] = "\033[31m",  [OUT_GREEN] = "\033[32m",
-	[OUT_YELLOW] = "\033[33m", [OUT_RESET] = "\033[0m",
+    [OUT_BOLD] = "\033[1m",    [OUT_RED] = "\033[31m",  [OUT_GREEN] = "\033[32m",
+    [OUT_YELLOW] = "\033[33m", [OUT_RESET] = "\033[0m",
 };
 
 /* https://no-color.org: a non-empty NO_COLOR turns colours off by default. */
@@ -145,7 +145,8 @@ char *out_value_str(const json_t *v)
 
 		if (parts == NULL)
 			out_oom();
-		json_array_foreach(v, i, e) {
+		json_array_foreach(v, i, e)
+		{
 			parts[i] = is_scalar(e) ? out_value_str(e)
 			                        : json_dumps(e, JSON_COMPACT | JSON_ENCODE_ANY);
 			if (parts[i] == NULL)
@@ -231,7 +232,8 @@ static bool all_scalars(const json_t *arr)
 	size_t i;
 	json_t *e;
 
-	json_array_foreach(arr, i, e) {
+	json_array_foreach(arr, i, e)
+	{
 		if (!is_scalar(e))
 			return false;
 	}
@@ -245,7 +247,8 @@ static void flatten(kvlist_t *l, const char *prefix, const json_t *v)
 		const char *k;
 		json_t *e;
 
-		json_object_foreach((json_t *)v, k, e) {
+		json_object_foreach((json_t *)v, k, e)
+		{
 			char *key = *prefix ? out_asprintf("%s.%s", prefix, k) : out_strdup(k);
 
 			flatten(l, key, e);
@@ -255,7 +258,8 @@ static void flatten(kvlist_t *l, const char *prefix, const json_t *v)
 		size_t i;
 		json_t *e;
 
-		json_array_foreach(v, i, e) {
+		json_array_foreach(v, i, e)
+		{
 			char *key = out_asprintf("%s[%zu]", prefix, i);
 
 			flatten(l, key, e);
@@ -268,7 +272,7 @@ static void flatten(kvlist_t *l, const char *prefix, const json_t *v)
 
 void out_object(const json_t *obj, const char *skip)
 {
-	kvlist_t l = { 0 };
+	kvlist_t l = {0};
 	size_t width = 0;
 	const char *k;
 	json_t *e;
@@ -276,7 +280,8 @@ void out_object(const json_t *obj, const char *skip)
 	if (!json_is_object(obj)) {
 		flatten(&l, "", obj);
 	} else {
-		json_object_foreach((json_t *)obj, k, e) {
+		json_object_foreach((json_t *)obj, k, e)
+		{
 			if (skip && strcmp(k, skip) == 0)
 				continue;
 			flatten(&l, k, e);
@@ -299,7 +304,7 @@ void out_object(const json_t *obj, const char *skip)
 
 void out_dotted(const json_t *obj)
 {
-	kvlist_t l = { 0 };
+	kvlist_t l = {0};
 	size_t kw = 0, vw = 0;
 
 	flatten(&l, "", obj);
