@@ -35,9 +35,12 @@ void mns_conf_print_section(FILE *out, const char *section, const mns_conf_item_
 		else
 			fprintf(out, "# %s\n", type_name(it->type));
 		/* The default is printed as a live line, so the output is itself a
-		 * valid config equal to the embedded defaults. */
+		 * valid config equal to the embedded defaults. A key without a
+		 * default is absent unless given: it stays commented out ("#key"). */
 		const char *d = it->dflt ? it->dflt : "";
-		if (it->type == MNS_CONF_STR && strchr(d, ' ') != NULL)
+		if (it->dflt == NULL)
+			fprintf(out, "# no default: unset unless given\n#%s =\n\n", it->key);
+		else if (it->type == MNS_CONF_STR && strchr(d, ' ') != NULL)
 			fprintf(out, "%s = \"%s\"\n\n", it->key, d);
 		else
 			fprintf(out, "%s =%s%s\n\n", it->key, d[0] ? " " : "", d);

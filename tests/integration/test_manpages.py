@@ -67,7 +67,8 @@ class ManPagesTest(harness.MailnsTestCase):
                 cur = m.group(1)
                 keys[cur] = []
                 continue
-            m = re.match(r"^([a-z0-9-]+) =(?: (.*))?$", line)
+            # "#key =": a key without a default (commented out).
+            m = re.match(r"^#?([a-z0-9-]+) =(?: (.*))?$", line)
             if m:
                 self.assertIsNotNone(cur, line)
                 keys[cur].append(m.group(1))
@@ -117,7 +118,7 @@ class ManPagesTest(harness.MailnsTestCase):
                          "sections documented that the parser does not know")
 
     def test_documented_defaults_match(self):
-        """"Default: *X*." in an entry is the schema's default ("empty": "")."""
+        """"Default: *X*." in an entry is the schema's default ("empty" or "none": "")."""
         _, defaults = self.print_config()
         doc = self.documented_keys()
         checked = 0
@@ -129,7 +130,7 @@ class ManPagesTest(harness.MailnsTestCase):
                 if "_" in said or (sec, key) not in defaults:
                     continue  # Computed defaults ("mailns _version_").
                 want = defaults[(sec, key)]
-                if said.startswith("empty"):
+                if said.startswith("empty") or said.startswith("none"):
                     self.assertEqual(want, "", "[%s] %s" % (sec, key))
                 else:
                     got = re.sub(r"\s+", " ", said.replace("*", "")).strip()
