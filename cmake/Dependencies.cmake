@@ -26,3 +26,9 @@ mns_require(CARES    libcares       libc-ares-dev)
 if(MNS_TESTS)
 	mns_require(CMOCKA cmocka libcmocka-dev)
 endif()
+
+# The manual pages are written in scdoc.
+find_program(SCDOC scdoc)
+if(NOT SCDOC)
+	message(FATAL_ERROR "scdoc not found (builds the manual pages): apt-get install scdoc")
+endif()

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "log/log.h"
+#include "plugin/plugin_internal.h"
+#include "xfr/xfr.h"
 #include "server_lifecycle.h"
 #include "util/util.h"
 
@@ -33,6 +35,9 @@ static void usage(FILE *out)
 	        "  -z, --zones DIR        directory of static <zone>.zone files\n"
 	        "  -f, --foreground       stay in the foreground, logging to stderr\n"
 	        "      --log-level LEVEL  error, warning, notice, info or debug\n"
+	        "      --print-config     print every configuration key of every section (with\n"
+	        "                         the loaded plugins' sections), its help text and its\n"
+	        "                         default, as a valid config file, and exit\n"
 	        "  -V, --version          print the version and exit\n"
 	        "  -h, --help             print this help and exit\n"
 	        "\n"
@@ -92,9 +97,47 @@ static int daemonize(void)
 	return fds[1];
 }
 
+/* --print-config: a reference config from the parser's own schema tables; the
+ * plugins named by the config (or the defaults) are loaded for their schemas. */
+static int print_config(mns_server_t *s)
+{
+	mns_conf_t *conf = NULL;
+	char errbuf[1024] = "", dir[4096];
+	if (mns_conf_load(s->conf_path, &s->ov, &conf, errbuf, sizeof(errbuf)) != MNS_OK) {
+		fprintf(stderr, "mailnsd: %s\n", errbuf);
+		return 1;
+	}
+	if (conf->plugin_dir[0])
+		snprintf(dir, sizeof(dir), "%s", conf->plugin_dir);
+	else
+		mns_server_default_plugin_dir(dir, sizeof(dir));
+	printf("# mailns.conf: every key with its default (mailnsd %s --print-config).\n"
+	       "# Lines starting with '#' are comments; a list key may repeat.\n\n", MNS_VERSION);
+	mns_conf_print_section(stdout, "server", mns_conf_server_schema);
+	mns_conf_print_section(stdout, "vendor", mns_conf_vendor_schema);
+	mns_conf_print_section(stdout, "xfr", mns_xfr_schema);
+	int rc = 0;
+	for (size_t i = 0; i < conf->n_plugins; i++) {
+		mns_error_t err = { 0 };
+		mns_plugin_t *p = mns_plugin_load(dir, conf->plugins[i], &err);
+		if (p == NULL) {
+			fprintf(stderr, "mailnsd: %s\n", err.message);
+			rc = 1;
+			break;
+		}
+		char sec[96];
+		snprintf(sec, sizeof(sec), "plugin.%s", conf->plugins[i]);
+		mns_conf_print_section(stdout, sec, mns_plugin_api(p)->schema);
+		mns_plugin_destroy(p);
+	}
+	mns_conf_free(conf);
+	return rc;
+}
+
 static int parse_args(int argc, char **argv, mns_server_t *s, bool *foreground)
 {
-	enum { OPT_LOG_LEVEL = 256 };
+	enum { OPT_LOG_LEVEL = 256, OPT_PRINT_CONFIG };
+	bool print = false;
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "listen", required_argument, NULL, 'l' },
@@ -104,6 +147,7 @@ static int parse_args(int argc, char **argv, mns_server_t *s, bool *foreground)
 		{ "zones", required_argument, NULL, 'z' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "print-config", no_argument, NULL, OPT_PRINT_CONFIG },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -131,6 +175,7 @@ static int parse_args(int argc, char **argv, mns_server_t *s, bool *foreground)
 		case 'z': s->ov.zones_dir = optarg; break;
 		case 'f': *foreground = true; break;
 		case OPT_LOG_LEVEL: s->ov.log_level = optarg; break;
+		case OPT_PRINT_CONFIG: print = true; break;
 		case 'V': printf("mailnsd %s\n", MNS_VERSION); return -1;
 		case 'h': usage(stdout); return -1;
 		default: usage(stderr); return 2;
@@ -139,6 +184,10 @@ static int parse_args(int argc, char **argv, mns_server_t *s, bool *foreground)
 	if (optind < argc) {
 		fprintf(stderr, "mailnsd: unexpected argument '%s'\n", argv[optind]);
 		return 2;
+	}
+	if (print) {
+		int rc = print_config(s);
+		return rc == 0 ? -1 : rc;
 	}
 	return 0;
 }

@@ -30,7 +30,7 @@ mns_plugin_t *mns_server_plugin(const mns_server_t *s, const char *name)
 
 /* Without a configured plugin-dir: next to the executable in a build tree
  * (<build>/core/mailnsd → <build>/plugins), else the installed location. */
-static void default_plugin_dir(char *out, size_t len)
+void mns_server_default_plugin_dir(char *out, size_t len)
 {
 	char exe[PATH_MAX - 16];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -95,7 +95,7 @@ static int load_plugins(mns_server_t *s, char *errbuf, size_t errlen)
 	if (s->conf->plugin_dir[0])
 		snprintf(dir, sizeof(dir), "%s", s->conf->plugin_dir);
 	else
-		default_plugin_dir(dir, sizeof(dir));
+		mns_server_default_plugin_dir(dir, sizeof(dir));
 	s->plugins = calloc(s->conf->n_plugins ? s->conf->n_plugins : 1, sizeof(*s->plugins));
 	if (s->plugins == NULL)
 		return MNS_ENOMEM;

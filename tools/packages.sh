@@ -8,6 +8,9 @@ MNS_TEST_PACKAGES="libcmocka-dev knot-dnsutils bind9-dnsutils python3 python3-dn
  python3-dkim python3-spf
  valgrind knot unbound bind9 nsd"
 
+# scdoc builds the manual pages (doc/man/*.scd).
+MNS_BUILD_PACKAGES="$MNS_BUILD_PACKAGES scdoc"
+
 mns_install_packages() {
 	local missing=()
 	for p in "$@"; do

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <jansson.h>
 #include "mailns/plugin.h"
 
@@ -87,5 +88,8 @@ int mns_listen_parse(const char *text, mns_listen_t *out);
 /** \brief The core's own schema tables (for documentation tests). */
 extern const mns_conf_item_t mns_conf_server_schema[];
 extern const mns_conf_item_t mns_conf_vendor_schema[];
+/** \brief Prints [\a section] with every key of \a schema as "key = default",
+ *  each after comment lines giving its help text and type (--print-config). */
+void mns_conf_print_section(FILE *out, const char *section, const mns_conf_item_t *schema);
 
 #endif

@@ -63,6 +63,8 @@ static int cmd_subscribe(mns_server_t *s, const json_t *args, json_t **result, m
 	return ret;
 }
 
+static int cmd_commands(mns_server_t *s, const json_t *args, json_t **result, mns_error_t *err);
+
 static const struct {
 	const char *name;
 	core_cmd_fn fn;
@@ -77,8 +79,31 @@ static const struct {
 	{ "tenant.records", mns_tenant_cmd_records, false },
 	{ "tenant.instructions", mns_tenant_cmd_instructions, false },
 	{ "plugin.list", cmd_plugin_list, false },
+	{ "commands", cmd_commands, false },
 	{ "events.subscribe", cmd_subscribe, false },
 };
+
+/* Every command this daemon answers, from the tables dispatch() reads (so
+ * documentation and shell completion can be checked against it). */
+static int cmd_commands(mns_server_t *s, const json_t *args, json_t **result, mns_error_t *err)
+{
+	int ret = mns_json_check_keys(args, "args", (const char *const[]){ NULL }, err);
+	if (ret != MNS_OK)
+		return ret;
+	json_t *list = json_array();
+	for (size_t i = 0; i < MNS_ARRAY_SIZE(core_commands); i++)
+		json_array_append_new(list, json_pack("{s:s, s:n}", "name", core_commands[i].name,
+		                                      "plugin"));
+	for (size_t i = 0; i < s->n_plugins; i++) {
+		const mns_plugin_api_t *api = mns_plugin_api(s->plugins[i]);
+		for (const mns_plugin_command_t *c = api->commands; c && c->name; c++)
+			json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "name", c->name,
+			                                      "plugin", api->name, "help",
+			                                      c->help ? c->help : ""));
+	}
+	*result = json_pack("{s:o}", "commands", list);
+	return *result ? MNS_OK : MNS_ENOMEM;
+}
 
 static json_t *error_reply(json_t *id, const char *code, const char *message)
 {

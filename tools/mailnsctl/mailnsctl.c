@@ -29,6 +29,9 @@
 
 #include <jansson.h>
 
+#include "commands.h"
+#include "output.h"
+
 #ifndef MNS_VERSION
 #define MNS_VERSION "unknown"
 #endif
@@ -45,13 +48,12 @@ enum {
 #define DEFAULT_TIMEOUT_MS 30000
 /** A reply larger than this is treated as a broken daemon. */
 #define MAX_REPLY_SIZE ((size_t)256 * 1024 * 1024)
-/** Key column of "key: value" output is padded up to this width. */
-#define MAX_KEY_WIDTH 28
 
 /** One connection to the daemon; opened lazily by the first request. */
 typedef struct ctl {
 	const char *socket_path;
 	bool json_out;
+	out_color_mode_t color;
 	int timeout_ms;
 	int fd;
 	long long next_id;
@@ -59,53 +61,6 @@ typedef struct ctl {
 	size_t len;
 	size_t cap;
 } ctl_t;
-
-static const char usage_text[] =
-    "Usage: mailnsctl [-s SOCKET] [--json] [--timeout SEC] COMMAND [ARGS...]\n"
-    "\n"
-    "Manages the tenants of mailnsd over its control socket.\n"
-    "\n"
-    "Options (also accepted after the command):\n"
-    "  -s, --socket PATH  control socket (default: $MAILNS_SOCKET, else\n"
-    "                     " DEFAULT_SOCKET ")\n"
-    "  --json             print the result as JSON, for scripts\n"
-    "  --timeout SEC      wait at most SEC seconds for each reply (default 30)\n"
-    "  -h, --help         show this help\n"
-    "  --version          show the version of mailnsctl\n"
-    "\n"
-    "Commands:\n"
-    "  status                         version, uptime, tenants, zones, plugins, listeners\n"
-    "  tenant add ID DOMAIN [--mode ns|cname] [--subdomain LABEL]\n"
-    "             [--set SECTION.KEY=VALUE]...\n"
-    "                                 add a tenant; prints its document\n"
-    "  tenant get ID                  show a tenant's document\n"
-    "  tenant list [--after ID] [--limit N] [--all]\n"
-    "                                 list tenants (one page, or every page with --all)\n"
-    "  tenant update ID [--domain D] [--subdomain LABEL] [--mode ns|cname]\n"
-    "             [--set SECTION.KEY=VALUE]... [--unset SECTION.KEY]...\n"
-    "                                 change a tenant; plugin sections are merged\n"
-    "  tenant remove ID               remove a tenant and its records\n"
-    "  tenant records ID              everything published for a tenant (zone-file text)\n"
-    "  tenant instructions ID [--format text|zone|csv|json]\n"
-    "                                 what the customer must add to their DNS\n"
-    "  tenant check ID                check the tenant's DNS now (verify plugin): one\n"
-    "                                 line per required record, \u2713 or \u2717 with the reason\n"
-    "  plugin list                    loaded plugins and their commands\n"
-    "  dkim keys ID                   a tenant's DKIM selectors and public keys\n"
-    "  call CMD [JSON-ARGS]           send any command (e.g. a plugin's) with an args object\n"
-    "  help                           show this help\n"
-    "\n"
-    "A --set VALUE that is valid JSON is sent as JSON, anything else as a string:\n"
-    "  mailnsctl tenant update acme --set dmarc.p=reject --set spf.extra='[\"ip4:192.0.2.1\"]'\n"
-    "--unset SECTION.KEY removes a key from a plugin section (sends null).\n"
-    "\n"
-    "Exit status: 0 ok; 1 the daemon refused the request (\"error: CODE: MESSAGE\" on\n"
-    "stderr); 2 usage error; 3 cannot connect to the socket, timeout or I/O error.\n";
-
-static void usage(FILE *out)
-{
-	fputs(usage_text, out);
-}
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
 {
@@ -117,41 +72,6 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 	va_end(ap);
 	fputs("\nTry 'mailnsctl --help'.\n", stderr);
 	return EXIT_USAGE;
-}
-
-__attribute__((format(printf, 1, 2))) static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-	char *s;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return NULL;
-	s = malloc((size_t)n + 1);
-	if (s == NULL)
-		return NULL;
-	va_start(ap, fmt);
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return s;
-}
-
-static void oom(void)
-{
-	fputs("error: out of memory\n", stderr);
-	exit(EXIT_IO);
-}
-
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s);
-
-	if (d == NULL)
-		oom();
-	return d;
 }
 
 static long long now_ms(void)
@@ -294,7 +214,7 @@ static int read_line(ctl_t *c, long long deadline, size_t *line_len)
 			}
 			nbuf = realloc(c->buf, ncap);
 			if (nbuf == NULL)
-				oom();
+				out_oom();
 			c->buf = nbuf;
 			c->cap = ncap;
 		}
@@ -354,11 +274,11 @@ static int ctl_call(ctl_t *c, const char *cmd, json_t *args, json_t **result)
 	id = c->next_id++;
 	req = json_pack("{s:I, s:s, s:o}", "id", (json_int_t)id, "cmd", cmd, "args", args);
 	if (req == NULL)
-		oom();
+		out_oom();
 	text = json_dumps(req, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(req);
 	if (text == NULL)
-		oom();
+		out_oom();
 
 	deadline = now_ms() + c->timeout_ms;
 	rc = write_all(c, text, strlen(text), deadline);
@@ -400,8 +320,8 @@ static int ctl_call(ctl_t *c, const char *cmd, json_t *args, json_t **result)
 		const char *code = json_string_value(json_object_get(err, "code"));
 		const char *msg = json_string_value(json_object_get(err, "message"));
 
-		fprintf(stderr, "error: %s: %s\n", code ? code : "unknown_error",
-		        msg ? msg : "(no message)");
+		fprintf(stderr, "%serror%s: %s: %s\n", out_sgr_err(OUT_RED), out_sgr_err(OUT_RESET),
+		        code ? code : "unknown_error", msg ? msg : "(no message)");
 		rc = EXIT_SERVER;
 	} else {
 		fprintf(stderr, "error: %s: malformed reply: no \"ok\" member\n", c->socket_path);
@@ -412,274 +332,37 @@ static int ctl_call(ctl_t *c, const char *cmd, json_t *args, json_t **result)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Output                                                                 */
-/* ---------------------------------------------------------------------- */
-
-typedef struct kvlist {
-	char **keys;
-	char **vals;
-	size_t n;
-	size_t cap;
-} kvlist_t;
-
-static void kv_add(kvlist_t *l, char *key, char *val)
-{
-	if (l->n == l->cap) {
-		size_t ncap = l->cap ? l->cap * 2 : 32;
-		char **k = realloc(l->keys, ncap * sizeof(*k));
-
-		if (k == NULL)
-			oom();
-		l->keys = k;
-		k = realloc(l->vals, ncap * sizeof(*k));
-		if (k == NULL)
-			oom();
-		l->vals = k;
-		l->cap = ncap;
-	}
-	l->keys[l->n] = key;
-	l->vals[l->n] = val;
-	l->n++;
-}
-
-static void kv_free(kvlist_t *l)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->keys[i]);
-		free(l->vals[i]);
-	}
-	free(l->keys);
-	free(l->vals);
-	memset(l, 0, sizeof(*l));
-}
-
-static bool is_scalar(const json_t *v)
-{
-	return !json_is_object(v) && !json_is_array(v);
-}
-
-/** A human-readable rendering of \a v (malloc'd): arrays of scalars are joined with ", ". */
-static char *value_str(const json_t *v)
-{
-	char *s = NULL;
-
-	if (v == NULL || json_is_null(v))
-		s = xstrdup("-");
-	else if (json_is_string(v))
-		s = xstrdup(json_string_value(v));
-	else if (json_is_integer(v))
-		s = xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
-	else if (json_is_real(v))
-		s = xasprintf("%g", json_real_value(v));
-	else if (json_is_true(v))
-		s = xstrdup("yes");
-	else if (json_is_false(v))
-		s = xstrdup("no");
-	else if (json_is_array(v) && json_array_size(v) == 0)
-		s = xstrdup("-");
-	else if (json_is_object(v) && json_object_size(v) == 0)
-		s = xstrdup("-");
-	else if (json_is_array(v)) {
-		size_t i, total = 1;
-		json_t *e;
-		char **parts = calloc(json_array_size(v), sizeof(*parts));
-
-		if (parts == NULL)
-			oom();
-		json_array_foreach(v, i, e)
-		{
-			parts[i] = is_scalar(e) ? value_str(e)
-			                        : json_dumps(e, JSON_COMPACT | JSON_ENCODE_ANY);
-			if (parts[i] == NULL)
-				oom();
-			total += strlen(parts[i]) + 2;
-		}
-		s = malloc(total);
-		if (s == NULL)
-			oom();
-		s[0] = '\0';
-		for (i = 0; i < json_array_size(v); i++) {
-			if (i > 0)
-				strcat(s, ", ");
-			strcat(s, parts[i]);
-			free(parts[i]);
-		}
-		free(parts);
-	} else
-		s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (s == NULL)
-		oom();
-	return s;
-}
-
-static bool all_scalars(const json_t *arr)
-{
-	size_t i;
-	json_t *e;
-
-	json_array_foreach(arr, i, e)
-	{
-		if (!is_scalar(e))
-			return false;
-	}
-	return true;
-}
-
-/** Flattens \a v into dotted keys ("dkim.selectors[0].bits") with scalar values. */
-static void flatten(kvlist_t *l, const char *prefix, const json_t *v)
-{
-	if (json_is_object(v) && json_object_size(v) > 0) {
-		const char *k;
-		json_t *e;
-
-		json_object_foreach((json_t *)v, k, e)
-		{
-			char *key = *prefix ? xasprintf("%s.%s", prefix, k) : xstrdup(k);
-
-			if (key == NULL)
-				oom();
-			flatten(l, key, e);
-			free(key);
-		}
-	} else if (json_is_array(v) && json_array_size(v) > 0 && !all_scalars(v)) {
-		size_t i;
-		json_t *e;
-
-		json_array_foreach(v, i, e)
-		{
-			char *key = xasprintf("%s[%zu]", prefix, i);
-
-			if (key == NULL)
-				oom();
-			flatten(l, key, e);
-			free(key);
-		}
-	} else {
-		kv_add(l, xstrdup(*prefix ? prefix : "result"), value_str(v));
-	}
-}
-
-static void print_kv(const kvlist_t *l)
-{
-	size_t width = 0;
-
-	for (size_t i = 0; i < l->n; i++) {
-		size_t w = strlen(l->keys[i]) + 1;
-
-		if (w > width && w <= MAX_KEY_WIDTH)
-			width = w;
-	}
-	for (size_t i = 0; i < l->n; i++) {
-		size_t w = strlen(l->keys[i]) + 1;
-
-		printf("%s:%*s %s\n", l->keys[i], (int)(w < width ? width - w : 0), "", l->vals[i]);
-	}
-}
-
-static void print_json(const json_t *v)
-{
-	json_dumpf(v, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY);
-	putchar('\n');
-}
-
-/** Prints an object as aligned "key: value" lines, skipping the member \a skip. */
-static void print_object(const json_t *obj, const char *skip)
-{
-	kvlist_t l = {0};
-	const char *k;
-	json_t *e;
-
-	if (!json_is_object(obj)) {
-		flatten(&l, "", obj);
-	} else {
-		json_object_foreach((json_t *)obj, k, e)
-		{
-			if (skip && strcmp(k, skip) == 0)
-				continue;
-			flatten(&l, k, e);
-		}
-	}
-	print_kv(&l);
-	kv_free(&l);
-}
-
-/** Prints a table of \a rows (an array of objects), one column per \a fields entry. */
-static void print_table(const json_t *rows, size_t ncols, const char *const *fields,
-                        const char *const *headers)
-{
-	size_t nrows = json_array_size(rows);
-	size_t *width = calloc(ncols, sizeof(*width));
-	char **cells = calloc(nrows * ncols + 1, sizeof(*cells));
-
-	if (width == NULL || cells == NULL)
-		oom();
-	for (size_t c = 0; c < ncols; c++)
-		width[c] = strlen(headers[c]);
-	for (size_t r = 0; r < nrows; r++) {
-		const json_t *row = json_array_get(rows, r);
-
-		for (size_t c = 0; c < ncols; c++) {
-			char *s = value_str(json_object_get(row, fields[c]));
-
-			cells[r * ncols + c] = s;
-			if (strlen(s) > width[c])
-				width[c] = strlen(s);
-		}
-	}
-	for (size_t c = 0; c < ncols; c++) {
-		if (c + 1 < ncols)
-			printf("%-*s  ", (int)width[c], headers[c]);
-		else
-			printf("%s\n", headers[c]);
-	}
-	for (size_t r = 0; r < nrows; r++) {
-		for (size_t c = 0; c < ncols; c++) {
-			const char *s = cells[r * ncols + c];
-
-			if (c + 1 < ncols)
-				printf("%-*s  ", (int)width[c], s);
-			else
-				printf("%s\n", s);
-		}
-	}
-	for (size_t i = 0; i < nrows * ncols; i++)
-		free(cells[i]);
-	free(cells);
-	free(width);
-}
-
-/** Prints text as it is, with a final newline. */
-static void print_text(const char *text)
-{
-	size_t n = strlen(text);
-
-	fputs(text, stdout);
-	if (n == 0 || text[n - 1] != '\n')
-		putchar('\n');
-}
-
-/** A tenant's public document: notices go to stderr, the rest as key: value lines. */
-static void print_tenant(const ctl_t *c, const json_t *doc)
-{
-	const json_t *notices = json_object_get(doc, "notices");
-	size_t i;
-	json_t *e;
-
-	if (c->json_out) {
-		print_json(doc);
-		return;
-	}
-	json_array_foreach(notices, i, e)
-	{
-		if (json_is_string(e))
-			fprintf(stderr, "notice: %s\n", json_string_value(e));
-	}
-	print_object(doc, "notices");
-}
-
-/* ---------------------------------------------------------------------- */
 /* Command-line parsing                                                   */
 /* ---------------------------------------------------------------------- */
+
+static const char *const mode_names[] = {"ns", "cname", NULL};
+static const char *const format_names[] = {"text", "zone", "csv", "json", NULL};
+static const char *const color_names[] = {"auto", "always", "never", NULL};
+static const char *const algorithm_names[] = {"rsa", "ed25519", NULL};
+static const char *const shell_names[] = {"bash", NULL};
+
+const char *const ctl_global_valued[] = {"-s", "--socket", "--timeout", "--color", NULL};
+const char *const ctl_global_flags[] = {"--json", "-h", "--help", NULL};
+
+const option_values_t ctl_option_values[] = {
+    {"-s", NULL, true},
+    {"--socket", NULL, true},
+    {"--color", color_names, false},
+    {"--mode", mode_names, false},
+    {"--format", format_names, false},
+    {"--algorithm", algorithm_names, false},
+    {"--completion", shell_names, false},
+    {NULL, NULL, false},
+};
+
+static bool one_of(const char *s, const char *const *list)
+{
+	for (; *list; list++) {
+		if (strcmp(s, *list) == 0)
+			return true;
+	}
+	return false;
+}
 
 static int parse_timeout(ctl_t *c, const char *s)
 {
@@ -692,6 +375,19 @@ static int parse_timeout(ctl_t *c, const char *s)
 		return usage_error(
 		    "--timeout needs a number of seconds (0 < SEC <= 86400), got '%s'", s);
 	c->timeout_ms = (int)(sec * 1000 + 0.999);
+	return EXIT_OK;
+}
+
+static int parse_color(ctl_t *c, const char *s)
+{
+	if (strcmp(s, "auto") == 0)
+		c->color = OUT_COLOR_AUTO;
+	else if (strcmp(s, "always") == 0)
+		c->color = OUT_COLOR_ALWAYS;
+	else if (strcmp(s, "never") == 0)
+		c->color = OUT_COLOR_NEVER;
+	else
+		return usage_error("--color must be auto, always or never, got '%s'", s);
 	return EXIT_OK;
 }
 
@@ -749,14 +445,13 @@ static int global_option(ctl_t *c, int argc, char **argv, int *i)
 		return -1;
 	if (r > 0)
 		return parse_timeout(c, v) == EXIT_OK ? 1 : -1;
+	r = opt_value(argc, argv, i, "--color", &v);
+	if (r < 0)
+		return -1;
+	if (r > 0)
+		return parse_color(c, v) == EXIT_OK ? 1 : -1;
 	return 0;
 }
-
-/** Options a subcommand accepts; names listed in \a valued take a value. */
-typedef struct optspec {
-	const char *const *valued;
-	const char *const *flags;
-} optspec_t;
 
 typedef struct parsed {
 	const char **pos;
@@ -776,20 +471,23 @@ static void parsed_free(parsed_t *p)
 
 /**
  * Splits a subcommand's arguments into positionals and (name, value) option
- * pairs in command-line order; global options are applied to \a c.
+ * pairs in command-line order, with the options \a cm declares; global
+ * options are applied to \a c. Options with a fixed set of values are checked.
  * \return EXIT_OK or EXIT_USAGE (message printed).
  */
-static int parse_args(ctl_t *c, const char *what, int argc, char **argv, const optspec_t *spec,
-                      parsed_t *p)
+static int parse_args(ctl_t *c, const command_t *cm, int argc, char **argv, parsed_t *p)
 {
+	char what[64];
 	bool only_pos = false;
 
+	snprintf(what, sizeof(what), "%s%s%s", cm->group, cm->name ? " " : "",
+	         cm->name ? cm->name : "");
 	memset(p, 0, sizeof(*p));
 	p->pos = calloc((size_t)argc + 1, sizeof(*p->pos));
 	p->opt_names = calloc((size_t)argc + 1, sizeof(*p->opt_names));
 	p->opt_vals = calloc((size_t)argc + 1, sizeof(*p->opt_vals));
 	if (p->pos == NULL || p->opt_names == NULL || p->opt_vals == NULL)
-		oom();
+		out_oom();
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		json_t *utf8 = json_string(a);
@@ -812,19 +510,30 @@ static int parse_args(ctl_t *c, const char *what, int argc, char **argv, const o
 			return EXIT_USAGE;
 		if (r > 0)
 			continue;
-		for (const char *const *o = spec ? spec->valued : NULL; o && *o && !matched; o++) {
+		for (const char *const *o = cm->valued; o && *o && !matched; o++) {
 			const char *v;
 
 			r = opt_value(argc, argv, &i, *o, &v);
 			if (r < 0)
 				return EXIT_USAGE;
-			if (r > 0) {
-				p->opt_names[p->nopts] = *o;
-				p->opt_vals[p->nopts++] = v;
-				matched = true;
+			if (r == 0)
+				continue;
+			for (const option_values_t *ov = ctl_option_values; ov->name; ov++) {
+				if (strcmp(ov->name, *o) != 0 || !ov->choices ||
+				    one_of(v, ov->choices))
+					continue;
+				char list[128] = "";
+
+				for (const char *const *ch = ov->choices; *ch; ch++)
+					snprintf(list + strlen(list), sizeof(list) - strlen(list),
+					         "%s%s", ch == ov->choices ? "" : ", ", *ch);
+				return usage_error("%s must be one of %s; got '%s'", *o, list, v);
 			}
+			p->opt_names[p->nopts] = *o;
+			p->opt_vals[p->nopts++] = v;
+			matched = true;
 		}
-		for (const char *const *o = spec ? spec->flags : NULL; o && *o && !matched; o++) {
+		for (const char *const *o = cm->flags; o && *o && !matched; o++) {
 			if (strcmp(a, *o) == 0) {
 				p->opt_names[p->nopts] = *o;
 				p->opt_vals[p->nopts++] = NULL;
@@ -837,15 +546,33 @@ static int parse_args(ctl_t *c, const char *what, int argc, char **argv, const o
 	return EXIT_OK;
 }
 
-static int want_positionals(const parsed_t *p, const char *what, int min, int max,
+/** Checks the number of positionals against \a cm's synopsis. */
+static int want_positionals(const parsed_t *p, const command_t *cm, int min, int max,
                             const char *names)
 {
+	char what[64];
+
+	snprintf(what, sizeof(what), "%s%s%s", cm->group, cm->name ? " " : "",
+	         cm->name ? cm->name : "");
 	if (p->npos < min)
 		return usage_error("'%s' needs %s", what, names);
 	if (p->npos > max)
 		return usage_error("'%s' takes %s; unexpected argument '%s'", what,
 		                   max ? names : "no arguments", p->pos[max]);
 	return EXIT_OK;
+}
+
+/** Parses \a cm's arguments and checks there are \a min..max positionals. */
+static int parse_command(ctl_t *c, const command_t *cm, int argc, char **argv, int min, int max,
+                         const char *names, parsed_t *p)
+{
+	int rc = parse_args(c, cm, argc, argv, p);
+
+	if (rc == EXIT_OK)
+		rc = want_positionals(p, cm, min, max, names);
+	if (rc != EXIT_OK)
+		parsed_free(p);
+	return rc;
 }
 
 /**
@@ -873,12 +600,12 @@ static int apply_set(json_t *args, const char *spec, bool unset)
 		if (value == NULL)
 			value = json_string(eq + 1);
 		if (value == NULL)
-			oom();
+			out_oom();
 	}
 	section = strndup(spec, (size_t)(dot - spec));
 	key = strndup(dot + 1, (size_t)(key_end - dot - 1));
 	if (section == NULL || key == NULL)
-		oom();
+		out_oom();
 	sec = json_object_get(args, section);
 	if (sec == NULL) {
 		sec = json_object();
@@ -897,42 +624,81 @@ static int apply_set(json_t *args, const char *spec, bool unset)
 	return EXIT_OK;
 }
 
-static const char *const mode_names[] = {"ns", "cname", NULL};
-static const char *const format_names[] = {"text", "zone", "csv", "json", NULL};
-
-static bool one_of(const char *s, const char *const *list)
-{
-	for (; *list; list++) {
-		if (strcmp(s, *list) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* ---------------------------------------------------------------------- */
 /* Commands                                                               */
 /* ---------------------------------------------------------------------- */
 
-static int cmd_status(ctl_t *c, int argc, char **argv)
+/** {"tenant": ID}; parse_args() has checked that ID is UTF-8. */
+static json_t *tenant_args(const char *id)
 {
-	parsed_t p;
-	json_t *res;
-	int rc = parse_args(c, "status", argc, argv, NULL, &p);
+	json_t *args = json_pack("{s:s}", "tenant", id);
 
-	if (rc == EXIT_OK)
-		rc = want_positionals(&p, "status", 0, 0, "");
-	parsed_free(&p);
-	if (rc != EXIT_OK)
-		return rc;
-	rc = ctl_call(c, "status", NULL, &res);
+	if (args == NULL)
+		out_oom();
+	return args;
+}
+
+/** Sends \a cmd; prints the result as JSON (--json) or with \a show. */
+static int call_and_show(ctl_t *c, const char *cmd, json_t *args,
+                         void (*show)(const ctl_t *c, const json_t *res))
+{
+	json_t *res;
+	int rc = ctl_call(c, cmd, args, &res);
+
 	if (rc != EXIT_OK)
 		return rc;
 	if (c->json_out)
-		print_json(res);
+		out_json(res);
 	else
-		print_object(res, NULL);
+		show(c, res);
 	json_decref(res);
 	return EXIT_OK;
+}
+
+static void show_object(const ctl_t *c, const json_t *res)
+{
+	out_object(res, NULL);
+}
+
+static void show_dotted(const ctl_t *c, const json_t *res)
+{
+	out_dotted(res);
+}
+
+/** A tenant's public document: notices go to stderr, the rest as key: value lines. */
+static void show_tenant(const ctl_t *c, const json_t *doc)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(json_object_get(doc, "notices"), i, e)
+	{
+		if (json_is_string(e))
+			fprintf(stderr, "notice: %s\n", json_string_value(e));
+	}
+	out_object(doc, "notices");
+}
+
+static int cmd_status(ctl_t *c, const command_t *cm, int argc, char **argv)
+{
+	parsed_t p;
+	int rc = parse_command(c, cm, argc, argv, 0, 0, "", &p);
+
+	if (rc != EXIT_OK)
+		return rc;
+	parsed_free(&p);
+	return call_and_show(c, "status", NULL, show_object);
+}
+
+static int cmd_stats(ctl_t *c, const command_t *cm, int argc, char **argv)
+{
+	parsed_t p;
+	int rc = parse_command(c, cm, argc, argv, 0, 0, "", &p);
+
+	if (rc != EXIT_OK)
+		return rc;
+	parsed_free(&p);
+	return call_and_show(c, "stats", NULL, show_dotted);
 }
 
 /** Shared by add and update: the options that shape the tenant document. */
@@ -942,237 +708,170 @@ static int tenant_options(const parsed_t *p, json_t *args)
 		const char *n = p->opt_names[i], *v = p->opt_vals[i];
 		int rc = EXIT_OK;
 
-		if (strcmp(n, "--mode") == 0) {
-			if (!one_of(v, mode_names))
-				return usage_error("--mode must be ns or cname, got '%s'", v);
+		if (strcmp(n, "--mode") == 0)
 			json_object_set_new(args, "mode", json_string(v));
-		} else if (strcmp(n, "--subdomain") == 0) {
+		else if (strcmp(n, "--subdomain") == 0)
 			json_object_set_new(args, "subdomain", json_string(v));
-		} else if (strcmp(n, "--domain") == 0) {
+		else if (strcmp(n, "--domain") == 0)
 			json_object_set_new(args, "domain", json_string(v));
-		} else if (strcmp(n, "--set") == 0) {
+		else if (strcmp(n, "--set") == 0)
 			rc = apply_set(args, v, false);
-		} else if (strcmp(n, "--unset") == 0) {
+		else if (strcmp(n, "--unset") == 0)
 			rc = apply_set(args, v, true);
-		}
 		if (rc != EXIT_OK)
 			return rc;
 	}
 	return EXIT_OK;
 }
 
-static int tenant_mutation(ctl_t *c, const char *cmd, json_t *args)
+static int cmd_tenant_add(ctl_t *c, const command_t *cm, int argc, char **argv)
 {
-	json_t *res;
-	int rc = ctl_call(c, cmd, args, &res);
+	parsed_t p;
+	json_t *args;
+	int rc = parse_command(c, cm, argc, argv, 2, 2, "ID DOMAIN", &p);
 
 	if (rc != EXIT_OK)
 		return rc;
-	print_tenant(c, res);
-	json_decref(res);
-	return EXIT_OK;
-}
-
-/** {"tenant": ID}; parse_args() has checked that ID is UTF-8. */
-static json_t *tenant_args(const char *id)
-{
-	json_t *args = json_pack("{s:s}", "tenant", id);
-
-	if (args == NULL)
-		oom();
-	return args;
-}
-
-static int cmd_tenant_add(ctl_t *c, int argc, char **argv)
-{
-	static const char *const valued[] = {"--mode", "--subdomain", "--set", NULL};
-	static const optspec_t spec = {valued, NULL};
-	const char *what = "tenant add";
-	parsed_t p;
-	json_t *args = NULL;
-	int rc = parse_args(c, what, argc, argv, &spec, &p);
-
-	if (rc == EXIT_OK)
-		rc = want_positionals(&p, what, 2, 2, "ID DOMAIN");
-	if (rc == EXIT_OK) {
-		args = tenant_args(p.pos[0]);
-		json_object_set_new(args, "domain", json_string(p.pos[1]));
-	}
-	if (rc == EXIT_OK)
-		rc = tenant_options(&p, args);
+	args = tenant_args(p.pos[0]);
+	json_object_set_new(args, "domain", json_string(p.pos[1]));
+	rc = tenant_options(&p, args);
 	parsed_free(&p);
 	if (rc != EXIT_OK) {
 		json_decref(args);
 		return rc;
 	}
-	return tenant_mutation(c, "tenant.add", args);
+	return call_and_show(c, "tenant.add", args, show_tenant);
 }
 
-static int cmd_tenant_update(ctl_t *c, int argc, char **argv)
+static int cmd_tenant_update(ctl_t *c, const command_t *cm, int argc, char **argv)
 {
-	static const char *const valued[] = {"--mode", "--subdomain", "--domain",
-	                                     "--set",  "--unset",     NULL};
-	static const optspec_t spec = {valued, NULL};
-	const char *what = "tenant update";
 	parsed_t p;
-	json_t *args = NULL;
-	int rc = parse_args(c, what, argc, argv, &spec, &p);
+	json_t *args;
+	int rc = parse_command(c, cm, argc, argv, 1, 1, "ID", &p);
 
-	if (rc == EXIT_OK)
-		rc = want_positionals(&p, what, 1, 1, "ID");
-	if (rc == EXIT_OK) {
-		args = tenant_args(p.pos[0]);
-		rc = tenant_options(&p, args);
-	}
+	if (rc != EXIT_OK)
+		return rc;
+	args = tenant_args(p.pos[0]);
+	rc = tenant_options(&p, args);
 	if (rc == EXIT_OK && p.nopts == 0)
-		rc = usage_error("'%s' needs something to change: --domain, --subdomain, "
-		                 "--mode, --set or --unset",
-		                 what);
+		rc = usage_error("'tenant update' needs something to change: --domain, "
+		                 "--subdomain, --mode, --set or --unset");
 	parsed_free(&p);
 	if (rc != EXIT_OK) {
 		json_decref(args);
 		return rc;
 	}
-	return tenant_mutation(c, "tenant.update", args);
+	return call_and_show(c, "tenant.update", args, show_tenant);
 }
 
-/** Parses "ID" as the only positional argument of \a what. */
-static int one_tenant(ctl_t *c, const char *what, int argc, char **argv, const optspec_t *spec,
-                      parsed_t *p)
-{
-	int rc = parse_args(c, what, argc, argv, spec, p);
-
-	if (rc == EXIT_OK)
-		rc = want_positionals(p, what, 1, 1, "ID");
-	return rc;
-}
-
-static int cmd_tenant_get(ctl_t *c, int argc, char **argv)
+/** Commands of the form "group name ID" that send {"tenant": ID} to \a cmd. */
+static int one_tenant(ctl_t *c, const command_t *cm, int argc, char **argv, const char *cmd,
+                      void (*show)(const ctl_t *c, const json_t *res))
 {
 	parsed_t p;
-	json_t *args = NULL;
-	int rc = one_tenant(c, "tenant get", argc, argv, NULL, &p);
+	json_t *args;
+	int rc = parse_command(c, cm, argc, argv, 1, 1, "ID", &p);
 
-	if (rc == EXIT_OK)
-		args = tenant_args(p.pos[0]);
-	parsed_free(&p);
 	if (rc != EXIT_OK)
 		return rc;
-	return tenant_mutation(c, "tenant.get", args);
+	args = tenant_args(p.pos[0]);
+	parsed_free(&p);
+	return call_and_show(c, cmd, args, show);
 }
 
-static int cmd_tenant_remove(ctl_t *c, int argc, char **argv)
+static int cmd_tenant_get(ctl_t *c, const command_t *cm, int argc, char **argv)
 {
-	parsed_t p;
-	json_t *args = NULL, *res;
-	int rc = one_tenant(c, "tenant remove", argc, argv, NULL, &p);
-
-	if (rc == EXIT_OK)
-		args = tenant_args(p.pos[0]);
-	parsed_free(&p);
-	if (rc != EXIT_OK)
-		return rc;
-	rc = ctl_call(c, "tenant.remove", args, &res);
-	if (rc != EXIT_OK)
-		return rc;
-	if (c->json_out) {
-		print_json(res);
-	} else {
-		const char *id = json_string_value(json_object_get(res, "tenant"));
-
-		printf("removed tenant %s\n", id ? id : "?");
-	}
-	json_decref(res);
-	return EXIT_OK;
+	return one_tenant(c, cm, argc, argv, "tenant.get", show_tenant);
 }
 
-static int cmd_tenant_records(ctl_t *c, int argc, char **argv)
+static void show_removed(const ctl_t *c, const json_t *res)
+{
+	const char *id = json_string_value(json_object_get(res, "tenant"));
+
+	printf("removed tenant %s\n", id ? id : "?");
+}
+
+static int cmd_tenant_remove(ctl_t *c, const command_t *cm, int argc, char **argv)
+{
+	return one_tenant(c, cm, argc, argv, "tenant.remove", show_removed);
+}
+
+static void show_records(const ctl_t *c, const json_t *res)
 {
 	static const char *const fields[] = {"name", "ttl", "type", "value"};
 	static const char *const headers[] = {"NAME", "TTL", "TYPE", "VALUE"};
-	parsed_t p;
-	json_t *args = NULL, *res;
-	const char *text;
-	int rc = one_tenant(c, "tenant records", argc, argv, NULL, &p);
+	const char *text = json_string_value(json_object_get(res, "text"));
 
-	if (rc == EXIT_OK)
-		args = tenant_args(p.pos[0]);
-	parsed_free(&p);
-	if (rc != EXIT_OK)
-		return rc;
-	rc = ctl_call(c, "tenant.records", args, &res);
-	if (rc != EXIT_OK)
-		return rc;
-	text = json_string_value(json_object_get(res, "text"));
-	if (c->json_out)
-		print_json(res);
-	else if (text != NULL)
-		print_text(text);
+	if (text != NULL)
+		out_text(text);
 	else
-		print_table(json_object_get(res, "records"), 4, fields, headers);
-	json_decref(res);
-	return EXIT_OK;
+		out_table(json_object_get(res, "records"), 4, fields, headers);
 }
 
-static int cmd_tenant_instructions(ctl_t *c, int argc, char **argv)
+static int cmd_tenant_records(ctl_t *c, const command_t *cm, int argc, char **argv)
 {
-	static const char *const valued[] = {"--format", NULL};
-	static const optspec_t spec = {valued, NULL};
+	return one_tenant(c, cm, argc, argv, "tenant.records", show_records);
+}
+
+static void show_instructions(const ctl_t *c, const json_t *res)
+{
 	static const char *const fields[] = {"name", "type", "value", "required", "purpose"};
 	static const char *const headers[] = {"NAME", "TYPE", "VALUE", "REQUIRED", "PURPOSE"};
-	const char *what = "tenant instructions";
+	const char *text = json_string_value(json_object_get(res, "text"));
+
+	if (text != NULL)
+		out_text(text);
+	else
+		out_table(json_object_get(res, "records"), 5, fields, headers);
+}
+
+static int cmd_tenant_instructions(ctl_t *c, const command_t *cm, int argc, char **argv)
+{
 	const char *format = NULL;
 	parsed_t p;
-	json_t *args = NULL, *res;
-	const char *text;
-	int rc = one_tenant(c, what, argc, argv, &spec, &p);
+	json_t *args;
+	int rc = parse_command(c, cm, argc, argv, 1, 1, "ID", &p);
 
-	for (int i = 0; rc == EXIT_OK && i < p.nopts; i++) {
+	if (rc != EXIT_OK)
+		return rc;
+	for (int i = 0; i < p.nopts; i++)
 		format = p.opt_vals[i];
-		if (!one_of(format, format_names))
-			rc = usage_error("--format must be text, zone, csv or json, got '%s'",
-			                 format);
-	}
 	/* Humans get text unless they ask; scripts (--json) get the server's default. */
 	if (format == NULL && !c->json_out)
 		format = "text";
-	if (rc == EXIT_OK) {
-		args = tenant_args(p.pos[0]);
-		if (format != NULL)
-			json_object_set_new(args, "format", json_string(format));
-	}
+	args = tenant_args(p.pos[0]);
+	if (format != NULL)
+		json_object_set_new(args, "format", json_string(format));
 	parsed_free(&p);
-	if (rc != EXIT_OK)
-		return rc;
-	rc = ctl_call(c, "tenant.instructions", args, &res);
-	if (rc != EXIT_OK)
-		return rc;
-	text = json_string_value(json_object_get(res, "text"));
-	if (c->json_out)
-		print_json(res);
-	else if (text != NULL)
-		print_text(text);
-	else
-		print_table(json_object_get(res, "records"), 5, fields, headers);
-	json_decref(res);
-	return EXIT_OK;
+	return call_and_show(c, "tenant.instructions", args, show_instructions);
 }
 
-static int cmd_tenant_list(ctl_t *c, int argc, char **argv)
+static void show_tenant_list(const json_t *rows, const json_t *next, bool all)
 {
-	static const char *const valued[] = {"--after", "--limit", NULL};
-	static const char *const flags[] = {"--all", NULL};
-	static const optspec_t spec = {valued, flags};
 	static const char *const fields[] = {"tenant", "domain", "mode", "zone"};
 	static const char *const headers[] = {"TENANT", "DOMAIN", "MODE", "ZONE"};
-	const char *what = "tenant list";
+
+	if (json_array_size(rows) == 0)
+		puts("no tenants");
+	else
+		out_table(rows, 4, fields, headers);
+	if (!all && next != NULL && !json_is_null(next)) {
+		char *n = out_value_str(next);
+
+		fprintf(stderr, "more: mailnsctl tenant list --after %s (or --all)\n", n);
+		free(n);
+	}
+}
+
+static int cmd_tenant_list(ctl_t *c, const command_t *cm, int argc, char **argv)
+{
 	json_t *after = NULL, *limit = NULL, *all_rows, *next = NULL;
 	bool all = false;
 	parsed_t p;
-	int rc = parse_args(c, what, argc, argv, &spec, &p);
+	int rc = parse_command(c, cm, argc, argv, 0, 0, "", &p);
 
-	if (rc == EXIT_OK)
-		rc = want_positionals(&p, what, 0, 0, "");
+	if (rc != EXIT_OK)
+		return rc;
 	for (int i = 0; rc == EXIT_OK && i < p.nopts; i++) {
 		const char *n = p.opt_names[i], *v = p.opt_vals[i];
 
@@ -1241,20 +940,10 @@ static int cmd_tenant_list(ctl_t *c, int argc, char **argv)
 			json_t *out = json_pack("{s:O, s:O}", "tenants", all_rows, "next",
 			                        all || next == NULL ? json_null() : next);
 
-			print_json(out);
+			out_json(out);
 			json_decref(out);
 		} else {
-			if (json_array_size(all_rows) == 0)
-				puts("no tenants");
-			else
-				print_table(all_rows, 4, fields, headers);
-			if (!all && next != NULL && !json_is_null(next)) {
-				char *n = value_str(next);
-
-				fprintf(stderr,
-				        "more: mailnsctl tenant list --after %s (or --all)\n", n);
-				free(n);
-			}
+			show_tenant_list(all_rows, next, all);
 		}
 	}
 	json_decref(all_rows);
@@ -1264,78 +953,105 @@ static int cmd_tenant_list(ctl_t *c, int argc, char **argv)
 	return rc;
 }
 
-static int cmd_plugin_list(ctl_t *c, int argc, char **argv)
+static void show_plugins(const ctl_t *c, const json_t *res)
 {
 	static const char *const fields[] = {"name", "version", "commands", "summary"};
 	static const char *const headers[] = {"NAME", "VERSION", "COMMANDS", "SUMMARY"};
-	parsed_t p;
-	json_t *res;
-	int rc = parse_args(c, "plugin list", argc, argv, NULL, &p);
 
-	if (rc == EXIT_OK)
-		rc = want_positionals(&p, "plugin list", 0, 0, "");
-	parsed_free(&p);
-	if (rc != EXIT_OK)
-		return rc;
-	rc = ctl_call(c, "plugin.list", NULL, &res);
-	if (rc != EXIT_OK)
-		return rc;
-	if (c->json_out)
-		print_json(res);
-	else
-		print_table(json_object_get(res, "plugins"), 4, fields, headers);
-	json_decref(res);
-	return EXIT_OK;
+	out_table(json_object_get(res, "plugins"), 4, fields, headers);
 }
 
-static int cmd_dkim_keys(ctl_t *c, int argc, char **argv)
+static int cmd_plugin_list(ctl_t *c, const command_t *cm, int argc, char **argv)
+{
+	parsed_t p;
+	int rc = parse_command(c, cm, argc, argv, 0, 0, "", &p);
+
+	if (rc != EXIT_OK)
+		return rc;
+	parsed_free(&p);
+	return call_and_show(c, "plugin.list", NULL, show_plugins);
+}
+
+static void show_commands(const ctl_t *c, const json_t *res)
+{
+	static const char *const fields[] = {"name", "plugin", "help"};
+	static const char *const headers[] = {"COMMAND", "PLUGIN", "HELP"};
+
+	out_table(json_object_get(res, "commands"), 3, fields, headers);
+}
+
+static int cmd_commands(ctl_t *c, const command_t *cm, int argc, char **argv)
+{
+	parsed_t p;
+	int rc = parse_command(c, cm, argc, argv, 0, 0, "", &p);
+
+	if (rc != EXIT_OK)
+		return rc;
+	parsed_free(&p);
+	return call_and_show(c, "commands", NULL, show_commands);
+}
+
+static void show_keys(const ctl_t *c, const json_t *res)
 {
 	static const char *const fields[] = {"selector", "algorithm", "bits",
 	                                     "state",    "created",   "public"};
 	static const char *const headers[] = {"SELECTOR", "ALGORITHM", "BITS",
 	                                      "STATE",    "CREATED",   "PUBLIC"};
-	parsed_t p;
-	json_t *args = NULL, *res;
-	int rc = one_tenant(c, "dkim keys", argc, argv, NULL, &p);
 
-	if (rc == EXIT_OK)
+	out_table(json_object_get(res, "selectors"), 6, fields, headers);
+}
+
+static int cmd_dkim_keys(ctl_t *c, const command_t *cm, int argc, char **argv)
+{
+	return one_tenant(c, cm, argc, argv, "dkim.keys", show_keys);
+}
+
+static int cmd_dkim_rotate(ctl_t *c, const command_t *cm, int argc, char **argv)
+{
+	parsed_t p;
+	json_t *args;
+	int rc = parse_command(c, cm, argc, argv, 1, 1, "ID", &p);
+
+	if (rc != EXIT_OK)
+		return rc;
+	args = tenant_args(p.pos[0]);
+	for (int i = 0; i < p.nopts; i++)
+		json_object_set_new(args, "algorithm", json_string(p.opt_vals[i]));
+	parsed_free(&p);
+	return call_and_show(c, "dkim.rotate", args, show_object);
+}
+
+static int cmd_dkim_status(ctl_t *c, const command_t *cm, int argc, char **argv)
+{
+	parsed_t p;
+	int rc = parse_command(c, cm, argc, argv, 0, 0, "", &p);
+
+	if (rc != EXIT_OK)
+		return rc;
+	parsed_free(&p);
+	return call_and_show(c, "dkim.status", NULL, show_object);
+}
+
+static int cmd_verify_status(ctl_t *c, const command_t *cm, int argc, char **argv)
+{
+	parsed_t p;
+	json_t *args = NULL;
+	int rc = parse_command(c, cm, argc, argv, 0, 1, "[ID]", &p);
+
+	if (rc != EXIT_OK)
+		return rc;
+	if (p.npos == 1)
 		args = tenant_args(p.pos[0]);
 	parsed_free(&p);
-	if (rc != EXIT_OK)
-		return rc;
-	rc = ctl_call(c, "dkim.keys", args, &res);
-	if (rc != EXIT_OK)
-		return rc;
-	if (c->json_out)
-		print_json(res);
-	else
-		print_table(json_object_get(res, "selectors"), 6, fields, headers);
-	json_decref(res);
-	return EXIT_OK;
+	return call_and_show(c, "verify.status", args, show_object);
 }
 
 /* verify.now as a checklist: the green checkboxes a customer expects. */
-static int cmd_tenant_check(ctl_t *c, int argc, char **argv)
+static void show_check(const ctl_t *c, const json_t *res)
 {
-	parsed_t p;
-	json_t *args = NULL, *res;
-	int rc = one_tenant(c, "tenant check", argc, argv, NULL, &p);
-
-	if (rc == EXIT_OK)
-		args = tenant_args(p.pos[0]);
-	parsed_free(&p);
-	if (rc != EXIT_OK)
-		return rc;
-	rc = ctl_call(c, "verify.now", args, &res);
-	if (rc != EXIT_OK)
-		return rc;
-	if (c->json_out) {
-		print_json(res);
-		json_decref(res);
-		return EXIT_OK;
-	}
 	size_t i;
 	json_t *chk;
+
 	json_array_foreach(json_object_get(res, "checks"), i, chk)
 	{
 		bool ok = json_is_true(json_object_get(chk, "ok"));
@@ -1343,84 +1059,182 @@ static int cmd_tenant_check(ctl_t *c, int argc, char **argv)
 		const char *type = json_string_value(json_object_get(chk, "type"));
 		const char *expected = json_string_value(json_object_get(chk, "expected"));
 		const char *reason = json_string_value(json_object_get(chk, "reason"));
-		printf("%s %s %s %s\n", ok ? "\u2713" : "\u2717", name ? name : "?", type ? type : "?",
-		       expected ? expected : "");
+
+		printf("%s%s%s %s %s %s\n", out_sgr(ok ? OUT_GREEN : OUT_RED),
+		       ok ? "\u2713" : "\u2717", out_sgr(OUT_RESET), name ? name : "?",
+		       type ? type : "?", expected ? expected : "");
 		if (!ok && reason && *reason)
 			printf("    %s\n", reason);
 	}
 	const char *state = json_string_value(json_object_get(res, "state"));
 	const char *diag = json_string_value(json_object_get(res, "diagnostic"));
-	printf("state: %s%s%s\n", state ? state : "?", diag && *diag ? " - " : "",
-	       diag && *diag ? diag : "");
-	json_decref(res);
-	return EXIT_OK;
+	out_sgr_t col = state == NULL                    ? OUT_RESET
+	                : strcmp(state, "verified") == 0 ? OUT_GREEN
+	                : strcmp(state, "pending") == 0  ? OUT_YELLOW
+	                                                 : OUT_RED;
+
+	printf("state: %s%s%s%s%s\n", out_sgr(col), state ? state : "?", out_sgr(OUT_RESET),
+	       diag && *diag ? " - " : "", diag && *diag ? diag : "");
 }
 
-static int cmd_call(ctl_t *c, int argc, char **argv)
+static int cmd_tenant_check(ctl_t *c, const command_t *cm, int argc, char **argv)
+{
+	return one_tenant(c, cm, argc, argv, "verify.now", show_check);
+}
+
+static void show_call(const ctl_t *c, const json_t *res)
+{
+	const char *text = json_string_value(json_object_get(res, "text"));
+
+	if (text != NULL && json_object_size(res) <= 2)
+		out_text(text);
+	else
+		out_object(res, NULL);
+}
+
+static int cmd_call(ctl_t *c, const command_t *cm, int argc, char **argv)
 {
 	parsed_t p;
-	json_t *args = NULL, *res;
-	const char *cmd = NULL;
-	int rc = parse_args(c, "call", argc, argv, NULL, &p);
+	json_t *args = NULL;
+	const char *cmd;
+	int rc = parse_command(c, cm, argc, argv, 1, 2, "CMD [JSON-ARGS]", &p);
 
-	if (rc == EXIT_OK)
-		rc = want_positionals(&p, "call", 1, 2, "CMD [JSON-ARGS]");
-	if (rc == EXIT_OK) {
+	if (rc != EXIT_OK)
+		return rc;
+	cmd = p.pos[0];
+	if (p.npos == 2) {
 		json_error_t jerr;
 
-		cmd = p.pos[0];
-		if (p.npos == 2) {
-			args = json_loads(p.pos[1], 0, &jerr);
-			if (args == NULL)
-				rc = usage_error("JSON-ARGS is not valid JSON: %s", jerr.text);
-			else if (!json_is_object(args))
-				rc = usage_error("JSON-ARGS must be a JSON object, e.g. "
-				                 "'{\"tenant\": \"acme\"}'");
-		}
+		args = json_loads(p.pos[1], 0, &jerr);
+		if (args == NULL)
+			rc = usage_error("JSON-ARGS is not valid JSON: %s", jerr.text);
+		else if (!json_is_object(args))
+			rc = usage_error("JSON-ARGS must be a JSON object, e.g. "
+			                 "'{\"tenant\": \"acme\"}'");
 	}
 	if (rc != EXIT_OK) {
 		parsed_free(&p);
 		json_decref(args);
 		return rc;
 	}
-	rc = ctl_call(c, cmd, args, &res);
+	rc = call_and_show(c, cmd, args, show_call);
 	parsed_free(&p);
-	if (rc != EXIT_OK)
-		return rc;
-	if (c->json_out) {
-		print_json(res);
-	} else {
-		const char *text = json_string_value(json_object_get(res, "text"));
-
-		if (text != NULL && json_object_size(res) <= 2)
-			print_text(text);
-		else
-			print_object(res, NULL);
-	}
-	json_decref(res);
-	return EXIT_OK;
+	return rc;
 }
 
-typedef int (*command_fn)(ctl_t *c, int argc, char **argv);
+static const char *const add_valued[] = {"--mode", "--subdomain", "--set", NULL};
+static const char *const update_valued[] = {"--domain", "--subdomain", "--mode",
+                                            "--set",    "--unset",     NULL};
+static const char *const list_valued[] = {"--after", "--limit", NULL};
+static const char *const list_flags[] = {"--all", NULL};
+static const char *const instructions_valued[] = {"--format", NULL};
+static const char *const rotate_valued[] = {"--algorithm", NULL};
 
-static const struct command {
-	const char *group;
-	const char *name; /**< NULL: the group is the whole command. */
-	command_fn fn;
-} commands[] = {
-    {"status", NULL, cmd_status},
-    {"tenant", "add", cmd_tenant_add},
-    {"tenant", "get", cmd_tenant_get},
-    {"tenant", "list", cmd_tenant_list},
-    {"tenant", "update", cmd_tenant_update},
-    {"tenant", "remove", cmd_tenant_remove},
-    {"tenant", "records", cmd_tenant_records},
-    {"tenant", "instructions", cmd_tenant_instructions},
-    {"tenant", "check", cmd_tenant_check},
-    {"plugin", "list", cmd_plugin_list},
-    {"dkim", "keys", cmd_dkim_keys},
-    {"call", NULL, cmd_call},
+const command_t ctl_commands[] = {
+    {"status", NULL, cmd_status, "", "version, uptime, tenants, zones, plugins, listeners", NULL,
+     NULL, ARG_NONE},
+    {"stats", NULL, cmd_stats, "", "counters and gauges as \"dotted.key value\" lines", NULL, NULL,
+     ARG_NONE},
+    {"tenant", "add", cmd_tenant_add,
+     "ID DOMAIN [--mode ns|cname] [--subdomain LABEL]\n[--set SECTION.KEY=VALUE]...",
+     "add a tenant; prints its document", add_valued, NULL, ARG_NONE},
+    {"tenant", "get", cmd_tenant_get, "ID", "show a tenant's document", NULL, NULL, ARG_TENANT},
+    {"tenant", "list", cmd_tenant_list, "[--after ID] [--limit N] [--all]",
+     "list tenants (one page, or every page with --all)", list_valued, list_flags, ARG_NONE},
+    {"tenant", "update", cmd_tenant_update,
+     "ID [--domain D] [--subdomain LABEL] [--mode ns|cname]\n"
+     "[--set SECTION.KEY=VALUE]... [--unset SECTION.KEY]...",
+     "change a tenant; plugin sections are merged", update_valued, NULL, ARG_TENANT},
+    {"tenant", "remove", cmd_tenant_remove, "ID", "remove a tenant and its records", NULL, NULL,
+     ARG_TENANT},
+    {"tenant", "records", cmd_tenant_records, "ID",
+     "everything published for a tenant (zone-file text)", NULL, NULL, ARG_TENANT},
+    {"tenant", "instructions", cmd_tenant_instructions, "ID [--format text|zone|csv|json]",
+     "what the customer must add to their DNS", instructions_valued, NULL, ARG_TENANT},
+    {"tenant", "check", cmd_tenant_check, "ID",
+     "check the tenant's DNS now: \u2713 or \u2717 per required record", NULL, NULL, ARG_TENANT},
+    {"plugin", "list", cmd_plugin_list, "", "loaded plugins and their commands", NULL, NULL,
+     ARG_NONE},
+    {"dkim", "keys", cmd_dkim_keys, "ID", "a tenant's DKIM selectors and public keys", NULL, NULL,
+     ARG_TENANT},
+    {"dkim", "rotate", cmd_dkim_rotate, "ID [--algorithm rsa|ed25519]",
+     "start a DKIM key rotation now", rotate_valued, NULL, ARG_TENANT},
+    {"dkim", "status", cmd_dkim_status, "", "DKIM key pool and rotation schedule", NULL, NULL,
+     ARG_NONE},
+    {"verify", "status", cmd_verify_status, "[ID]",
+     "a tenant's verification state, or counts by state", NULL, NULL, ARG_TENANT},
+    {"commands", NULL, cmd_commands, "", "every control command the daemon answers", NULL, NULL,
+     ARG_NONE},
+    {"call", NULL, cmd_call, "CMD [JSON-ARGS]",
+     "send any command (e.g. a plugin's) with an args object", NULL, NULL, ARG_COMMAND},
 };
+const size_t ctl_n_commands = sizeof(ctl_commands) / sizeof(ctl_commands[0]);
+
+/* ---------------------------------------------------------------------- */
+/* Help                                                                   */
+/* ---------------------------------------------------------------------- */
+
+/* The command list of --help, from the table: the synopsis (continuation
+ * lines indented), then the help at column 34 or on the next line. */
+static void usage_commands(FILE *out)
+{
+	for (size_t i = 0; i < ctl_n_commands; i++) {
+		const command_t *cm = &ctl_commands[i];
+		char *line =
+		    out_asprintf("%s%s%s%s%s", cm->group, cm->name ? " " : "",
+		                 cm->name ? cm->name : "", *cm->synopsis ? " " : "", cm->synopsis);
+		char *nl = strchr(line, '\n');
+		size_t indent = strlen(cm->group) + (cm->name ? strlen(cm->name) + 2 : 1);
+
+		if (nl == NULL && strlen(line) <= 30) {
+			fprintf(out, "  %-31s%s\n", line, cm->help);
+		} else {
+			for (char *s = line; s; s = nl ? nl + 1 : NULL) {
+				nl = strchr(s, '\n');
+				fprintf(out, "%*s%.*s\n", s == line ? 2 : (int)indent + 2, "",
+				        nl ? (int)(nl - s) : (int)strlen(s), s);
+			}
+			fprintf(out, "%33s%s\n", "", cm->help);
+		}
+		free(line);
+	}
+	fprintf(out, "  %-31s%s\n", "help", "show this help");
+}
+
+static void usage(FILE *out)
+{
+	fputs("Usage: mailnsctl [-s SOCKET] [--json] [--timeout SEC] [--color WHEN] COMMAND "
+	      "[ARGS...]\n"
+	      "       mailnsctl --completion bash\n"
+	      "\n"
+	      "Manages the tenants of mailnsd over its control socket.\n"
+	      "\n"
+	      "Options (also accepted after the command):\n"
+	      "  -s, --socket PATH  control socket (default: $MAILNS_SOCKET, else\n"
+	      "                     " DEFAULT_SOCKET ")\n"
+	      "  --json             print the daemon's result as JSON, for scripts\n"
+	      "  --timeout SEC      wait at most SEC seconds for each reply (default 30)\n"
+	      "  --color WHEN       auto (default: on a terminal unless NO_COLOR is set),\n"
+	      "                     always or never\n"
+	      "  -h, --help         show this help\n"
+	      "  --version          show the version of mailnsctl\n"
+	      "  --completion bash  print a bash completion script and exit\n"
+	      "\n"
+	      "Commands:\n",
+	      out);
+	usage_commands(out);
+	fputs("\n"
+	      "A --set VALUE that is valid JSON is sent as JSON, anything else as a string:\n"
+	      "  mailnsctl tenant update acme --set dmarc.p=reject --set "
+	      "spf.extra='[\"ip4:192.0.2.1\"]'\n"
+	      "--unset SECTION.KEY removes a key from a plugin section (sends null).\n"
+	      "Tables are fitted to the terminal width ($COLUMNS when not a terminal, else 80);\n"
+	      "--json gives every value in full.\n"
+	      "\n"
+	      "Exit status: 0 ok; 1 the daemon refused the request (\"error: CODE: MESSAGE\" on\n"
+	      "stderr); 2 usage error; 3 cannot connect to the socket, timeout or I/O error.\n",
+	      out);
+}
 
 static int dispatch(ctl_t *c, int argc, char **argv)
 {
@@ -1431,16 +1245,16 @@ static int dispatch(ctl_t *c, int argc, char **argv)
 		usage(stdout);
 		return EXIT_OK;
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		const struct command *cm = &commands[i];
+	for (size_t i = 0; i < ctl_n_commands; i++) {
+		const command_t *cm = &ctl_commands[i];
 
 		if (strcmp(cm->group, group) != 0)
 			continue;
 		known_group = true;
 		if (cm->name == NULL)
-			return cm->fn(c, argc - 1, argv + 1);
+			return cm->fn(c, cm, argc - 1, argv + 1);
 		if (argc >= 2 && strcmp(cm->name, argv[1]) == 0)
-			return cm->fn(c, argc - 2, argv + 2);
+			return cm->fn(c, cm, argc - 2, argv + 2);
 	}
 	if (!known_group)
 		return usage_error("unknown command '%s'", group);
@@ -1466,11 +1280,21 @@ int main(int argc, char **argv)
 		}
 	}
 	for (i = 1; i < argc; i++) {
+		const char *v;
 		int r;
 
 		if (strcmp(argv[i], "--version") == 0) {
 			printf("mailnsctl %s\n", MNS_VERSION);
 			return EXIT_OK;
+		}
+		r = opt_value(argc, argv, &i, "--completion", &v);
+		if (r < 0)
+			return EXIT_USAGE;
+		if (r > 0) {
+			if (strcmp(v, "bash") != 0)
+				return usage_error("--completion supports bash, got '%s'", v);
+			completion_bash(stdout);
+			return fflush(stdout) == 0 ? EXIT_OK : EXIT_IO;
 		}
 		r = global_option(&c, argc, argv, &i);
 		if (r < 0)
@@ -1484,6 +1308,17 @@ int main(int argc, char **argv)
 	if (i >= argc)
 		return usage_error("no command given");
 
+	/* Subcommands may still change --color; decided before any output. */
+	for (int j = i; j < argc && strcmp(argv[j], "--") != 0; j++) {
+		const char *v = strncmp(argv[j], "--color=", 8) == 0              ? argv[j] + 8
+		                : strcmp(argv[j], "--color") == 0 && j + 1 < argc ? argv[j + 1]
+		                                                                  : NULL;
+
+		for (int k = 0; v && color_names[k]; k++)
+			if (strcmp(v, color_names[k]) == 0)
+				c.color = (out_color_mode_t)k;
+	}
+	out_init(c.color);
 	rc = dispatch(&c, argc - i, argv + i);
 	ctl_close(&c);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
