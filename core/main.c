@@ -177,6 +177,11 @@ int main(int argc, char **argv)
 	} else if (mns_server_start_io(&d.server) != MNS_OK) {
 		fprintf(stderr, "mailnsd: cannot listen (see the log above)\n");
 		exit_code = 1;
+	} else if (mns_priv_drop(&d.server.priv, d.server.conf->data_dir, errbuf,
+	                         sizeof(errbuf)) != MNS_OK) {
+		/* Ports, socket and store are open: from here on, no root. */
+		fprintf(stderr, "mailnsd: %s\n", errbuf);
+		exit_code = 1;
 	}
 	if (exit_code == 0) {
 		uv_signal_init(&loop, &d.sig_term);
