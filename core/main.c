@@ -12,6 +12,7 @@
 
 #include "log/log.h"
 #include "server_lifecycle.h"
+#include "util/secmem.h"
 #include "util/util.h"
 
 static void usage(FILE *out)
@@ -165,6 +166,9 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* After the fork: the secure heap's pages are mlock'ed, and locks do
+	 * not pass to a child. Before any thread. */
+	mns_secret_init(MNS_SECRET_HEAP_SIZE);
 	mns_rcu_register();
 	uv_loop_t loop;
 	uv_loop_init(&loop);
@@ -211,6 +215,7 @@ int main(int argc, char **argv)
 	if (uv_loop_close(&loop) != 0)
 		mns_log(MNS_LOG_WARNING, "loop closed with handles still open");
 	free(d.server.ov.listen);
+	mns_secret_done();
 	mns_rcu_unregister();
 	if (exit_code == 0)
 		mns_log(MNS_LOG_NOTICE, "mailnsd stopped");
