@@ -14,6 +14,7 @@
 #include "plugin/plugin_internal.h"
 #include "xfr/xfr.h"
 #include "server_lifecycle.h"
+#include "util/secmem.h"
 #include "util/util.h"
 
 static void usage(FILE *out)
@@ -214,6 +215,9 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* After the fork: the secure heap's pages are mlock'ed, and locks do
+	 * not pass to a child. Before any thread. */
+	mns_secret_init(MNS_SECRET_HEAP_SIZE);
 	mns_rcu_register();
 	uv_loop_t loop;
 	uv_loop_init(&loop);
@@ -225,6 +229,11 @@ int main(int argc, char **argv)
 		exit_code = 1;
 	} else if (mns_server_start_io(&d.server) != MNS_OK) {
 		fprintf(stderr, "mailnsd: cannot listen (see the log above)\n");
+		exit_code = 1;
+	} else if (mns_priv_drop(&d.server.priv, d.server.conf->data_dir, errbuf,
+	                         sizeof(errbuf)) != MNS_OK) {
+		/* Ports, socket and store are open: from here on, no root. */
+		fprintf(stderr, "mailnsd: %s\n", errbuf);
 		exit_code = 1;
 	}
 	if (exit_code == 0) {
@@ -255,6 +264,7 @@ int main(int argc, char **argv)
 	if (uv_loop_close(&loop) != 0)
 		mns_log(MNS_LOG_WARNING, "loop closed with handles still open");
 	free(d.server.ov.listen);
+	mns_secret_done();
 	mns_rcu_unregister();
 	if (exit_code == 0)
 		mns_log(MNS_LOG_NOTICE, "mailnsd stopped");

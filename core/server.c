@@ -17,6 +17,7 @@
 #include "plugin/registry.h"
 #include "server_lifecycle.h"
 #include "tenant/tenant.h"
+#include "util/util.h"
 #include "xfr/xfr.h"
 
 
@@ -256,6 +257,41 @@ static uint32_t record_fingerprint(const mns_server_t *s)
 	return h;
 }
 
+/* Before anything is created: who we will run as, and directories nobody
+ * else may write to (the data directory is checked by the store). */
+static int server_secure_paths(mns_server_t *s, char *errbuf, size_t errlen)
+{
+	int ret = mns_priv_plan(s->conf, &s->priv, errbuf, errlen);
+	if (ret != MNS_OK)
+		return ret;
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", s->conf->control);
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	return mns_priv_check_dir("control socket", dir, true, errbuf, errlen);
+}
+
+/* The user we drop to keeps writing the store: the directory and LMDB's
+ * files become its own (they stay 0700/0600). */
+static int server_own_store(mns_server_t *s)
+{
+	if (!s->priv.drop)
+		return MNS_OK;
+	static const char *const files[] = { "", "/data.mdb", "/lock.mdb" };
+	for (size_t i = 0; i < MNS_ARRAY_SIZE(files); i++) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s%s", s->conf->data_dir, files[i]);
+		if (mns_priv_chown(&s->priv, path, (gid_t)-1) != MNS_OK)
+			return MNS_ERROR;
+	}
+	return MNS_OK;
+}
+
 int mns_server_init(mns_server_t *s, uv_loop_t *loop, char *errbuf, size_t errlen)
 {
 	s->loop = loop;
@@ -264,9 +300,17 @@ int mns_server_init(mns_server_t *s, uv_loop_t *loop, char *errbuf, size_t errle
 	if (ret != MNS_OK)
 		return ret;
 	mns_log_set_level(s->conf->log_level);
+	if ((ret = server_secure_paths(s, errbuf, errlen)) != MNS_OK)
+		return ret;
 	mns_error_t err = { 0 };
-	if ((ret = mns_store_open(s->conf->data_dir, &s->store, &err)) != MNS_OK) {
+	if ((ret = mns_store_open_map(s->conf->data_dir, s->conf->store_map_size, &s->store,
+	                              &err)) != MNS_OK) {
 		snprintf(errbuf, errlen, "%s", err.message);
+		return ret;
+	}
+	if ((ret = server_own_store(s)) != MNS_OK) {
+		snprintf(errbuf, errlen, "cannot give the data directory %s to user %s",
+		         s->conf->data_dir, s->priv.user);
 		return ret;
 	}
 	s->index = mns_index_new();

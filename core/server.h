@@ -8,6 +8,7 @@
 
 #include "conf/conf.h"
 #include "dns/dns.h"
+#include "priv/priv.h"
 #include "store/store.h"
 #include "zone/index.h"
 
@@ -34,6 +35,7 @@ typedef struct mns_server {
 	time_t started;
 	uint64_t mutations; /**< Successful mutations since start. */
 	struct mns_xfr *xfr; /**< Transfers, NOTIFY, catalog (core/xfr). */
+	mns_priv_t priv; /**< The user to drop to after start (core/priv). */
 } mns_server_t;
 
 /** \brief Builds the vendor identity plugins see from \a c. \return a new reference. */

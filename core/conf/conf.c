@@ -25,6 +25,10 @@ const mns_conf_item_t mns_conf_server_schema[] = {
 	{ "tcp-idle-timeout", MNS_CONF_INT, "10", 1, 3600, "seconds before an idle TCP connection is closed" },
 	{ "tcp-max-clients", MNS_CONF_INT, "1000", 1, 1000000, "simultaneous TCP connections" },
 	{ "log-level", MNS_CONF_STR, "info", 0, 0, "error, warning, notice, info or debug" },
+	{ "store-map-size", MNS_CONF_STR, "16G", 0, 0, "most the tenant store may hold: bytes, or with K, M or G (restart to change)" },
+	{ "user", MNS_CONF_STR, "", 0, 0, "started as root: user to run as once ports, socket and store are open" },
+	{ "group", MNS_CONF_STR, "", 0, 0, "group to run as (default: the user's primary group)" },
+	{ "control-group", MNS_CONF_STR, "", 0, 0, "group owning the control socket (with control-mode 0660: its members manage tenants)" },
 	{ NULL },
 };
 
@@ -73,6 +77,9 @@ void mns_conf_free(mns_conf_t *c)
 	free(c->path);
 	free(c->control);
 	free(c->data_dir);
+	free(c->user);
+	free(c->group);
+	free(c->control_group);
 	free(c->zones_dir);
 	free(c->plugin_dir);
 	free(c->identity);
@@ -429,6 +436,20 @@ static int take_server(mns_conf_t *c, const json_t *s, const mns_conf_overrides_
 	if (*mode == '\0' || *end != '\0' || m > 0777)
 		return bad(c, "server", "control-mode", errbuf, errlen, "must be an octal file mode such as 0660");
 	c->control_mode = (unsigned)m;
+	const char *map = json_string_value(json_object_get(s, "store-map-size"));
+	unsigned long long msz = strtoull(map, &end, 10);
+	unsigned shift = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20
+	               : *end == 'G' || *end == 'g' ? 30 : 0;
+	if (*map == '\0' || !isdigit((unsigned char)*map) || (shift && end[1] != '\0') ||
+	    (!shift && *end != '\0') || msz > (1ULL << 40) >> shift || (msz << shift) < (64ULL << 10))
+		return bad(c, "server", "store-map-size", errbuf, errlen,
+		           "must be a size from 64K to 1024G, e.g. 16G");
+	c->store_map_size = (uint64_t)msz << shift;
+	c->user = jstr(s, "user");
+	c->group = jstr(s, "group");
+	c->control_group = jstr(s, "control-group");
+	if (c->group[0] && !c->user[0])
+		return bad(c, "server", "group", errbuf, errlen, "needs user: set user too");
 	c->zones_dir = strdup(ov && ov->zones_dir ? ov->zones_dir : json_string_value(json_object_get(s, "zones")));
 	c->plugin_dir = strdup(ov && ov->plugin_dir ? ov->plugin_dir : json_string_value(json_object_get(s, "plugin-dir")));
 	if (jstrv(s, "plugins", &c->plugins, &c->n_plugins) != MNS_OK)

@@ -44,6 +44,9 @@ typedef struct mns_conf {
 	size_t n_listen;
 	char *control;
 	unsigned control_mode;
+	char *control_group; /**< "" = the daemon's group. */
+	uint64_t store_map_size; /**< LMDB map size in bytes. */
+	char *user, *group; /**< Privileges to drop to when started as root ("" = stay). */
 	char *data_dir, *zones_dir, *plugin_dir;
 	char **plugins;
 	size_t n_plugins;

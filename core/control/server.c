@@ -362,6 +362,12 @@ int mns_control_start(mns_server_t *s)
 	umask(old);
 	if (rc == 0)
 		rc = chmod(path, s->conf->control_mode) == 0 ? 0 : -errno;
+	/* Owner: the user mailnsd drops to; group: control-group, if set. */
+	if (rc == 0 && s->priv.drop)
+		rc = mns_priv_chown(&s->priv, path, s->priv.ctl_group ? s->priv.ctl_gid : (gid_t)-1) ==
+		             MNS_OK ? 0 : -EPERM;
+	else if (rc == 0 && s->priv.ctl_group)
+		rc = chown(path, (uid_t)-1, s->priv.ctl_gid) == 0 ? 0 : -errno;
 	if (rc == 0)
 		rc = uv_listen((uv_stream_t *)&ctl->listener, 64, on_connection);
 	if (rc != 0) {

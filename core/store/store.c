@@ -5,12 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log/log.h"
 #include "store/store.h"
 
 struct mns_store {
 	MDB_env *env;
+	char *dir; /* For error messages. */
+	uint64_t map_size;
 	MDB_dbi tenants, domains, zones, meta;
 };
 
@@ -23,21 +26,40 @@ struct mns_txn {
  * holds a few million tenant documents with their keys. */
 #define MNS_STORE_MAPSIZE (16ULL << 30)
 
-static int store_error(mns_error_t *err, int rc, const char *what)
+/* Every failure leaves the store as it was (LMDB aborts the transaction), so
+ * each message says that nothing was stored and what the operator can do. */
+static int store_error_in(const mns_store_t *s, mns_error_t *err, int rc, const char *what)
 {
-	const char *code = "store_failed";
-	if (rc == MDB_MAP_FULL)
-		code = "store_full";
-	else if (rc == ENOSPC)
-		code = "disk_full";
-	else if (rc == EACCES || rc == EROFS)
-		code = "store_read_only";
-	mns_error_set(err, code, "tenant store: %s failed: %s", what, mdb_strerror(rc));
-	mns_log(MNS_LOG_ERR, "store, %s failed (%s)", what, mdb_strerror(rc));
+	const char *dir = s && s->dir ? s->dir : "the data directory";
+	if (rc == MDB_MAP_FULL) {
+		mns_error_set(err, "store_full",
+		              "the tenant store is full (store-map-size %llu bytes reached in %s): "
+		              "nothing was stored; raise [server] store-map-size and restart",
+		              s ? (unsigned long long)s->map_size : 0ULL, dir);
+	} else if (rc == ENOSPC || rc == EDQUOT) {
+		mns_error_set(err, "disk_full",
+		              "no space left on the data volume (%s): nothing was stored; free "
+		              "space and retry", dir);
+	} else if (rc == EROFS || rc == EACCES || rc == EPERM) {
+		mns_error_set(err, "store_read_only",
+		              "the data directory %s is not writable (%s): nothing was stored; "
+		              "still serving the stored tenants", dir, strerror(rc));
+	} else {
+		mns_error_set(err, "store_failed", "tenant store: %s failed: %s", what,
+		              mdb_strerror(rc));
+	}
+	mns_log(MNS_LOG_ERR, "store, %s failed in %s (%s)", what, dir, mdb_strerror(rc));
 	return MNS_ESTORE;
 }
 
+#define store_error(err, rc, what) store_error_in(NULL, err, rc, what)
+
 int mns_store_open(const char *dir, mns_store_t **out, mns_error_t *err)
+{
+	return mns_store_open_map(dir, 0, out, err);
+}
+
+int mns_store_open_map(const char *dir, uint64_t map_size, mns_store_t **out, mns_error_t *err)
 {
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return mns_error_set(err, "store_failed", "cannot create data directory %s: %s", dir,
@@ -55,18 +77,30 @@ int mns_store_open(const char *dir, mns_store_t **out, mns_error_t *err)
 	if ((st.st_mode & 0077) != 0 && chmod(dir, 0700) != 0)
 		mns_log(MNS_LOG_WARNING, "store, cannot chmod 0700 %s (%s)", dir, strerror(errno));
 
+	/* A start on a read-only volume is refused rather than served read-only:
+	 * start-up itself writes (serial floor, config fingerprint), and a daemon
+	 * that cannot store a mutation or a key rotation should be noticed at once,
+	 * not at the first tenant.add. */
+	if (access(dir, W_OK) != 0)
+		return mns_error_set(err, "store_read_only",
+		                     "data directory %s is not writable (%s): mailnsd needs to write "
+		                     "its tenant store there", dir, strerror(errno)),
+		       MNS_ESTORE;
+
 	mns_store_t *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return MNS_ENOMEM;
-	int rc = mdb_env_create(&s->env);
+	s->dir = strdup(dir);
+	s->map_size = map_size ? map_size : MNS_STORE_MAPSIZE;
+	int rc = s->dir ? mdb_env_create(&s->env) : ENOMEM;
 	if (rc == 0)
 		rc = mdb_env_set_maxdbs(s->env, 8);
 	if (rc == 0)
-		rc = mdb_env_set_mapsize(s->env, MNS_STORE_MAPSIZE);
+		rc = mdb_env_set_mapsize(s->env, s->map_size);
 	if (rc == 0)
 		rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
 	if (rc != 0) {
-		store_error(err, rc, "open");
+		store_error_in(s, err, rc, "open");
 		goto fail;
 	}
 	int dead = 0;
@@ -87,7 +121,7 @@ int mns_store_open(const char *dir, mns_store_t **out, mns_error_t *err)
 	else if (txn)
 		mdb_txn_abort(txn);
 	if (rc != 0) {
-		store_error(err, rc, "open tables");
+		store_error_in(s, err, rc, "open tables");
 		goto fail;
 	}
 	*out = s;
@@ -95,6 +129,7 @@ int mns_store_open(const char *dir, mns_store_t **out, mns_error_t *err)
 fail:
 	if (s->env)
 		mdb_env_close(s->env);
+	free(s->dir);
 	free(s);
 	return MNS_ESTORE;
 }
@@ -104,6 +139,7 @@ void mns_store_close(mns_store_t *s)
 	if (s == NULL)
 		return;
 	mdb_env_close(s->env);
+	free(s->dir);
 	free(s);
 }
 
@@ -115,7 +151,7 @@ int mns_txn_begin(mns_store_t *s, bool write, mns_txn_t **out, mns_error_t *err)
 	int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
 	if (rc != 0) {
 		free(t);
-		return store_error(err, rc, "begin transaction");
+		return store_error_in(s, err, rc, "begin transaction");
 	}
 	t->store = s;
 	*out = t;
@@ -124,9 +160,10 @@ int mns_txn_begin(mns_store_t *s, bool write, mns_txn_t **out, mns_error_t *err)
 
 int mns_txn_commit(mns_txn_t *t, mns_error_t *err)
 {
+	mns_store_t *s = t->store;
 	int rc = mdb_txn_commit(t->txn);
 	free(t);
-	return rc == 0 ? MNS_OK : store_error(err, rc, "commit");
+	return rc == 0 ? MNS_OK : store_error_in(s, err, rc, "commit");
 }
 
 void mns_txn_abort(mns_txn_t *t)
@@ -169,7 +206,7 @@ int mns_store_tenant_put(mns_txn_t *t, const char *id, const json_t *doc, mns_er
 	/* The document may hold private keys: wipe our copy of the text. */
 	memset(text, 0, v.mv_size);
 	free(text);
-	return rc == 0 ? MNS_OK : store_error(err, rc, "write tenant");
+	return rc == 0 ? MNS_OK : store_error_in(t->store, err, rc, "write tenant");
 }
 
 int mns_store_tenant_del(mns_txn_t *t, const char *id, mns_error_t *err)
@@ -178,7 +215,7 @@ int mns_store_tenant_del(mns_txn_t *t, const char *id, mns_error_t *err)
 	int rc = mdb_del(t->txn, t->store->tenants, &k, NULL);
 	if (rc == MDB_NOTFOUND)
 		return MNS_ENOENT;
-	return rc == 0 ? MNS_OK : store_error(err, rc, "delete tenant");
+	return rc == 0 ? MNS_OK : store_error_in(t->store, err, rc, "delete tenant");
 }
 
 int mns_store_tenant_each(mns_txn_t *t, const char *after,
@@ -273,7 +310,7 @@ int mns_store_index_put(mns_txn_t *t, mns_store_index_t idx, const void *key, si
 {
 	MDB_val k = { klen, (void *)key }, v = sval(id);
 	int rc = mdb_put(t->txn, index_dbi(t, idx), &k, &v, 0);
-	return rc == 0 ? MNS_OK : store_error(err, rc, "write index");
+	return rc == 0 ? MNS_OK : store_error_in(t->store, err, rc, "write index");
 }
 
 int mns_store_index_del(mns_txn_t *t, mns_store_index_t idx, const void *key, size_t klen,
@@ -283,7 +320,7 @@ int mns_store_index_del(mns_txn_t *t, mns_store_index_t idx, const void *key, si
 	int rc = mdb_del(t->txn, index_dbi(t, idx), &k, NULL);
 	if (rc == MDB_NOTFOUND)
 		return MNS_OK;
-	return rc == 0 ? MNS_OK : store_error(err, rc, "delete index");
+	return rc == 0 ? MNS_OK : store_error_in(t->store, err, rc, "delete index");
 }
 
 int mns_store_meta_get_u32(mns_txn_t *t, const char *key, uint32_t *val)
@@ -302,7 +339,7 @@ int mns_store_meta_put_u32(mns_txn_t *t, const char *key, uint32_t val, mns_erro
 {
 	MDB_val k = sval(key), v = { sizeof(val), &val };
 	int rc = mdb_put(t->txn, t->store->meta, &k, &v, 0);
-	return rc == 0 ? MNS_OK : store_error(err, rc, "write meta");
+	return rc == 0 ? MNS_OK : store_error_in(t->store, err, rc, "write meta");
 }
 
 int mns_store_next_serial(mns_txn_t *t, uint32_t now, uint32_t *serial, mns_error_t *err)

@@ -21,6 +21,11 @@ typedef enum mns_store_index {
 /** \brief Opens (creating) the store in \a dir; the directory is created
  *  0700 and must not be writable by others. */
 int mns_store_open(const char *dir, mns_store_t **out, mns_error_t *err);
+/** \brief mns_store_open() with an LMDB map size of \a map_size bytes (the
+ *  most the store can hold; 0: the default, 16 GiB). A mutation that does not
+ *  fit fails with "store_full", one that finds the volume full with
+ *  "disk_full", one on a read-only volume with "store_read_only". */
+int mns_store_open_map(const char *dir, uint64_t map_size, mns_store_t **out, mns_error_t *err);
 /** \brief Closes the store. */
 void mns_store_close(mns_store_t *s);
 

@@ -31,6 +31,15 @@
 
 /* --- One key ----------------------------------------------------------------- */
 
+/** Memory for a private key: the secure heap when the daemon set one up
+ *  (core/util/secmem.h), else — full, or a unit test — the ordinary heap;
+ *  OPENSSL_secure_clear_free() wipes and frees either. */
+static void *secret_alloc(size_t n)
+{
+	void *p = OPENSSL_secure_zalloc(n);
+	return p != NULL ? p : OPENSSL_zalloc(n);
+}
+
 /** Returns the base64 (no line breaks) of \a len octets, malloc'd, or NULL. */
 static char *b64_encode(const unsigned char *in, size_t len)
 {
@@ -64,9 +73,10 @@ static char *public_b64(EVP_PKEY *pkey, bool ed25519)
 	return out;
 }
 
-/** The private key as unencrypted PEM PKCS#8 (malloc'd, NUL-terminated), or
- *  NULL. The secure memory BIO cleanses its buffer when it grows and when it
- *  is freed. */
+/** The private key as unencrypted PEM PKCS#8 (NUL-terminated, in OpenSSL's
+ *  secure heap: left out of core dumps, wiped on free; see
+ *  mns_dkim_key_wipe), or NULL. The secure memory BIO cleanses its buffer
+ *  when it grows and when it is freed. */
 static char *private_pem(EVP_PKEY *pkey, size_t *lenp)
 {
 	char *pem = NULL;
@@ -76,7 +86,7 @@ static char *private_pem(EVP_PKEY *pkey, size_t *lenp)
 	if (PEM_write_bio_PKCS8PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) == 1) {
 		char *data = NULL;
 		long len = BIO_get_mem_data(bio, &data);
-		if (len > 0 && data != NULL && (pem = malloc((size_t)len + 1)) != NULL) {
+		if (len > 0 && data != NULL && (pem = secret_alloc((size_t)len + 1)) != NULL) {
 			memcpy(pem, data, (size_t)len);
 			pem[len] = '\0';
 			*lenp = (size_t)len;
@@ -133,9 +143,9 @@ void mns_dkim_key_wipe(mns_dkim_key_t *k)
 {
 	if (k == NULL)
 		return;
+	/* Allocated priv_len + 1 octets (the NUL) by private_pem(). */
 	if (k->priv != NULL)
-		OPENSSL_cleanse(k->priv, k->priv_len);
-	free(k->priv);
+		OPENSSL_secure_clear_free(k->priv, k->priv_len + 1);
 	free(k->pub);
 	memset(k, 0, sizeof(*k));
 }
