@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "log/log.h"
+#include "notify.h"
 #include "server_lifecycle.h"
+#include "util/paths.h"
 #include "util/util.h"
 
 static void usage(FILE *out)
@@ -20,8 +22,9 @@ static void usage(FILE *out)
 	        "Usage: mailnsd [options]\n"
 	        "\n"
 	        "Authoritative DNS server that publishes each tenant's DKIM, SPF, bounce MX\n"
-	        "and DMARC records. Without -c it runs on embedded defaults: DNS on\n"
-	        "127.0.0.1@5300, data and control socket under ./mailns-data.\n"
+	        "and DMARC records. Without -c it reads " MNS_CONFIG_FILE "\n"
+	        "when that exists (an installed mailnsd), else it runs on embedded defaults:\n"
+	        "DNS on 127.0.0.1@5300, data and control socket under ./mailns-data.\n"
 	        "\n"
 	        "Options:\n"
 	        "  -c, --config FILE      read the configuration from FILE\n"
@@ -50,6 +53,7 @@ static void on_stop(uv_signal_t *h, int signum)
 {
 	daemon_state_t *d = h->data;
 	mns_log(MNS_LOG_NOTICE, "signal %s, stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	mns_notify_stopping();
 	mns_server_stop_io(&d->server);
 	uv_close((uv_handle_t *)&d->sig_term, NULL);
 	uv_close((uv_handle_t *)&d->sig_int, NULL);
@@ -60,7 +64,8 @@ static void on_hup(uv_signal_t *h, int signum)
 {
 	daemon_state_t *d = h->data;
 	mns_log(MNS_LOG_NOTICE, "signal SIGHUP, reloading the configuration");
-	mns_server_reload(&d->server);
+	mns_notify_reloading();
+	mns_notify_reloaded(&d->server, mns_server_reload(&d->server) == MNS_OK);
 }
 
 /* Background mode: the parent exits once the child is serving (or failed), so
@@ -152,6 +157,8 @@ int main(int argc, char **argv)
 		free(d.server.ov.listen);
 		return rc < 0 ? 0 : rc;
 	}
+	if (d.server.conf_path == NULL) /* The installed config, if any. */
+		d.server.conf_path = (char *)mns_paths_default_config();
 	signal(SIGPIPE, SIG_IGN);
 	mns_json_secure_init();
 	umask(0077);
@@ -173,9 +180,11 @@ int main(int argc, char **argv)
 	rc = mns_server_init(&d.server, &loop, errbuf, sizeof(errbuf));
 	if (rc != MNS_OK) {
 		fprintf(stderr, "mailnsd: %s\n", errbuf[0] ? errbuf : "start-up failed");
+		mns_notify_failed(errbuf[0] ? errbuf : "see the log");
 		exit_code = 1;
 	} else if (mns_server_start_io(&d.server) != MNS_OK) {
 		fprintf(stderr, "mailnsd: cannot listen (see the log above)\n");
+		mns_notify_failed("cannot listen (see the log)");
 		exit_code = 1;
 	}
 	if (exit_code == 0) {
@@ -197,6 +206,8 @@ int main(int argc, char **argv)
 				close(null);
 			}
 		}
+		/* Keep this the last step of start-up (after any privilege drop). */
+		mns_notify_ready(&d.server);
 	} else {
 		mns_server_stop_io(&d.server);
 	}
