@@ -108,6 +108,23 @@ class InstallTest(unittest.TestCase):
         p = subprocess.run(["systemd-analyze", "verify", "--man=no", unit],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
         self.assertEqual((p.returncode, p.stdout), (0, ""))
+        # The unit as configured for prefix /usr (RuntimeDirectory=,
+        # StateDirectory= appear only there); ExecStart= pointed at the binary
+        # installed above, since /usr/sbin/mailnsd is not installed here.
+        usr = os.path.join(self.tmp, "build-usr")
+        run(["cmake", "-S", SOURCE_DIR, "-B", usr, "-DMNS_TESTS=OFF", "-DCMAKE_INSTALL_PREFIX=/usr"])
+        text = read(os.path.join(usr, "dist", "mailnsd.service"))
+        for line in ("RuntimeDirectory=mailns", "StateDirectory=mailns",
+                     "ReadWritePaths=/var/lib/mailns /run/mailns",
+                     "ExecStart=/usr/sbin/mailnsd --foreground"):
+            self.assertIn("\n%s\n" % line, text)
+        usr_unit = os.path.join(self.tmp, "usr", "mailnsd.service")
+        os.makedirs(os.path.dirname(usr_unit))
+        with open(usr_unit, "w") as f:
+            f.write(text.replace("ExecStart=/usr/sbin/mailnsd", "ExecStart=" + self.p("sbin/mailnsd")))
+        p = subprocess.run(["systemd-analyze", "verify", "--man=no", usr_unit],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+        self.assertEqual((p.returncode, p.stdout), (0, ""))
         # sysusers.d: what systemd-sysusers would create in an empty root.
         root = os.path.join(self.tmp, "sysroot")
         os.makedirs(os.path.join(root, "etc"), exist_ok=True)
