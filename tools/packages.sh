@@ -6,7 +6,7 @@ MNS_BUILD_PACKAGES="cmake make gcc pkg-config libknot-dev libuv1-dev libjansson-
 MNS_RUN_PACKAGES="bind9-dnsutils"
 MNS_TEST_PACKAGES="libcmocka-dev knot-dnsutils bind9-dnsutils python3 python3-dnspython
  python3-dkim python3-spf
- valgrind knot unbound bind9 nsd systemd"
+ valgrind knot unbound bind9 nsd systemd libcap2-bin"
 
 mns_install_packages() {
 	local missing=()

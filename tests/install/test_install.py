@@ -13,7 +13,10 @@ installed daemon run the way the systemd unit runs it.
   5. the installed mailnsctl, with no -s, finds the installed control socket,
      adds a tenant, and DNS answers for it; SIGTERM stops it cleanly;
   6. the build tree's mailnsd, without -c, still ignores the installed config;
-  7. installing again keeps the edited config.
+  7. installing again keeps the edited config;
+  8. docker/Dockerfile's runtime package list is what the binaries link;
+  9. the container's privilege model: a non-root user binds port 53 with the
+     file capability cap_net_bind_service on mailnsd, and not without it.
 
 Run by tools/check (first pass): python3 tests/install/test_install.py
 MNS_KEEP_TMP=1 keeps the temporary directory.
@@ -283,6 +286,51 @@ class InstallTest(unittest.TestCase):
             packages.add(owner)
         packages.discard("libc6")  # in every Debian image
         self.assertEqual(sorted(listed), sorted(packages))
+
+    def test_7_port_53_as_non_root_with_file_capability(self):
+        # The container's privilege model: the user mailns (here nobody) binds
+        # port 53 through setcap cap_net_bind_service=+ep on mailnsd, and
+        # cannot without it. A random 127.x address keeps port 53 free.
+        work = os.path.join(self.tmp, "cap")
+        os.makedirs(os.path.join(work, "data"), mode=0o700)
+        os.chmod(self.tmp, 0o755)
+        os.chmod(work, 0o755)
+        exe = os.path.join(work, "mailnsd")
+        shutil.copy(self.p("sbin/mailnsd"), exe)
+        shutil.chown(os.path.join(work, "data"), "nobody")
+        # An empty config (embedded defaults), not the installed one that
+        # the earlier steps made 0640 root.
+        empty = os.path.join(work, "empty.conf")
+        open(empty, "w").close()
+        addr = "127.53.%d.%d" % (os.getpid() % 250 + 1, int(time.time()) % 250 + 2)
+        cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all",
+               exe, "-c", empty, "--foreground", "--listen", addr + "@53", "--data", os.path.join(work, "data"),
+               "--control", os.path.join(work, "data", "c.sock")]
+        # Without the capability: refused.
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("permission denied", p.stdout.lower())
+        run(["setcap", "cap_net_bind_service=+ep", exe])
+        log = os.path.join(work, "log")
+        with open(log, "wb") as out:
+            d = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                 preexec_fn=harness._die_with_parent)
+        try:
+            r = None
+            for _ in range(100):
+                try:
+                    wire = harness.make_query("mailns.vendor.example", "SOA").to_wire()
+                    r = harness.parse(harness.udp_exchange(53, wire, 1.0, host=addr))
+                    break
+                except (TimeoutError, OSError):
+                    self.assertIsNone(d.poll(), "mailnsd exited:\n" + read(log))
+                    time.sleep(0.1)
+            self.assertIsNotNone(r)
+            self.assertEqual(r.rcode(), 0)
+        finally:
+            d.send_signal(signal.SIGTERM)
+            self.assertEqual(d.wait(timeout=30), 0)
 
 
 if __name__ == "__main__":
