@@ -23,6 +23,8 @@ mns_require(URCU     liburcu-memb   liburcu-dev)
 mns_require(URCUCDS  liburcu-cds    liburcu-dev)
 mns_require(IDN2     libidn2        libidn2-dev)
 mns_require(CARES    libcares       libc-ares-dev)
+# sd_notify(3): readiness, reload and stop notifications under systemd Type=notify.
+mns_require(SYSTEMD  libsystemd     libsystemd-dev)
 if(MNS_TESTS)
 	mns_require(CMOCKA cmocka libcmocka-dev)
 endif()

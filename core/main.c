@@ -11,10 +11,12 @@
 #include <unistd.h>
 
 #include "log/log.h"
+#include "notify.h"
 #include "plugin/plugin_internal.h"
-#include "xfr/xfr.h"
 #include "server_lifecycle.h"
+#include "util/paths.h"
 #include "util/secmem.h"
+#include "xfr/xfr.h"
 #include "util/util.h"
 
 static void usage(FILE *out)
@@ -23,8 +25,9 @@ static void usage(FILE *out)
 	        "Usage: mailnsd [options]\n"
 	        "\n"
 	        "Authoritative DNS server that publishes each tenant's DKIM, SPF, bounce MX\n"
-	        "and DMARC records. Without -c it runs on embedded defaults: DNS on\n"
-	        "127.0.0.1@5300, data and control socket under ./mailns-data.\n"
+	        "and DMARC records. Without -c it reads " MNS_CONFIG_FILE "\n"
+	        "when that exists (an installed mailnsd), else it runs on embedded defaults:\n"
+	        "DNS on 127.0.0.1@5300, data and control socket under ./mailns-data.\n"
 	        "\n"
 	        "Options:\n"
 	        "  -c, --config FILE      read the configuration from FILE\n"
@@ -56,6 +59,7 @@ static void on_stop(uv_signal_t *h, int signum)
 {
 	daemon_state_t *d = h->data;
 	mns_log(MNS_LOG_NOTICE, "signal %s, stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	mns_notify_stopping();
 	mns_server_stop_io(&d->server);
 	uv_close((uv_handle_t *)&d->sig_term, NULL);
 	uv_close((uv_handle_t *)&d->sig_int, NULL);
@@ -66,7 +70,8 @@ static void on_hup(uv_signal_t *h, int signum)
 {
 	daemon_state_t *d = h->data;
 	mns_log(MNS_LOG_NOTICE, "signal SIGHUP, reloading the configuration");
-	mns_server_reload(&d->server);
+	mns_notify_reloading();
+	mns_notify_reloaded(&d->server, mns_server_reload(&d->server) == MNS_OK);
 }
 
 /* Background mode: the parent exits once the child is serving (or failed), so
@@ -111,7 +116,7 @@ static int print_config(mns_server_t *s)
 	if (conf->plugin_dir[0])
 		snprintf(dir, sizeof(dir), "%s", conf->plugin_dir);
 	else
-		mns_server_default_plugin_dir(dir, sizeof(dir));
+		mns_paths_default_plugin_dir(dir, sizeof(dir));
 	printf("# mailns.conf: every key with its default (mailnsd %s --print-config).\n"
 	       "# Lines starting with '#' are comments; a list key may repeat.\n\n", MNS_VERSION);
 	mns_conf_print_section(stdout, "server", mns_conf_server_schema);
@@ -202,6 +207,8 @@ int main(int argc, char **argv)
 		free(d.server.ov.listen);
 		return rc < 0 ? 0 : rc;
 	}
+	if (d.server.conf_path == NULL) /* The installed config, if any. */
+		d.server.conf_path = (char *)mns_paths_default_config();
 	signal(SIGPIPE, SIG_IGN);
 	mns_json_secure_init();
 	umask(0077);
@@ -226,14 +233,17 @@ int main(int argc, char **argv)
 	rc = mns_server_init(&d.server, &loop, errbuf, sizeof(errbuf));
 	if (rc != MNS_OK) {
 		fprintf(stderr, "mailnsd: %s\n", errbuf[0] ? errbuf : "start-up failed");
+		mns_notify_failed(errbuf[0] ? errbuf : "see the log");
 		exit_code = 1;
 	} else if (mns_server_start_io(&d.server) != MNS_OK) {
 		fprintf(stderr, "mailnsd: cannot listen (see the log above)\n");
+		mns_notify_failed("cannot listen (see the log)");
 		exit_code = 1;
 	} else if (mns_priv_drop(&d.server.priv, d.server.conf->data_dir, errbuf,
 	                         sizeof(errbuf)) != MNS_OK) {
 		/* Ports, socket and store are open: from here on, no root. */
 		fprintf(stderr, "mailnsd: %s\n", errbuf);
+		mns_notify_failed(errbuf);
 		exit_code = 1;
 	}
 	if (exit_code == 0) {
@@ -255,6 +265,8 @@ int main(int argc, char **argv)
 				close(null);
 			}
 		}
+		/* Keep this the last step of start-up (after any privilege drop). */
+		mns_notify_ready(&d.server);
 	} else {
 		mns_server_stop_io(&d.server);
 	}

@@ -17,6 +17,7 @@
 #include "plugin/registry.h"
 #include "server_lifecycle.h"
 #include "tenant/tenant.h"
+#include "util/paths.h"
 #include "util/util.h"
 #include "xfr/xfr.h"
 
@@ -27,26 +28,6 @@ mns_plugin_t *mns_server_plugin(const mns_server_t *s, const char *name)
 		if (strcmp(mns_plugin_name(s->plugins[i]), name) == 0)
 			return s->plugins[i];
 	return NULL;
-}
-
-/* Without a configured plugin-dir: next to the executable in a build tree
- * (<build>/core/mailnsd → <build>/plugins), else the installed location. */
-void mns_server_default_plugin_dir(char *out, size_t len)
-{
-	char exe[PATH_MAX - 16];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			snprintf(out, len, "%s/../plugins", exe);
-			struct stat st;
-			if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
-				return;
-		}
-	}
-	snprintf(out, len, "%s", MNS_PLUGIN_INSTALL_DIR);
 }
 
 json_t *mns_server_vendor_json(const mns_conf_t *c)
@@ -96,7 +77,7 @@ static int load_plugins(mns_server_t *s, char *errbuf, size_t errlen)
 	if (s->conf->plugin_dir[0])
 		snprintf(dir, sizeof(dir), "%s", s->conf->plugin_dir);
 	else
-		mns_server_default_plugin_dir(dir, sizeof(dir));
+		mns_paths_default_plugin_dir(dir, sizeof(dir));
 	s->plugins = calloc(s->conf->n_plugins ? s->conf->n_plugins : 1, sizeof(*s->plugins));
 	if (s->plugins == NULL)
 		return MNS_ENOMEM;

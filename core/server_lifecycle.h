@@ -17,8 +17,5 @@ int mns_server_reload(mns_server_t *s);
 void mns_server_stop_io(mns_server_t *s);
 /** \brief Frees everything mns_server_init() set up. */
 void mns_server_deinit(mns_server_t *s);
-/** \brief The plugin directory used when the config names none: the build
- *  tree's next to the executable, else the installed one. */
-void mns_server_default_plugin_dir(char *out, size_t len);
 
 #endif

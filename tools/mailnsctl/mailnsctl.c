@@ -45,6 +45,9 @@ enum {
 
 /** The daemon's embedded default (relative to its working directory). */
 #define DEFAULT_SOCKET "mailns-data/control.sock"
+#ifndef MNS_CONTROL_SOCKET
+#define MNS_CONTROL_SOCKET "/run/mailns/control.sock"
+#endif
 #define DEFAULT_TIMEOUT_MS 30000
 /** A reply larger than this is treated as a broken daemon. */
 #define MAX_REPLY_SIZE ((size_t)256 * 1024 * 1024)
@@ -1211,7 +1214,8 @@ static void usage(FILE *out)
 	      "\n"
 	      "Options (also accepted after the command):\n"
 	      "  -s, --socket PATH  control socket (default: $MAILNS_SOCKET, else\n"
-	      "                     " DEFAULT_SOCKET ")\n"
+	      "                     " MNS_CONTROL_SOCKET " when it exists,\n"
+	      "                     else " DEFAULT_SOCKET ")\n"
 	      "  --json             print the daemon's result as JSON, for scripts\n"
 	      "  --timeout SEC      wait at most SEC seconds for each reply (default 30)\n"
 	      "  --color WHEN       auto (default: on a terminal unless NO_COLOR is set),\n"
@@ -1263,13 +1267,32 @@ static int dispatch(ctl_t *c, int argc, char **argv)
 	return usage_error("unknown command '%s %s'", group, argv[1]);
 }
 
+/* The installed daemon's socket, when there is one. The build tree's
+ * mailnsctl never uses it, so tests do not depend on what is installed. */
+static const char *default_socket(void)
+{
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash != NULL)
+			*slash = '\0';
+	}
+#ifdef MNS_CTL_BUILD_DIR
+	if (n > 0 && strcmp(exe, MNS_CTL_BUILD_DIR) == 0)
+		return DEFAULT_SOCKET;
+#endif
+	return access(MNS_CONTROL_SOCKET, F_OK) == 0 ? MNS_CONTROL_SOCKET : DEFAULT_SOCKET;
+}
+
 int main(int argc, char **argv)
 {
 	ctl_t c = {.fd = -1, .next_id = 1, .timeout_ms = DEFAULT_TIMEOUT_MS};
 	const char *env = getenv("MAILNS_SOCKET");
 	int i, rc;
 
-	c.socket_path = env && *env ? env : DEFAULT_SOCKET;
+	c.socket_path = env && *env ? env : default_socket();
 	signal(SIGPIPE, SIG_IGN);
 
 	/* --help anywhere (before "--") wins. */
