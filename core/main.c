@@ -12,6 +12,7 @@
 
 #include "log/log.h"
 #include "server_lifecycle.h"
+#include "stats/stats.h"
 #include "util/util.h"
 
 static void usage(FILE *out)
@@ -59,7 +60,7 @@ static void on_stop(uv_signal_t *h, int signum)
 static void on_hup(uv_signal_t *h, int signum)
 {
 	daemon_state_t *d = h->data;
-	mns_log(MNS_LOG_NOTICE, "signal SIGHUP, reloading the configuration");
+	mns_log(MNS_LOG_DEBUG, "signal SIGHUP, reloading the configuration");
 	mns_server_reload(&d->server);
 }
 
@@ -153,6 +154,7 @@ int main(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	mns_log_init();
 	mns_json_secure_init();
 	umask(0077);
 
@@ -196,6 +198,8 @@ int main(int argc, char **argv)
 				dup2(null, STDERR_FILENO);
 				close(null);
 			}
+			/* No terminal any more: the log goes to syslog. */
+			mns_log_use_syslog("mailnsd");
 		}
 	} else {
 		mns_server_stop_io(&d.server);
@@ -209,5 +213,7 @@ int main(int argc, char **argv)
 	mns_rcu_unregister();
 	if (exit_code == 0)
 		mns_log(MNS_LOG_NOTICE, "mailnsd stopped");
+	mns_stats_reset();
+	mns_log_close();
 	return exit_code;
 }

@@ -2,9 +2,9 @@
 # Debian 12 packages mailns needs; sourced by tools/demo and tools/check.
 # mns_install_packages PKG... installs the missing ones with apt-get (as root).
 MNS_BUILD_PACKAGES="cmake make gcc pkg-config libknot-dev libuv1-dev libjansson-dev libssl-dev
- liblmdb-dev liburcu-dev libidn2-dev libc-ares-dev"
+ liblmdb-dev liburcu-dev libidn2-dev libc-ares-dev libmicrohttpd-dev"
 MNS_RUN_PACKAGES="bind9-dnsutils"
-MNS_TEST_PACKAGES="libcmocka-dev knot-dnsutils bind9-dnsutils python3 python3-dnspython
+MNS_TEST_PACKAGES="libcmocka-dev knot-dnsutils bind9-dnsutils curl python3 python3-dnspython
  python3-dkim python3-spf
  valgrind knot unbound bind9 nsd"
 

@@ -25,6 +25,7 @@ const mns_conf_item_t mns_conf_server_schema[] = {
 	{ "tcp-idle-timeout", MNS_CONF_INT, "10", 1, 3600, "seconds before an idle TCP connection is closed" },
 	{ "tcp-max-clients", MNS_CONF_INT, "1000", 1, 1000000, "simultaneous TCP connections" },
 	{ "log-level", MNS_CONF_STR, "info", 0, 0, "error, warning, notice, info or debug" },
+	{ "metrics-listen", MNS_CONF_STR, "", 0, 0, "loopback ADDRESS@PORT serving Prometheus metrics on GET /metrics (empty: off; bound at start)" },
 	{ NULL },
 };
 
@@ -452,6 +453,27 @@ static int take_server(mns_conf_t *c, const json_t *s, const mns_conf_overrides_
 	if (c->log_level < 0)
 		return bad(c, "server", "log-level", errbuf, errlen,
 		           "must be error, warning, notice, info or debug");
+	/* The endpoint has no authentication and tells tenant counts and
+	 * traffic: loopback only. To scrape from elsewhere, put a proxy with
+	 * TLS and authentication (or an SSH tunnel) in front of it. */
+	const char *ml = json_string_value(json_object_get(s, "metrics-listen"));
+	if (ml[0] != '\0') {
+		struct in6_addr a6;
+		struct in_addr a4;
+		if (strchr(ml, '@') == NULL || mns_listen_parse(ml, &c->metrics_listen) != MNS_OK ||
+		    c->metrics_listen.port == 0)
+			return bad(c, "server", "metrics-listen", errbuf, errlen,
+			           "expected ADDRESS@PORT, e.g. 127.0.0.1@9153");
+		bool loopback = inet_pton(AF_INET, c->metrics_listen.addr, &a4) == 1
+		                        ? (ntohl(a4.s_addr) >> 24) == 127
+		                        : inet_pton(AF_INET6, c->metrics_listen.addr, &a6) == 1 &&
+		                                  IN6_IS_ADDR_LOOPBACK(&a6);
+		if (!loopback)
+			return bad(c, "server", "metrics-listen", errbuf, errlen,
+			           "must be a loopback address (127.0.0.0/8 or ::1): the metrics have no "
+			           "authentication; reach them through a proxy or an SSH tunnel");
+		c->metrics_enabled = true;
+	}
 	return MNS_OK;
 }
 

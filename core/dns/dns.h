@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <libknot/libknot.h>
 
+#include "stats/stats.h"
 #include "util/arena.h"
 #include "zone/index.h"
 
@@ -30,6 +31,7 @@ typedef struct mns_dns_ctx {
 	const mns_dns_conf_t *conf;
 	mns_arena_t arena; /**< Reset per message; libknot allocates from it
 	                        (mns_arena_init(&arena, MNS_DNS_ARENA_SIZE)). */
+	mns_stats_block_t *stats; /**< This thread's counters (NULL: not counted). */
 } mns_dns_ctx_t;
 
 /** \brief Answers one message.
