@@ -15,7 +15,9 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -406,6 +408,26 @@ class DefaultsTest(harness.MailnsTestCase):
         self.assertEqual(len(lines), 1, log)
         self.assertNotIn("cmd=status", log, "read-only commands log at debug only")
 
+    def test_journal_priority_prefixes(self):
+        # systemd names the stream it connected in JOURNAL_STREAM (device:inode):
+        # lines then carry <N> priorities for journald and no time of their own.
+        d = self.new_daemon(start=False, log_level="info")
+        path = os.path.join(d.workdir, "mailnsd.%d.stderr" % (d.runs + 1))
+        open(path, "wb").close()
+        st = os.stat(path)
+        os.environ["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
+        try:
+            d.start()
+        finally:
+            del os.environ["JOURNAL_STREAM"]
+        d.add_tenant("jrn", "example.com")
+        lines = [ln for ln in d.stderr_text().splitlines() if ln.strip()]
+        self.assertTrue(lines)
+        for ln in lines:
+            self.assertRegex(ln, r"^<[3-7]>level=(error|warning|notice|info) ", ln)
+        self.assertTrue(any(ln.startswith("<5>level=notice control, cmd=tenant.add tenant=jrn ")
+                            for ln in lines), lines)
+
     def test_metrics_listen_must_be_loopback(self):
         for bad, why in (("192.0.2.1@9153", "loopback"), ("127.0.0.1", "ADDRESS@PORT"),
                          ("localhost@9153", "ADDRESS@PORT")):
@@ -414,6 +436,26 @@ class DefaultsTest(harness.MailnsTestCase):
             self.assertEqual(d.wait(30), 1, d.tail())
             self.assertIn("metrics-listen", d.stderr_text())
             self.assertIn(why, d.stderr_text())
+
+
+
+@unittest.skipUnless("1" in (os.environ.get("MNS_VALGRIND"), os.environ.get("MNS_VALGRIND_SHUTDOWN")),
+                     "set MNS_VALGRIND_SHUTDOWN=1 (this test) or MNS_VALGRIND=1 (every daemon)")
+class MetricsValgrindTest(harness.MailnsTestCase):
+    def test_metrics_thread_stops_clean(self):
+        port = harness.free_port()
+        d = self.new_daemon(valgrind=True, conf="[server]\nmetrics-listen = 127.0.0.1@%d\n" % port)
+        d.add_tenant("vg", "example.com")
+        url = "http://127.0.0.1:%d/metrics" % port
+        self.assertEqual(curl(url)[0], 200)
+        self.assertEqual(curl(url, method="POST")[0], 405)
+        d.call("stats")
+        # A scrape in flight while the daemon stops must neither hang it nor leak.
+        t = threading.Thread(target=lambda: subprocess.run(
+            ["curl", "-s", "--max-time", "20", url], stdout=subprocess.DEVNULL, timeout=30))
+        t.start()
+        self.assertEqual(d.stop(), 0, d.valgrind_log()[-6000:])
+        t.join(30)
 
 
 if __name__ == "__main__":
