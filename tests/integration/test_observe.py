@@ -243,6 +243,19 @@ class ObserveTest(harness.MailnsTestCase):
             "responses.truncated": 1, "control.stats.ok": 1,
         }))
 
+    def test_xfr_counters(self):
+        before = self.stats()
+        # No [xfr] allow: refused, but handled (and counted) by the transfer module.
+        r = harness.parse(self.d.tcp_wire(harness.make_query(self.zone, "AXFR").to_wire()))
+        self.assertNotEqual(r.rcode(), 0)
+        r = harness.parse(self.d.tcp_wire(harness.make_query(self.zone, "IXFR").to_wire()))
+        self.assertNotEqual(r.rcode(), 0)
+        self.d.udp_wire(harness.make_query("catalog.invalid", "SOA").to_wire())
+        after = self.stats()
+        self.assertEqual(self.delta(before, after), self.expected(before, after, {
+            "xfr.axfr": 1, "xfr.ixfr": 1, "xfr.other": 1, "control.stats.ok": 1,
+        }))
+
     def test_control_counters_and_tenants(self):
         before = self.stats()
         self.d.add_tenant("obs2", "example.net", mode="cname")
