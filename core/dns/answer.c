@@ -447,7 +447,14 @@ static size_t finish(qctx_t *c, int rcode, const uint8_t *query, uint8_t *resp, 
 	return r->size;
 }
 
-static size_t process(qctx_t *cp, mns_dns_ctx_t *ctx, const uint8_t *query, size_t qlen,
+/* What the counters need to know about one answered message. */
+typedef struct qresult {
+	uint16_t qtype;        /**< 0 when the question did not parse. */
+	int rcode;             /**< Set by finish(); -1 for a header-only answer. */
+	mns_stats_zone_t zone; /**< What answered. */
+} qresult_t;
+
+static size_t process(qresult_t *res, mns_dns_ctx_t *ctx, const uint8_t *query, size_t qlen,
                       uint8_t *resp, size_t resp_max, mns_transport_t transport)
 {
 	if (qlen < KNOT_WIRE_HEADER_SIZE || knot_wire_get_qr(query))
@@ -472,7 +479,7 @@ static size_t process(qctx_t *cp, mns_dns_ctx_t *ctx, const uint8_t *query, size
 	if (c.q == NULL || c.r == NULL)
 		return header_only(query, resp, resp_max, KNOT_RCODE_SERVFAIL);
 	int parsed = knot_pkt_parse(c.q, 0);
-	cp->qtype = c.q->qname_size > 0 ? knot_pkt_qtype(c.q) : 0;
+	res->qtype = c.q->qname_size > 0 ? knot_pkt_qtype(c.q) : 0;
 
 	/* EDNS: echo an OPT when the query had one. */
 	const mns_dns_conf_t *conf = ctx->conf;
@@ -525,8 +532,8 @@ static size_t process(qctx_t *cp, mns_dns_ctx_t *ctx, const uint8_t *query, size
 	}
 	size_t len = finish(&c, rcode, query, resp, resp_max);
 	mns_rcu_read_unlock();
-	cp->zone = c.zone;
-	cp->rcode = c.rcode;
+	res->zone = c.zone;
+	res->rcode = c.rcode;
 	return len;
 }
 
@@ -535,8 +542,8 @@ size_t mns_dns_process(mns_dns_ctx_t *ctx, const uint8_t *query, size_t qlen, ui
 {
 	if (ctx == NULL || query == NULL || resp == NULL)
 		return 0;
-	/* Only the fields the counters read: process() has its own qctx_t. */
-	qctx_t out = {.zone = MNS_STATS_ZONE_NONE, .rcode = -1};
+	/* One counter update per message, answered or not: nothing else here. */
+	qresult_t out = {.zone = MNS_STATS_ZONE_NONE, .rcode = -1};
 	size_t len = process(&out, ctx, query, qlen, resp, resp_max, transport);
 	if (len == 0) {
 		mns_stats_dropped(ctx->stats);
@@ -544,8 +551,7 @@ size_t mns_dns_process(mns_dns_ctx_t *ctx, const uint8_t *query, size_t qlen, ui
 	}
 	/* Header-only answers (FORMERR, SERVFAIL) skipped finish(): their RCODE is in the header. */
 	unsigned rcode = out.rcode >= 0 ? (unsigned)out.rcode : knot_wire_get_rcode(resp);
-	mns_stats_query(ctx->stats,
-	                transport == MNS_TRANSPORT_TCP ? MNS_STATS_TCP : MNS_STATS_UDP,
+	mns_stats_query(ctx->stats, transport == MNS_TRANSPORT_TCP ? MNS_STATS_TCP : MNS_STATS_UDP,
 	                out.qtype, rcode, out.zone, knot_wire_get_tc(resp));
 	return len;
 }

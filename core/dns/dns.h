@@ -38,7 +38,8 @@ typedef struct mns_dns_ctx {
  *  \param[in] query the received message, \a qlen octets.
  *  \param[out] resp the response buffer, \a resp_max octets (65535 for TCP).
  *  \return the response length, or 0 to send nothing (QR=1, shorter than a
- *  header, …). Takes an RCU read section itself. */
+ *  header, …). Takes an RCU read section itself. Counts the message in
+ *  ctx->stats (answered: transport, QTYPE, RCODE, zone kind, TC; or dropped). */
 size_t mns_dns_process(mns_dns_ctx_t *ctx, const uint8_t *query, size_t qlen, uint8_t *resp,
                        size_t resp_max, mns_transport_t transport);
 

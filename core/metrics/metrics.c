@@ -125,7 +125,7 @@ char *mns_metrics_render(const mns_stats_gauges_t *g, int64_t start_time, int64_
 {
 	mns_stats_sum_t sum;
 	mns_stats_sum(&sum);
-	buf_t b = { .cap = 16384 };
+	buf_t b = {.cap = 16384};
 	b.p = malloc(b.cap);
 	if (b.p == NULL)
 		return NULL;
@@ -133,7 +133,8 @@ char *mns_metrics_render(const mns_stats_gauges_t *g, int64_t start_time, int64_
 
 	header(&b, "mailns_build_info", "gauge", "Version of the running mailnsd (always 1).");
 	bprintf(&b, "mailns_build_info{version=\"%s\"} 1\n", MNS_VERSION);
-	header(&b, "mailns_start_time_seconds", "gauge", "Start of the daemon, seconds since the epoch.");
+	header(&b, "mailns_start_time_seconds", "gauge",
+	       "Start of the daemon, seconds since the epoch.");
 	bprintf(&b, "mailns_start_time_seconds %lld\n", (long long)start_time);
 	header(&b, "mailns_uptime_seconds", "gauge", "Seconds since the daemon started.");
 	bprintf(&b, "mailns_uptime_seconds %lld\n", (long long)(now - start_time));
@@ -146,14 +147,17 @@ char *mns_metrics_render(const mns_stats_gauges_t *g, int64_t start_time, int64_
 			for (int r = 0; r < MNS_STATS_N_RCODE; r++)
 				if (sum.queries[t][q][r] != 0)
 					bprintf(&b,
-					        "mailns_queries_total{transport=\"%s\",qtype=\"%s\",rcode=\"%s\"} %llu\n",
-					        mns_stats_transport_name(t), mns_stats_qtype_name(q),
-					        mns_stats_rcode_name(r), (unsigned long long)sum.queries[t][q][r]);
+					        "mailns_queries_total{transport=\"%s\",qtype=\"%"
+					        "s\",rcode=\"%s\"} %llu\n",
+					        mns_stats_transport_name(t),
+					        mns_stats_qtype_name(q), mns_stats_rcode_name(r),
+					        (unsigned long long)sum.queries[t][q][r]);
 	header(&b, "mailns_queries_zone_kind_total", "counter",
-	       "DNS queries answered, by the kind of zone that answered (none: refused or malformed).");
+	       "DNS queries answered, by the kind of zone that answered (none: refused or "
+	       "malformed).");
 	for (int z = 0; z < MNS_STATS_N_ZONE; z++)
-		bprintf(&b, "mailns_queries_zone_kind_total{kind=\"%s\"} %llu\n", mns_stats_zone_name(z),
-		        (unsigned long long)sum.zone[z]);
+		bprintf(&b, "mailns_queries_zone_kind_total{kind=\"%s\"} %llu\n",
+		        mns_stats_zone_name(z), (unsigned long long)sum.zone[z]);
 	header(&b, "mailns_responses_truncated_total", "counter", "Responses sent with TC set.");
 	bprintf(&b, "mailns_responses_truncated_total %llu\n", (unsigned long long)sum.truncated);
 	header(&b, "mailns_packets_dropped_total", "counter",
@@ -165,7 +169,8 @@ char *mns_metrics_render(const mns_stats_gauges_t *g, int64_t start_time, int64_
 	       "Messages the transfer module handled: axfr, ixfr, other (catalog or TSIG-signed).");
 	for (int t = 0; t < MNS_STATS_N_TRANSPORT; t++)
 		for (int x = 0; x < MNS_STATS_N_XFR; x++)
-			bprintf(&b, "mailns_xfr_requests_total{transport=\"%s\",type=\"%s\"} %llu\n",
+			bprintf(&b,
+			        "mailns_xfr_requests_total{transport=\"%s\",type=\"%s\"} %llu\n",
 			        mns_stats_transport_name(t), mns_stats_xfr_name(x),
 			        (unsigned long long)sum.xfr[t][x]);
 	header(&b, "mailns_control_commands_total", "counter",
@@ -180,8 +185,10 @@ char *mns_metrics_render(const mns_stats_gauges_t *g, int64_t start_time, int64_
 	bprintf(&b, "mailns_zones %llu\n", (unsigned long long)g->zones);
 	header(&b, "mailns_store_bytes", "gauge",
 	       "Tenant store size: file (on disk) and used (pages in use).");
-	bprintf(&b, "mailns_store_bytes{kind=\"file\"} %llu\n", (unsigned long long)g->store_file_bytes);
-	bprintf(&b, "mailns_store_bytes{kind=\"used\"} %llu\n", (unsigned long long)g->store_used_bytes);
+	bprintf(&b, "mailns_store_bytes{kind=\"file\"} %llu\n",
+	        (unsigned long long)g->store_file_bytes);
+	bprintf(&b, "mailns_store_bytes{kind=\"used\"} %llu\n",
+	        (unsigned long long)g->store_used_bytes);
 	header(&b, "mailns_mutations_total", "counter", "Successful tenant mutations since start.");
 	bprintf(&b, "mailns_mutations_total %llu\n", (unsigned long long)g->mutations);
 	header(&b, "mailns_gauges_age_seconds", "gauge",
@@ -224,9 +231,11 @@ static void gauges_get(mns_metrics_t *m, mns_stats_gauges_t *out)
 {
 	pthread_mutex_lock(&m->lock);
 	int64_t now = (int64_t)time(NULL);
-	if (!m->stopping && (m->gauges.computed == 0 || now - m->gauges.computed >= GAUGE_MAX_AGE)) {
+	if (!m->stopping &&
+	    (m->gauges.computed == 0 || now - m->gauges.computed >= GAUGE_MAX_AGE)) {
 		uint64_t gen = m->generation;
-		uv_async_send(&m->async); /* Under the lock: stop closes it only after `stopping`. */
+		uv_async_send(
+		    &m->async); /* Under the lock: stop closes it only after `stopping`. */
 		struct timespec until;
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_sec += GAUGE_WAIT_MS / 1000;
@@ -265,12 +274,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   size_t *upload_data_size, void **req_cls)
 {
 	mns_metrics_t *m = cls;
-	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	bool get =
+	    strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	if (strcmp(url, "/metrics") != 0)
-		return reply_text(conn, MHD_HTTP_NOT_FOUND, "not found: the metrics are at /metrics\n", NULL);
+		return reply_text(conn, MHD_HTTP_NOT_FOUND,
+		                  "not found: the metrics are at /metrics\n", NULL);
 	if (!get)
-		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: use GET\n",
-		                  "GET, HEAD");
+		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+		                  "method not allowed: use GET\n", "GET, HEAD");
 	mns_stats_gauges_t g;
 	gauges_get(m, &g);
 	char *text = mns_metrics_render(&g, m->start_time, (int64_t)time(NULL));
@@ -282,7 +293,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		free(text);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	                        "text/plain; version=0.0.4; charset=utf-8");
 	enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -312,10 +324,12 @@ int mns_metrics_start(mns_server_t *s)
 	const mns_conf_t *c = s->conf;
 	if (!c->metrics_enabled || metrics != NULL)
 		return MNS_OK;
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss = {0};
 	bool v6 = strchr(c->metrics_listen.addr, ':') != NULL;
-	int rc = v6 ? uv_ip6_addr(c->metrics_listen.addr, c->metrics_listen.port, (struct sockaddr_in6 *)&ss)
-	            : uv_ip4_addr(c->metrics_listen.addr, c->metrics_listen.port, (struct sockaddr_in *)&ss);
+	int rc = v6 ? uv_ip6_addr(c->metrics_listen.addr, c->metrics_listen.port,
+	                          (struct sockaddr_in6 *)&ss)
+	            : uv_ip4_addr(c->metrics_listen.addr, c->metrics_listen.port,
+	                          (struct sockaddr_in *)&ss);
 	if (rc != 0) {
 		mns_log(MNS_LOG_ERR, "metrics, bad address %s", c->metrics_listen.addr);
 		return MNS_EINVAL;
@@ -337,9 +351,8 @@ int mns_metrics_start(mns_server_t *s)
 	if (v6)
 		flags |= MHD_USE_IPv6;
 	m->mhd = MHD_start_daemon(flags, c->metrics_listen.port, NULL, NULL, on_request, m,
-	                          MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-	                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
+	                          MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+	                          (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
 	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
 	if (m->mhd == NULL) {
 		mns_log(MNS_LOG_ERR, "metrics, cannot listen on %s@%u", c->metrics_listen.addr,

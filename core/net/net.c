@@ -76,7 +76,8 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const stru
 	size_t n = 0;
 	if (mns_xfr_udp(net->server, addr, (const uint8_t *)buf->base, (size_t)nread, net->tx,
 	                sizeof(net->tx), &n))
-		mns_stats_xfr(net->server->dns.stats, MNS_STATS_UDP, (const uint8_t *)buf->base, (size_t)nread);
+		mns_stats_xfr(net->server->dns.stats, MNS_STATS_UDP, (const uint8_t *)buf->base,
+		              (size_t)nread);
 	else
 		n = mns_dns_process(&net->server->dns, (const uint8_t *)buf->base, (size_t)nread,
 		                    net->tx, sizeof(net->tx), MNS_TRANSPORT_UDP);

@@ -36,8 +36,8 @@
 #include "stats/report.h"
 #include "stats/stats.h"
 
-static const char *const vstate_names[MNS_VSTATE_COUNT] = { "pending", "verified", "lost",
-	                                                    "failed", "none" };
+static const char *const vstate_names[MNS_VSTATE_COUNT] = {"pending", "verified", "lost", "failed",
+                                                           "none"};
 
 const char *mns_stats_vstate_name(int i)
 {
@@ -47,7 +47,8 @@ const char *mns_stats_vstate_name(int i)
 static bool count_tenant(const char *id, json_t *doc, void *data)
 {
 	mns_stats_gauges_t *g = data;
-	const char *state = json_string_value(json_object_get(json_object_get(doc, "verify"), "state"));
+	const char *state =
+	    json_string_value(json_object_get(json_object_get(doc, "verify"), "state"));
 	int i = MNS_VSTATE_NONE;
 	for (int k = 0; state != NULL && k < MNS_VSTATE_NONE; k++)
 		if (strcmp(state, vstate_names[k]) == 0)
@@ -89,7 +90,7 @@ static void add_command(const char *cmd, uint64_t ok, uint64_t error, void *data
 
 int mns_stats_cmd(mns_server_t *s, const json_t *args, json_t **result, mns_error_t *err)
 {
-	int ret = mns_json_check_keys(args, "args", (const char *const[]){ NULL }, err);
+	int ret = mns_json_check_keys(args, "args", (const char *const[]){NULL}, err);
 	if (ret != MNS_OK)
 		return ret;
 	mns_stats_sum_t sum;
@@ -101,15 +102,16 @@ int mns_stats_cmd(mns_server_t *s, const json_t *args, json_t **result, mns_erro
 	json_t *r = json_object();
 	unsigned major = 0, minor = 0, patch = 0;
 	sscanf(MNS_VERSION, "%u.%u.%u", &major, &minor, &patch);
-	json_object_set_new(r, "version", json_pack("{s:i, s:i, s:i}", "major", (int)major, "minor",
-	                                            (int)minor, "patch", (int)patch));
+	json_object_set_new(r, "version",
+	                    json_pack("{s:i, s:i, s:i}", "major", (int)major, "minor", (int)minor,
+	                              "patch", (int)patch));
 	set_int(r, "start-time", (uint64_t)s->started);
 	set_int(r, "uptime-seconds", (uint64_t)(time(NULL) - s->started));
 
 	json_t *q = json_object(), *tr = json_object(), *qt = json_object(), *rc = json_object(),
 	       *zk = json_object();
 	uint64_t total = 0;
-	uint64_t by_qt[MNS_STATS_N_QTYPE] = { 0 }, by_rc[MNS_STATS_N_RCODE] = { 0 };
+	uint64_t by_qt[MNS_STATS_N_QTYPE] = {0}, by_rc[MNS_STATS_N_RCODE] = {0};
 	for (int t = 0; t < MNS_STATS_N_TRANSPORT; t++) {
 		uint64_t n = 0;
 		for (int i = 0; i < MNS_STATS_N_QTYPE; i++)
@@ -134,12 +136,15 @@ int mns_stats_cmd(mns_server_t *s, const json_t *args, json_t **result, mns_erro
 	json_object_set_new(q, "zone-kind", zk);
 	json_object_set_new(r, "queries", q);
 
-	json_object_set_new(r, "responses", json_pack("{s:I}", "truncated", (json_int_t)sum.truncated));
-	json_object_set_new(r, "packets", json_pack("{s:I, s:I}", "dropped", (json_int_t)sum.dropped,
-	                                            "malformed", (json_int_t)sum.malformed));
+	json_object_set_new(r, "responses",
+	                    json_pack("{s:I}", "truncated", (json_int_t)sum.truncated));
+	json_object_set_new(r, "packets",
+	                    json_pack("{s:I, s:I}", "dropped", (json_int_t)sum.dropped, "malformed",
+	                              (json_int_t)sum.malformed));
 	json_t *x = json_object();
 	for (int i = 0; i < MNS_STATS_N_XFR; i++)
-		set_int(x, mns_stats_xfr_name(i), sum.xfr[MNS_STATS_UDP][i] + sum.xfr[MNS_STATS_TCP][i]);
+		set_int(x, mns_stats_xfr_name(i),
+		        sum.xfr[MNS_STATS_UDP][i] + sum.xfr[MNS_STATS_TCP][i]);
 	json_object_set_new(r, "xfr", x);
 
 	json_t *ctl = json_object();
@@ -154,9 +159,9 @@ int mns_stats_cmd(mns_server_t *s, const json_t *args, json_t **result, mns_erro
 	json_object_set_new(r, "tenants", ten);
 	set_int(r, "zones", g.zones);
 	set_int(r, "mutations", g.mutations);
-	json_object_set_new(r, "store", json_pack("{s:I, s:I}", "file-bytes",
-	                                          (json_int_t)g.store_file_bytes, "used-bytes",
-	                                          (json_int_t)g.store_used_bytes));
+	json_object_set_new(r, "store",
+	                    json_pack("{s:I, s:I}", "file-bytes", (json_int_t)g.store_file_bytes,
+	                              "used-bytes", (json_int_t)g.store_used_bytes));
 	*result = r;
 	return MNS_OK;
 }

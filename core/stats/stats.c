@@ -27,8 +27,8 @@ mns_stats_block_t *mns_stats_block_register(void)
 			return NULL;
 		}
 		blocks[n] = b;
-		if (atomic_compare_exchange_weak_explicit(&n_blocks, &n, n + 1, memory_order_release,
-		                                          memory_order_acquire))
+		if (atomic_compare_exchange_weak_explicit(
+		        &n_blocks, &n, n + 1, memory_order_release, memory_order_acquire))
 			return b;
 	}
 }
@@ -58,39 +58,66 @@ void mns_stats_sum(mns_stats_sum_t *out)
 static int qtype_bucket(uint16_t qtype)
 {
 	switch (qtype) {
-	case KNOT_RRTYPE_A: return MNS_STATS_QT_A;
-	case KNOT_RRTYPE_NS: return MNS_STATS_QT_NS;
-	case KNOT_RRTYPE_CNAME: return MNS_STATS_QT_CNAME;
-	case KNOT_RRTYPE_SOA: return MNS_STATS_QT_SOA;
-	case KNOT_RRTYPE_PTR: return MNS_STATS_QT_PTR;
-	case KNOT_RRTYPE_MX: return MNS_STATS_QT_MX;
-	case KNOT_RRTYPE_TXT: return MNS_STATS_QT_TXT;
-	case KNOT_RRTYPE_AAAA: return MNS_STATS_QT_AAAA;
-	case KNOT_RRTYPE_SRV: return MNS_STATS_QT_SRV;
-	case KNOT_RRTYPE_DS: return MNS_STATS_QT_DS;
-	case KNOT_RRTYPE_DNSKEY: return MNS_STATS_QT_DNSKEY;
-	case 64: return MNS_STATS_QT_SVCB;
-	case 65: return MNS_STATS_QT_HTTPS;
-	case KNOT_RRTYPE_CAA: return MNS_STATS_QT_CAA;
-	case KNOT_RRTYPE_ANY: return MNS_STATS_QT_ANY;
-	case KNOT_RRTYPE_AXFR: return MNS_STATS_QT_AXFR;
-	case KNOT_RRTYPE_IXFR: return MNS_STATS_QT_IXFR;
-	default: return MNS_STATS_QT_OTHER;
+	case KNOT_RRTYPE_A:
+		return MNS_STATS_QT_A;
+	case KNOT_RRTYPE_NS:
+		return MNS_STATS_QT_NS;
+	case KNOT_RRTYPE_CNAME:
+		return MNS_STATS_QT_CNAME;
+	case KNOT_RRTYPE_SOA:
+		return MNS_STATS_QT_SOA;
+	case KNOT_RRTYPE_PTR:
+		return MNS_STATS_QT_PTR;
+	case KNOT_RRTYPE_MX:
+		return MNS_STATS_QT_MX;
+	case KNOT_RRTYPE_TXT:
+		return MNS_STATS_QT_TXT;
+	case KNOT_RRTYPE_AAAA:
+		return MNS_STATS_QT_AAAA;
+	case KNOT_RRTYPE_SRV:
+		return MNS_STATS_QT_SRV;
+	case KNOT_RRTYPE_DS:
+		return MNS_STATS_QT_DS;
+	case KNOT_RRTYPE_DNSKEY:
+		return MNS_STATS_QT_DNSKEY;
+	case 64:
+		return MNS_STATS_QT_SVCB;
+	case 65:
+		return MNS_STATS_QT_HTTPS;
+	case KNOT_RRTYPE_CAA:
+		return MNS_STATS_QT_CAA;
+	case KNOT_RRTYPE_ANY:
+		return MNS_STATS_QT_ANY;
+	case KNOT_RRTYPE_AXFR:
+		return MNS_STATS_QT_AXFR;
+	case KNOT_RRTYPE_IXFR:
+		return MNS_STATS_QT_IXFR;
+	default:
+		return MNS_STATS_QT_OTHER;
 	}
 }
 
 static int rcode_bucket(unsigned rcode)
 {
 	switch (rcode) {
-	case KNOT_RCODE_NOERROR: return MNS_STATS_RC_NOERROR;
-	case KNOT_RCODE_FORMERR: return MNS_STATS_RC_FORMERR;
-	case KNOT_RCODE_SERVFAIL: return MNS_STATS_RC_SERVFAIL;
-	case KNOT_RCODE_NXDOMAIN: return MNS_STATS_RC_NXDOMAIN;
-	case KNOT_RCODE_NOTIMPL: return MNS_STATS_RC_NOTIMP;
-	case KNOT_RCODE_REFUSED: return MNS_STATS_RC_REFUSED;
-	case KNOT_RCODE_NOTAUTH: return MNS_STATS_RC_NOTAUTH;
-	case KNOT_RCODE_BADVERS: return MNS_STATS_RC_BADVERS;
-	default: return MNS_STATS_RC_OTHER;
+	case KNOT_RCODE_NOERROR:
+		return MNS_STATS_RC_NOERROR;
+	case KNOT_RCODE_FORMERR:
+		return MNS_STATS_RC_FORMERR;
+	case KNOT_RCODE_SERVFAIL:
+		return MNS_STATS_RC_SERVFAIL;
+	case KNOT_RCODE_NXDOMAIN:
+		return MNS_STATS_RC_NXDOMAIN;
+	case KNOT_RCODE_NOTIMPL:
+		return MNS_STATS_RC_NOTIMP;
+	case KNOT_RCODE_REFUSED:
+		return MNS_STATS_RC_REFUSED;
+	case KNOT_RCODE_NOTAUTH:
+		return MNS_STATS_RC_NOTAUTH;
+	case KNOT_RCODE_BADVERS:
+		return MNS_STATS_RC_BADVERS;
+	default:
+		return MNS_STATS_RC_OTHER;
 	}
 }
 
@@ -147,18 +174,18 @@ void mns_stats_reset(void)
 /* --- Names ----------------------------------------------------------------- */
 
 static const char *const qtype_names[MNS_STATS_N_QTYPE] = {
-	"A", "NS", "CNAME", "SOA", "PTR", "MX", "TXT", "AAAA", "SRV", "DS", "DNSKEY", "SVCB",
-	"HTTPS", "CAA", "ANY", "AXFR", "IXFR", "other",
+    "A",  "NS",     "CNAME", "SOA",   "PTR", "MX",  "TXT",  "AAAA", "SRV",
+    "DS", "DNSKEY", "SVCB",  "HTTPS", "CAA", "ANY", "AXFR", "IXFR", "other",
 };
 static const char *const rcode_names[MNS_STATS_N_RCODE] = {
-	"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "NOTAUTH", "BADVERS",
-	"other",
+    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",
+    "REFUSED", "NOTAUTH", "BADVERS",  "other",
 };
 static const char *const zone_names[MNS_STATS_N_ZONE] = {
-	"none", "tenant", "tenant-cname", "hosted", "static", "chaos",
+    "none", "tenant", "tenant-cname", "hosted", "static", "chaos",
 };
-static const char *const transport_names[MNS_STATS_N_TRANSPORT] = { "udp", "tcp" };
-static const char *const xfr_names[MNS_STATS_N_XFR] = { "axfr", "ixfr", "other" };
+static const char *const transport_names[MNS_STATS_N_TRANSPORT] = {"udp", "tcp"};
+static const char *const xfr_names[MNS_STATS_N_XFR] = {"axfr", "ixfr", "other"};
 
 #define NAME(table, i) ((unsigned)(i) < sizeof(table) / sizeof(table[0]) ? table[i] : "?")
 

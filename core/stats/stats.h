@@ -68,9 +68,9 @@ typedef enum mns_stats_zone {
 	MNS_STATS_ZONE_NONE,   /**< No zone of ours (REFUSED), or not looked up (FORMERR, …). */
 	MNS_STATS_ZONE_TENANT, /**< An ns-mode tenant's zone. */
 	MNS_STATS_ZONE_TENANT_CNAME, /**< A cname-mode tenant's subtree of the hosted zone. */
-	MNS_STATS_ZONE_HOSTED, /**< The hosted zone itself. */
-	MNS_STATS_ZONE_STATIC, /**< A static zone file. */
-	MNS_STATS_ZONE_CHAOS,  /**< CHAOS class (id.server, version.bind). */
+	MNS_STATS_ZONE_HOSTED,       /**< The hosted zone itself. */
+	MNS_STATS_ZONE_STATIC,       /**< A static zone file. */
+	MNS_STATS_ZONE_CHAOS,        /**< CHAOS class (id.server, version.bind). */
 	MNS_STATS_N_ZONE
 } mns_stats_zone_t;
 
@@ -85,11 +85,12 @@ typedef _Atomic uint64_t mns_counter_t;
 
 /** One writer's counters. */
 typedef struct mns_stats_block {
-	_Alignas(64) mns_counter_t queries[MNS_STATS_N_TRANSPORT][MNS_STATS_N_QTYPE][MNS_STATS_N_RCODE];
+	_Alignas(64)
+	    mns_counter_t queries[MNS_STATS_N_TRANSPORT][MNS_STATS_N_QTYPE][MNS_STATS_N_RCODE];
 	mns_counter_t zone[MNS_STATS_N_ZONE];
-	mns_counter_t truncated;  /**< Responses with TC set. */
-	mns_counter_t dropped;    /**< Messages not answered (QR set, shorter than a header, …). */
-	mns_counter_t malformed;  /**< Queries that did not parse (answered FORMERR). */
+	mns_counter_t truncated; /**< Responses with TC set. */
+	mns_counter_t dropped;   /**< Messages not answered (QR set, shorter than a header, …). */
+	mns_counter_t malformed; /**< Queries that did not parse (answered FORMERR). */
 	mns_counter_t xfr[MNS_STATS_N_TRANSPORT][MNS_STATS_N_XFR];
 	char pad_[64]; /**< Keeps the next block's first line apart from our last. */
 } mns_stats_block_t;

@@ -87,11 +87,13 @@ static void buckets(void **state)
 	mns_stats_block_t *b = mns_stats_block_register();
 	assert_non_null(b);
 	mns_stats_query(b, MNS_STATS_UDP, 12345, 23, MNS_STATS_ZONE_NONE, false);
-	mns_stats_query(b, MNS_STATS_UDP, KNOT_RRTYPE_A, KNOT_RCODE_FORMERR, MNS_STATS_ZONE_NONE, false);
-	mns_stats_query(b, MNS_STATS_TCP, KNOT_RRTYPE_TXT, KNOT_RCODE_BADVERS, MNS_STATS_ZONE_NONE, false);
+	mns_stats_query(b, MNS_STATS_UDP, KNOT_RRTYPE_A, KNOT_RCODE_FORMERR, MNS_STATS_ZONE_NONE,
+	                false);
+	mns_stats_query(b, MNS_STATS_TCP, KNOT_RRTYPE_TXT, KNOT_RCODE_BADVERS, MNS_STATS_ZONE_NONE,
+	                false);
 	mns_stats_query(NULL, MNS_STATS_TCP, KNOT_RRTYPE_TXT, 0, MNS_STATS_ZONE_NONE, false);
 	/* AXFR of "a." and a message too short to hold a QTYPE. */
-	const uint8_t axfr[] = { 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 'a', 0, 0, 252, 0, 1 };
+	const uint8_t axfr[] = {0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 'a', 0, 0, 252, 0, 1};
 	mns_stats_xfr(b, MNS_STATS_TCP, axfr, sizeof(axfr));
 	mns_stats_xfr(b, MNS_STATS_UDP, axfr, 13);
 	mns_stats_sum_t s;
@@ -140,7 +142,8 @@ static void control_counters(void **state)
 	assert_int_equal(s.error[0], 1);
 	assert_string_equal(s.names[1], "status");
 	assert_string_equal(s.names[s.n - 1], "other");
-	assert_int_equal(s.error[s.n - 1], MNS_STATS_MAX_COMMANDS + 10 - (MNS_STATS_MAX_COMMANDS - 3));
+	assert_int_equal(s.error[s.n - 1],
+	                 MNS_STATS_MAX_COMMANDS + 10 - (MNS_STATS_MAX_COMMANDS - 3));
 }
 
 static void log_quote(void **state)
@@ -156,10 +159,10 @@ static void log_quote(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(blocks_sum_across_threads, teardown),
-		cmocka_unit_test_teardown(buckets, teardown),
-		cmocka_unit_test(control_counters),
-		cmocka_unit_test(log_quote),
+	    cmocka_unit_test_teardown(blocks_sum_across_threads, teardown),
+	    cmocka_unit_test_teardown(buckets, teardown),
+	    cmocka_unit_test(control_counters),
+	    cmocka_unit_test(log_quote),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
