@@ -225,6 +225,7 @@ json_t *mns_control_handle_line(mns_server_t *s, const char *line, size_t len, b
 		char msg[300];
 		snprintf(msg, sizeof(msg), "request is not valid JSON: %s (column %d)", jerr.text,
 		         jerr.column);
+		mns_stats_control("invalid", false);
 		return error_reply(NULL, "bad_json", msg);
 	}
 	json_t *id = json_object_get(req, "id");
@@ -303,7 +304,11 @@ json_t *mns_control_handle_line(mns_server_t *s, const char *line, size_t len, b
 			reply = NULL;
 		}
 	}
+	json_decref(req);
+	return reply;
 out:
+	/* Requests that never named a command they could run. */
+	mns_stats_control("invalid", false);
 	json_decref(req);
 	return reply;
 }

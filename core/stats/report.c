@@ -14,14 +14,17 @@
  *     "responses": {"truncated": n},
  *     "packets": {"dropped": n, "malformed": n},
  *     "xfr": {"axfr": n, "ixfr": n, "other": n},
- *     "control": {"<command>": {"ok": n, "error": n}, …, "unknown": {…}},
+ *     "control": {"<command>": {"ok": n, "error": n}, …, "unknown": {…},
+ *                 "invalid": {…}},
  *     "tenants": {"total": n, "verification": {"pending": n, "verified": n,
  *                 "lost": n, "failed": n, "none": n}},
  *     "zones": n, "mutations": n,
  *     "store": {"file-bytes": n, "used-bytes": n}}
  *
  *  Every qtype, rcode, zone-kind, xfr and verification key is always there
- *  (zero or not); "control" holds the commands used since start. Counters
+ *  (zero or not); "control" holds the commands used since start ("unknown":
+ *  requests for a command that does not exist, "invalid": lines that are
+ *  not a well-formed request). Counters
  *  count from the start of the daemon; "queries" counts messages the
  *  answering code responded to (the three breakdowns each sum to "total"),
  *  "packets.dropped" those it did not answer, "packets.malformed" the

@@ -262,6 +262,10 @@ class ObserveTest(harness.MailnsTestCase):
         self.assertCtlError(self.d, "tenant.add", {"tenant": "obs3", "domain": "bad..name"},
                             "invalid_domain")
         self.assertCtlError(self.d, "no.such.command", {}, "unknown_command")
+        self.d.ctl.send_raw(b"{not json\n")
+        self.assertEqual(self.d.ctl.recv_json()["error"]["code"], "bad_json")
+        self.d.ctl.send_raw(b'{"cmd": 7}\n')
+        self.assertEqual(self.d.ctl.recv_json()["error"]["code"], "bad_request")
         self.d.call("tenant.get", {"tenant": "obs2"})
         mid = self.stats()
         self.assertEqual(mid["tenants"]["total"], before["tenants"]["total"] + 1)
@@ -276,7 +280,7 @@ class ObserveTest(harness.MailnsTestCase):
             self.assertIn(k.split(".")[0], ("uptime-seconds", "zones", "store", "mutations"), k)
         self.assertEqual({k: v for k, v in d.items() if k.startswith("control.")}, {
             "control.tenant.add.ok": 1, "control.tenant.add.error": 1,
-            "control.unknown.error": 1, "control.tenant.get.ok": 1,
+            "control.unknown.error": 1, "control.tenant.get.ok": 1, "control.invalid.error": 2,
             "control.tenant.remove.ok": 1, "control.stats.ok": 2,
         })
         self.assertEqual(after["tenants"]["total"], before["tenants"]["total"])
