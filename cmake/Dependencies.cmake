@@ -25,6 +25,8 @@ mns_require(IDN2     libidn2        libidn2-dev)
 mns_require(CARES    libcares       libc-ares-dev)
 # sd_notify(3): readiness, reload and stop notifications under systemd Type=notify.
 mns_require(SYSTEMD  libsystemd     libsystemd-dev)
+# Prometheus metrics endpoint (HTTP parsing is libmicrohttpd's, not ours).
+mns_require(MHD      libmicrohttpd  libmicrohttpd-dev)
 if(MNS_TESTS)
 	mns_require(CMOCKA cmocka libcmocka-dev)
 endif()

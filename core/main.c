@@ -14,6 +14,7 @@
 #include "notify.h"
 #include "plugin/plugin_internal.h"
 #include "server_lifecycle.h"
+#include "stats/stats.h"
 #include "util/paths.h"
 #include "util/secmem.h"
 #include "xfr/xfr.h"
@@ -69,7 +70,7 @@ static void on_stop(uv_signal_t *h, int signum)
 static void on_hup(uv_signal_t *h, int signum)
 {
 	daemon_state_t *d = h->data;
-	mns_log(MNS_LOG_NOTICE, "signal SIGHUP, reloading the configuration");
+	mns_log(MNS_LOG_DEBUG, "signal SIGHUP, reloading the configuration");
 	mns_notify_reloading();
 	mns_notify_reloaded(&d->server, mns_server_reload(&d->server) == MNS_OK);
 }
@@ -210,6 +211,7 @@ int main(int argc, char **argv)
 	if (d.server.conf_path == NULL) /* The installed config, if any. */
 		d.server.conf_path = (char *)mns_paths_default_config();
 	signal(SIGPIPE, SIG_IGN);
+	mns_log_init();
 	mns_json_secure_init();
 	umask(0077);
 
@@ -264,6 +266,8 @@ int main(int argc, char **argv)
 				dup2(null, STDERR_FILENO);
 				close(null);
 			}
+			/* No terminal any more: the log goes to syslog. */
+			mns_log_use_syslog("mailnsd");
 		}
 		/* Keep this the last step of start-up (after any privilege drop). */
 		mns_notify_ready(&d.server);
@@ -280,5 +284,7 @@ int main(int argc, char **argv)
 	mns_rcu_unregister();
 	if (exit_code == 0)
 		mns_log(MNS_LOG_NOTICE, "mailnsd stopped");
+	mns_stats_reset();
+	mns_log_close();
 	return exit_code;
 }

@@ -12,6 +12,7 @@
 
 #include "control/control.h"
 #include "log/log.h"
+#include "metrics/metrics.h"
 #include "net/net.h"
 #include "plugin/plugin_internal.h"
 #include "plugin/registry.h"
@@ -299,6 +300,10 @@ int mns_server_init(mns_server_t *s, uv_loop_t *loop, char *errbuf, size_t errle
 		return MNS_ENOMEM;
 	s->dns.index = s->index;
 	s->dns.conf = &s->dns_conf;
+	/* The main loop answers queries: it owns one counter block (each worker
+	 * thread will register its own). */
+	if (s->dns.stats == NULL)
+		s->dns.stats = mns_stats_block_register();
 	dns_conf_apply(s);
 	s->vendor = mns_server_vendor_json(s->conf);
 	if ((ret = load_plugins(s, errbuf, errlen)) != MNS_OK)
@@ -319,6 +324,8 @@ int mns_server_start_io(mns_server_t *s)
 		ret = mns_control_start(s);
 	if (ret == MNS_OK)
 		ret = mns_xfr_start(s);
+	if (ret == MNS_OK)
+		ret = mns_metrics_start(s);
 	return ret;
 }
 
@@ -340,8 +347,12 @@ static void keep_bound_settings(mns_conf_t *next, const mns_conf_t *cur)
 	for (size_t i = 0; !listen_changed && i < cur->n_listen; i++)
 		listen_changed = next->listen[i].port != cur->listen[i].port ||
 		                 strcmp(next->listen[i].addr, cur->listen[i].addr) != 0;
+	listen_changed = listen_changed || next->metrics_enabled != cur->metrics_enabled ||
+	                 memcmp(&next->metrics_listen, &cur->metrics_listen, sizeof(mns_listen_t)) != 0;
+	next->metrics_listen = cur->metrics_listen;
+	next->metrics_enabled = cur->metrics_enabled;
 	if (listen_changed || strcmp(next->control, cur->control) || strcmp(next->data_dir, cur->data_dir))
-		mns_log(MNS_LOG_WARNING, "reload, listen, control and data take effect at restart");
+		mns_log(MNS_LOG_WARNING, "reload, listen, metrics-listen, control and data take effect at restart");
 	free(next->listen);
 	next->listen = malloc(cur->n_listen * sizeof(mns_listen_t) + 1);
 	memcpy(next->listen, cur->listen, cur->n_listen * sizeof(mns_listen_t));
@@ -352,16 +363,28 @@ static void keep_bound_settings(mns_conf_t *next, const mns_conf_t *cur)
 	next->data_dir = strdup(cur->data_dir);
 }
 
+/* The one line a reload leaves (SIGHUP is the only trigger): who, what, result. */
+static void reload_logged(int level, const char *code, const char *message)
+{
+	char q[1100];
+	if (code == NULL)
+		mns_log(level, "config, action=reload by=SIGHUP result=ok config=%s", message);
+	else
+		mns_log(level, "config, action=reload by=SIGHUP result=error code=%s message=%s", code,
+		        mns_log_quote(q, sizeof(q), message));
+}
+
 int mns_server_reload(mns_server_t *s)
 {
 	char errbuf[1024] = "";
 	mns_conf_t *next = NULL;
 	if (mns_conf_load(s->conf_path, &s->ov, &next, errbuf, sizeof(errbuf)) != MNS_OK) {
-		mns_log(MNS_LOG_ERR, "reload, config rejected, still serving the old one: %s", errbuf);
+		reload_logged(MNS_LOG_ERR, "invalid_config", errbuf);
 		return MNS_EINVAL;
 	}
 	if (!strv_equal(next->plugins, next->n_plugins, s->conf->plugins, s->conf->n_plugins)) {
-		mns_log(MNS_LOG_ERR, "reload, the plugin list changed: restart mailnsd to load plugins; config not applied");
+		reload_logged(MNS_LOG_ERR, "plugins_changed",
+		              "the plugin list changed: restart mailnsd to load plugins; config not applied");
 		mns_conf_free(next);
 		return MNS_EINVAL;
 	}
@@ -371,7 +394,7 @@ int mns_server_reload(mns_server_t *s)
 	if (configure_plugins(s, next, errbuf, sizeof(errbuf)) != MNS_OK ||
 	    static_zones_load(s, next, errbuf, sizeof(errbuf)) != MNS_OK) {
 		char again[256];
-		mns_log(MNS_LOG_ERR, "reload, config rejected, still serving the old one: %s", errbuf);
+		reload_logged(MNS_LOG_ERR, "invalid_config", errbuf);
 		json_decref(s->vendor);
 		s->vendor = old_vendor;
 		configure_plugins(s, s->conf, again, sizeof(again));
@@ -395,7 +418,9 @@ int mns_server_reload(mns_server_t *s)
 	mns_net_reconfigure(s);
 	mns_tenant_config_changed(s, record_fingerprint(s));
 	mns_tenant_publish_all(s);
-	mns_log(MNS_LOG_NOTICE, "reload, config %s applied", s->conf_path ? s->conf_path : "(defaults)");
+	char q[300];
+	reload_logged(MNS_LOG_NOTICE, NULL,
+	              mns_log_quote(q, sizeof(q), s->conf_path ? s->conf_path : "(defaults)"));
 	return MNS_OK;
 }
 
@@ -410,6 +435,7 @@ void mns_server_stop_io(mns_server_t *s)
 	mns_net_stop(s);
 	mns_control_stop(s);
 	mns_xfr_stop(s);
+	mns_metrics_stop(s);
 }
 
 void mns_server_deinit(mns_server_t *s)

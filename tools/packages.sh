@@ -2,13 +2,13 @@
 # Debian 12 packages mailns needs; sourced by tools/demo and tools/check.
 # mns_install_packages PKG... installs the missing ones with apt-get (as root).
 MNS_BUILD_PACKAGES="cmake make gcc pkg-config libknot-dev libuv1-dev libjansson-dev libssl-dev
- liblmdb-dev liburcu-dev libidn2-dev libc-ares-dev libsystemd-dev scdoc"
+ liblmdb-dev liburcu-dev libidn2-dev libc-ares-dev libsystemd-dev scdoc libmicrohttpd-dev"
 MNS_RUN_PACKAGES="bind9-dnsutils"
-MNS_TEST_PACKAGES="libcmocka-dev knot-dnsutils bind9-dnsutils python3 python3-dnspython
+MNS_TEST_PACKAGES="libcmocka-dev knot-dnsutils bind9-dnsutils curl python3 python3-dnspython
  python3-dkim python3-spf
  valgrind knot unbound bind9 nsd systemd libcap2-bin"
 
-# scdoc builds the manual pages (doc/man/*.scd).
+# scdoc builds the manual pages (doc/man/*.scd); libmicrohttpd serves /metrics.
 
 mns_install_packages() {
 	local missing=()

@@ -29,6 +29,7 @@ const mns_conf_item_t mns_conf_server_schema[] = {
 	{ "user", MNS_CONF_STR, "", 0, 0, "started as root: user to run as once ports, socket and store are open" },
 	{ "group", MNS_CONF_STR, "", 0, 0, "group to run as (default: the user's primary group)" },
 	{ "control-group", MNS_CONF_STR, "", 0, 0, "group owning the control socket (with control-mode 0660: its members manage tenants)" },
+	{ "metrics-listen", MNS_CONF_STR, "", 0, 0, "loopback ADDRESS@PORT serving Prometheus metrics on GET /metrics (empty: off; bound at start)" },
 	{ NULL },
 };
 
@@ -473,6 +474,27 @@ static int take_server(mns_conf_t *c, const json_t *s, const mns_conf_overrides_
 	if (c->log_level < 0)
 		return bad(c, "server", "log-level", errbuf, errlen,
 		           "must be error, warning, notice, info or debug");
+	/* The endpoint has no authentication and tells tenant counts and
+	 * traffic: loopback only. To scrape from elsewhere, put a proxy with
+	 * TLS and authentication (or an SSH tunnel) in front of it. */
+	const char *ml = json_string_value(json_object_get(s, "metrics-listen"));
+	if (ml[0] != '\0') {
+		struct in6_addr a6;
+		struct in_addr a4;
+		if (strchr(ml, '@') == NULL || mns_listen_parse(ml, &c->metrics_listen) != MNS_OK ||
+		    c->metrics_listen.port == 0)
+			return bad(c, "server", "metrics-listen", errbuf, errlen,
+			           "expected ADDRESS@PORT, e.g. 127.0.0.1@9153");
+		bool loopback = inet_pton(AF_INET, c->metrics_listen.addr, &a4) == 1
+		                        ? (ntohl(a4.s_addr) >> 24) == 127
+		                        : inet_pton(AF_INET6, c->metrics_listen.addr, &a6) == 1 &&
+		                                  IN6_IS_ADDR_LOOPBACK(&a6);
+		if (!loopback)
+			return bad(c, "server", "metrics-listen", errbuf, errlen,
+			           "must be a loopback address (127.0.0.0/8 or ::1): the metrics have no "
+			           "authentication; reach them through a proxy or an SSH tunnel");
+		c->metrics_enabled = true;
+	}
 	return MNS_OK;
 }
 

@@ -55,6 +55,8 @@ typedef struct mns_conf {
 	uint32_t tcp_idle_timeout; /**< Seconds. */
 	uint32_t tcp_max_clients;
 	int log_level;
+	mns_listen_t metrics_listen; /**< Prometheus endpoint (loopback only). */
+	bool metrics_enabled; /**< metrics-listen is set. */
 	/* [vendor] */
 	char **nameservers;
 	size_t n_nameservers;

@@ -6,6 +6,8 @@
 #include "log/log.h"
 #include "plugin/plugin_internal.h"
 #include "plugin/registry.h"
+#include "stats/report.h"
+#include "stats/stats.h"
 #include "tenant/tenant.h"
 #include "util/util.h"
 
@@ -81,6 +83,7 @@ static const struct {
 	{ "plugin.list", cmd_plugin_list, false },
 	{ "commands", cmd_commands, false },
 	{ "events.subscribe", cmd_subscribe, false },
+	{ "stats", mns_stats_cmd, false },
 };
 
 /* Every command this daemon answers, from the tables dispatch() reads (so
@@ -133,13 +136,66 @@ static struct {
 	const mns_plugin_t *plugin; /* The plugin whose command runs. */
 	json_t *id;
 	mns_reply_t *deferred;
+	const char *cmd; /* The command's name in its table (NULL: unknown). */
+	const json_t *args;
+	bool mutation; /* A core command that changes tenants. */
 } current;
+
+bool mns_control_dispatching(void)
+{
+	return current.server != NULL;
+}
+
+/* The outcome of one control request, counted and logged once. Mutations
+ * (core mutation commands, and any command during which the store changed)
+ * log at notice, other plugin commands (dkim.export, verify.now, …) at info,
+ * with who asked, what and the result; read-only core commands (status,
+ * tenant.get, …) only at debug, so polling does not flood the log. */
+static void audit(const char *cmd, const char *tenant, const mns_control_peer_t *peer, int ret,
+                  const mns_error_t *err, bool mutated, bool core_read)
+{
+	mns_stats_control(cmd ? cmd : "unknown", ret == MNS_OK);
+	int level = mutated ? MNS_LOG_NOTICE : core_read ? MNS_LOG_DEBUG : MNS_LOG_INFO;
+	if (!mns_log_enabled(level))
+		return;
+	char who[64] = "peer=unknown", qt[96] = "", what[160], res[700];
+	if (peer->known)
+		snprintf(who, sizeof(who), "peer-uid=%u peer-pid=%d", peer->uid, peer->pid);
+	if (tenant != NULL && tenant[0] != '\0') {
+		char q[80];
+		snprintf(qt, sizeof(qt), " tenant=%s", mns_log_quote(q, sizeof(q), tenant));
+	}
+	snprintf(what, sizeof(what), "cmd=%s%s", cmd ? cmd : "unknown", qt);
+	if (ret == MNS_OK) {
+		snprintf(res, sizeof(res), "result=ok");
+	} else {
+		char code[64], msg[560];
+		mns_log_quote(code, sizeof(code), err && err->code[0] ? err->code : "internal");
+		mns_log_quote(msg, sizeof(msg), err && err->message[0] ? err->message : mns_strerror(ret));
+		snprintf(res, sizeof(res), "result=error code=%s message=%s", code, msg);
+	}
+	mns_log(level, "control, %s %s %s", what, who, res);
+}
+
+/* The request's "tenant" argument (for the log), bounded. */
+static void tenant_arg(const json_t *args, char out[64])
+{
+	const char *t = json_string_value(json_object_get(args, "tenant"));
+	snprintf(out, 64, "%s", t ? t : "");
+}
 
 MNS_API mns_reply_t *mns_plugin_reply_defer(mns_plugin_t *p)
 {
 	if (current.server == NULL || current.plugin != p || current.deferred != NULL)
 		return NULL;
 	current.deferred = mns_control_reply_open(current.server, current.id);
+	if (current.deferred != NULL) {
+		/* Counted and logged when the plugin answers (possibly before its
+		 * command returns). */
+		current.deferred->cmd = current.cmd;
+		mns_control_current_peer(current.server, &current.deferred->peer);
+		tenant_arg(current.args, current.deferred->tenant);
+	}
 	return current.deferred;
 }
 
@@ -154,6 +210,8 @@ MNS_API void mns_plugin_reply(mns_reply_t *r, int ret, json_t *result, const mns
 		e = *err;
 	if (ret == MNS_PENDING)
 		ret = MNS_ERROR;
+	if (r->cmd != NULL) /* Not counted yet: the command deferred its reply. */
+		audit(r->cmd, r->tenant, &r->peer, ret, &e, false, false);
 	if (r->slot != NULL)
 		mns_control_reply_finish(r, response(r->id, ret, result, &e));
 	else
@@ -166,13 +224,17 @@ static int dispatch(mns_server_t *s, const char *cmd, const json_t *args, json_t
                     mns_error_t *err)
 {
 	for (size_t i = 0; i < MNS_ARRAY_SIZE(core_commands); i++)
-		if (strcmp(core_commands[i].name, cmd) == 0)
+		if (strcmp(core_commands[i].name, cmd) == 0) {
+			current.cmd = core_commands[i].name;
+			current.mutation = core_commands[i].mutation;
 			return core_commands[i].fn(s, args, result, err);
+		}
 	for (size_t i = 0; i < s->n_plugins; i++) {
 		const mns_plugin_api_t *api = mns_plugin_api(s->plugins[i]);
 		for (const mns_plugin_command_t *c = api->commands; c && c->name; c++)
 			if (strcmp(c->name, cmd) == 0) {
 				current.plugin = s->plugins[i];
+				current.cmd = c->name;
 				return c->fn(s->plugins[i], args, result, err);
 			}
 	}
@@ -188,6 +250,7 @@ json_t *mns_control_handle_line(mns_server_t *s, const char *line, size_t len, b
 		char msg[300];
 		snprintf(msg, sizeof(msg), "request is not valid JSON: %s (column %d)", jerr.text,
 		         jerr.column);
+		mns_stats_control("invalid", false);
 		return error_reply(NULL, "bad_json", msg);
 	}
 	json_t *id = json_object_get(req, "id");
@@ -223,10 +286,30 @@ json_t *mns_control_handle_line(mns_server_t *s, const char *line, size_t len, b
 	current.plugin = NULL;
 	current.id = id;
 	current.deferred = NULL;
+	current.cmd = NULL;
+	current.args = args;
+	current.mutation = false;
+	uint64_t mutations = s->mutations;
 	int ret = dispatch(s, json_string_value(cmd), args ? args : empty, &result, &err);
 	mns_reply_t *deferred = current.deferred;
+	const char *name = current.cmd;
+	bool core_read = current.plugin == NULL && !current.mutation;
+	bool mutated = current.mutation || s->mutations != mutations;
 	memset(&current, 0, sizeof(current));
 	json_decref(empty);
+	if (ret != MNS_PENDING || deferred == NULL) {
+		/* (A deferred reply is counted and logged when the plugin answers.) */
+		mns_control_peer_t peer;
+		mns_control_current_peer(s, &peer);
+		char tenant[64];
+		tenant_arg(args, tenant);
+		if (deferred != NULL)
+			deferred->cmd = NULL; /* Answered now: counted here only. */
+		mns_error_t e = err;
+		if (ret == MNS_PENDING)
+			mns_error_set(&e, "internal", "command deferred no reply");
+		audit(name, tenant, &peer, ret == MNS_PENDING ? MNS_ERROR : ret, &e, mutated, core_read);
+	}
 	if (ret == MNS_OK && subscribe && strcmp(json_string_value(cmd), "events.subscribe") == 0)
 		*subscribe = true;
 	if (ret == MNS_PENDING && deferred != NULL) {
@@ -246,7 +329,11 @@ json_t *mns_control_handle_line(mns_server_t *s, const char *line, size_t len, b
 			reply = NULL;
 		}
 	}
+	json_decref(req);
+	return reply;
 out:
+	/* Requests that never named a command they could run. */
+	mns_stats_control("invalid", false);
 	json_decref(req);
 	return reply;
 }

@@ -26,12 +26,29 @@ void mns_control_stop(mns_server_t *s);
  *  events.subscribe (may be NULL). */
 json_t *mns_control_handle_line(mns_server_t *s, const char *line, size_t len, bool *subscribe);
 
+/** Who sent the request being handled (SO_PEERCRED of its connection). */
+typedef struct mns_control_peer {
+	bool known; /**< False when the credentials could not be read. */
+	unsigned uid;
+	int pid;
+} mns_control_peer_t;
+
 /** A reply a plugin took over (plugin.h): where it goes and the request id. */
 struct mns_reply {
 	struct ctl_slot *slot; /**< Its place in the connection's reply queue; NULL
 	                            once the connection closed or the core answered. */
 	json_t *id; /**< The request's id (JSON null when it had none). */
+	const char *cmd; /**< The command (the plugin's table entry), for counters and the log. */
+	char tenant[64]; /**< The request's "tenant" argument, or "". */
+	mns_control_peer_t peer; /**< Who asked. */
 };
+
+/** \brief The credentials of the connection whose request is being handled
+ *  (\a out->known false outside a request). */
+void mns_control_current_peer(const mns_server_t *s, mns_control_peer_t *out);
+/** \brief True while a control request is being dispatched (its outcome is
+ *  logged once by the control layer). */
+bool mns_control_dispatching(void);
 
 /** \brief Opens a place for a deferred reply in the reply queue of the
  *  connection whose request is being handled. \return NULL when no request

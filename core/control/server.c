@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,6 +42,7 @@ typedef struct ctl_client {
 	bool closing;
 	ctl_slot_t *head, *tail; /* Replies not sent yet, oldest first. */
 	struct ctl_client *next, *prev;
+	mns_control_peer_t peer; /* SO_PEERCRED at accept, for the audit log. */
 } ctl_client_t;
 
 typedef struct ctl_write {
@@ -319,6 +321,12 @@ static void on_connection(uv_stream_t *listener, int status)
 		uv_close((uv_handle_t *)&c->pipe, client_closed);
 		return;
 	}
+	uv_os_fd_t fd;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
+		c->peer = (mns_control_peer_t){ true, (unsigned)cred.uid, (int)cred.pid };
 	c->next = ctl->clients;
 	if (ctl->clients)
 		ctl->clients->prev = c;
@@ -330,6 +338,12 @@ static void on_connection(uv_stream_t *listener, int status)
 		return;
 	}
 	uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+void mns_control_current_peer(const mns_server_t *s, mns_control_peer_t *out)
+{
+	const mns_control_t *ctl = s->control;
+	*out = ctl && ctl->current ? ctl->current->peer : (mns_control_peer_t){ 0 };
 }
 
 static void listener_closed(uv_handle_t *h)

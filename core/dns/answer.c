@@ -59,6 +59,8 @@ typedef struct qctx {
 	knot_rrset_t opt;
 	uint16_t opt_size;
 	bool tsig_badkey; /**< Append a BADKEY TSIG to the response. */
+	mns_stats_zone_t zone; /**< What answered (counters). */
+	int rcode; /**< Final RCODE, -1 before finish() (counters). */
 } qctx_t;
 
 /* A response of just the header (when the arena or the buffer is too small). */
@@ -360,14 +362,23 @@ static int answer_query(qctx_t *c)
 	default:
 		break;
 	}
-	if (qclass == KNOT_CLASS_CH)
+	if (qclass == KNOT_CLASS_CH) {
+		c->zone = MNS_STATS_ZONE_CHAOS;
 		return answer_chaos(c);
+	}
 	if (qclass != KNOT_CLASS_IN)
 		return KNOT_RCODE_REFUSED;
 
 	const mns_zone_t *z = mns_index_lookup(idx, c->qname);
 	if (z == NULL)
 		return KNOT_RCODE_REFUSED;
+	static const mns_stats_zone_t kinds[] = {
+		[MNS_ZONE_TENANT] = MNS_STATS_ZONE_TENANT,
+		[MNS_ZONE_SUBTREE] = MNS_STATS_ZONE_TENANT_CNAME,
+		[MNS_ZONE_HOSTED] = MNS_STATS_ZONE_HOSTED,
+		[MNS_ZONE_STATIC] = MNS_STATS_ZONE_STATIC,
+	};
+	c->zone = (unsigned)z->kind < MNS_ARRAY_SIZE(kinds) ? kinds[z->kind] : MNS_STATS_ZONE_NONE;
 	if (c->qtype == KNOT_RRTYPE_DS && z->kind != MNS_ZONE_SUBTREE && c->qname[0] != 0 &&
 	    knot_dname_is_equal(c->qname, z->apex)) {
 		/* DS belongs to the parent side: answer from the parent when we
@@ -418,6 +429,7 @@ static void put_tsig_badkey(qctx_t *c)
 static size_t finish(qctx_t *c, int rcode, const uint8_t *query, uint8_t *resp, size_t resp_max)
 {
 	knot_pkt_t *r = c->r;
+	c->rcode = rcode;
 	if (rcode == KNOT_RCODE_SERVFAIL && reset_response(c) != 0)
 		return header_only(query, resp, resp_max, KNOT_RCODE_SERVFAIL);
 	knot_wire_set_rcode(r->wire, KNOT_EDNS_RCODE_LO(rcode));
@@ -425,19 +437,26 @@ static size_t finish(qctx_t *c, int rcode, const uint8_t *query, uint8_t *resp, 
 		knot_edns_set_ext_rcode(&c->opt, KNOT_EDNS_RCODE_HI(rcode));
 		knot_pkt_reclaim(r, c->opt_size);
 		knot_pkt_begin(r, KNOT_ADDITIONAL);
-		if (knot_pkt_put(r, KNOT_COMPR_HINT_NONE, &c->opt, 0) != KNOT_EOK)
+		if (knot_pkt_put(r, KNOT_COMPR_HINT_NONE, &c->opt, 0) != KNOT_EOK) {
+			c->rcode = KNOT_RCODE_SERVFAIL;
 			return header_only(query, resp, resp_max, KNOT_RCODE_SERVFAIL);
+		}
 	}
 	if (c->tsig_badkey)
 		put_tsig_badkey(c);
 	return r->size;
 }
 
-size_t mns_dns_process(mns_dns_ctx_t *ctx, const uint8_t *query, size_t qlen, uint8_t *resp,
-                       size_t resp_max, mns_transport_t transport)
+/* What the counters need to know about one answered message. */
+typedef struct qresult {
+	uint16_t qtype;        /**< 0 when the question did not parse. */
+	int rcode;             /**< Set by finish(); -1 for a header-only answer. */
+	mns_stats_zone_t zone; /**< What answered. */
+} qresult_t;
+
+static size_t process(qresult_t *res, mns_dns_ctx_t *ctx, const uint8_t *query, size_t qlen,
+                      uint8_t *resp, size_t resp_max, mns_transport_t transport)
 {
-	if (ctx == NULL || query == NULL || resp == NULL)
-		return 0;
 	if (qlen < KNOT_WIRE_HEADER_SIZE || knot_wire_get_qr(query))
 		return 0; /* not a query: never answer (no reflection of responses) */
 	if (resp_max < KNOT_WIRE_HEADER_SIZE)
@@ -446,7 +465,7 @@ size_t mns_dns_process(mns_dns_ctx_t *ctx, const uint8_t *query, size_t qlen, ui
 		return header_only(query, resp, resp_max, KNOT_RCODE_FORMERR);
 	size_t rmax = resp_max > KNOT_WIRE_MAX_PKTSIZE ? KNOT_WIRE_MAX_PKTSIZE : resp_max;
 
-	qctx_t c = {.ctx = ctx};
+	qctx_t c = {.ctx = ctx, .rcode = -1};
 	mns_arena_reset(&ctx->arena);
 	mns_arena_mm(&ctx->arena, &c.mm);
 
@@ -460,6 +479,7 @@ size_t mns_dns_process(mns_dns_ctx_t *ctx, const uint8_t *query, size_t qlen, ui
 	if (c.q == NULL || c.r == NULL)
 		return header_only(query, resp, resp_max, KNOT_RCODE_SERVFAIL);
 	int parsed = knot_pkt_parse(c.q, 0);
+	res->qtype = c.q->qname_size > 0 ? knot_pkt_qtype(c.q) : 0;
 
 	/* EDNS: echo an OPT when the query had one. */
 	const mns_dns_conf_t *conf = ctx->conf;
@@ -512,5 +532,26 @@ size_t mns_dns_process(mns_dns_ctx_t *ctx, const uint8_t *query, size_t qlen, ui
 	}
 	size_t len = finish(&c, rcode, query, resp, resp_max);
 	mns_rcu_read_unlock();
+	res->zone = c.zone;
+	res->rcode = c.rcode;
+	return len;
+}
+
+size_t mns_dns_process(mns_dns_ctx_t *ctx, const uint8_t *query, size_t qlen, uint8_t *resp,
+                       size_t resp_max, mns_transport_t transport)
+{
+	if (ctx == NULL || query == NULL || resp == NULL)
+		return 0;
+	/* One counter update per message, answered or not: nothing else here. */
+	qresult_t out = {.zone = MNS_STATS_ZONE_NONE, .rcode = -1};
+	size_t len = process(&out, ctx, query, qlen, resp, resp_max, transport);
+	if (len == 0) {
+		mns_stats_dropped(ctx->stats);
+		return 0;
+	}
+	/* Header-only answers (FORMERR, SERVFAIL) skipped finish(): their RCODE is in the header. */
+	unsigned rcode = out.rcode >= 0 ? (unsigned)out.rcode : knot_wire_get_rcode(resp);
+	mns_stats_query(ctx->stats, transport == MNS_TRANSPORT_TCP ? MNS_STATS_TCP : MNS_STATS_UDP,
+	                out.qtype, rcode, out.zone, knot_wire_get_tc(resp));
 	return len;
 }

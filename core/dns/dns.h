@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <libknot/libknot.h>
 
+#include "stats/stats.h"
 #include "util/arena.h"
 #include "zone/index.h"
 
@@ -30,13 +31,15 @@ typedef struct mns_dns_ctx {
 	const mns_dns_conf_t *conf;
 	mns_arena_t arena; /**< Reset per message; libknot allocates from it
 	                        (mns_arena_init(&arena, MNS_DNS_ARENA_SIZE)). */
+	mns_stats_block_t *stats; /**< This thread's counters (NULL: not counted). */
 } mns_dns_ctx_t;
 
 /** \brief Answers one message.
  *  \param[in] query the received message, \a qlen octets.
  *  \param[out] resp the response buffer, \a resp_max octets (65535 for TCP).
  *  \return the response length, or 0 to send nothing (QR=1, shorter than a
- *  header, …). Takes an RCU read section itself. */
+ *  header, …). Takes an RCU read section itself. Counts the message in
+ *  ctx->stats (answered: transport, QTYPE, RCODE, zone kind, TC; or dropped). */
 size_t mns_dns_process(mns_dns_ctx_t *ctx, const uint8_t *query, size_t qlen, uint8_t *resp,
                        size_t resp_max, mns_transport_t transport);
 

@@ -74,8 +74,11 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const stru
 	if (nread <= 0 || addr == NULL || (flags & UV_UDP_PARTIAL))
 		return;
 	size_t n = 0;
-	if (!mns_xfr_udp(net->server, addr, (const uint8_t *)buf->base, (size_t)nread, net->tx,
-	                 sizeof(net->tx), &n))
+	if (mns_xfr_udp(net->server, addr, (const uint8_t *)buf->base, (size_t)nread, net->tx,
+	                sizeof(net->tx), &n))
+		mns_stats_xfr(net->server->dns.stats, MNS_STATS_UDP, (const uint8_t *)buf->base,
+		              (size_t)nread);
+	else
 		n = mns_dns_process(&net->server->dns, (const uint8_t *)buf->base, (size_t)nread,
 		                    net->tx, sizeof(net->tx), MNS_TRANSPORT_UDP);
 	if (n == 0)
@@ -217,6 +220,7 @@ static void tcp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		size_t xl = 0;
 		const struct sockaddr *peer = (const struct sockaddr *)&c->peer;
 		if (mns_xfr_tcp(net->server, peer, c->buf + off + 2, mlen, &xo, &xl)) {
+			mns_stats_xfr(net->server->dns.stats, MNS_STATS_TCP, c->buf + off + 2, mlen);
 			off += 2 + mlen;
 			uv_timer_again(&c->timer);
 			if (xo != NULL)

@@ -357,3 +357,19 @@ int mns_store_next_serial(mns_txn_t *t, uint32_t now, uint32_t *serial, mns_erro
 		*serial = next;
 	return ret;
 }
+
+int mns_store_usage(mns_store_t *s, uint64_t *file_bytes, uint64_t *used_bytes)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	const char *dir = NULL;
+	if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0 ||
+	    mdb_env_get_path(s->env, &dir) != 0)
+		return MNS_ESTORE;
+	*used_bytes = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	char path[4096];
+	struct stat fst;
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	*file_bytes = stat(path, &fst) == 0 ? (uint64_t)fst.st_size : 0;
+	return MNS_OK;
+}

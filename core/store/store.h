@@ -68,4 +68,9 @@ int mns_store_next_serial(mns_txn_t *t, uint32_t now, uint32_t *serial, mns_erro
 int mns_store_meta_get_u32(mns_txn_t *t, const char *key, uint32_t *val);
 int mns_store_meta_put_u32(mns_txn_t *t, const char *key, uint32_t val, mns_error_t *err);
 
+/** \brief Size of the store: \a file_bytes the data file on disk, \a used_bytes
+ *  the pages in use (LMDB's last page number times the page size).
+ *  \return MNS_OK or MNS_ESTORE. */
+int mns_store_usage(mns_store_t *s, uint64_t *file_bytes, uint64_t *used_bytes);
+
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control/control.h"
 #include "log/log.h"
 #include "plugin/plugin_internal.h"
 #include "plugin/registry.h"
@@ -605,7 +606,8 @@ static int apply(mns_server_t *s, const json_t *args, json_t *old, json_t **resu
 	txn = NULL;
 	if (ret != MNS_OK)
 		goto fail;
-	mns_log(MNS_LOG_NOTICE, "tenant=%s action=%s domain=%s mode=%s zone=%s serial=%lld result=ok",
+	/* Details only: the control layer logs the one line per mutation. */
+	mns_log(MNS_LOG_DEBUG, "tenant=%s action=%s domain=%s mode=%s zone=%s serial=%lld result=ok",
 	        id, old ? "update" : "add", domain, mode_name(mode), n.base,
 	        (long long)json_integer_value(json_object_get(doc, "serial")));
 	*result = public_doc(s, doc);
@@ -614,7 +616,7 @@ static int apply(mns_server_t *s, const json_t *args, json_t *old, json_t **resu
 	json_decref(doc);
 	return MNS_OK;
 fail:
-	mns_log(MNS_LOG_INFO, "tenant=%s action=%s result=%s", id, old ? "update" : "add",
+	mns_log(MNS_LOG_DEBUG, "tenant=%s action=%s result=%s", id, old ? "update" : "add",
 	        err ? err->code : "error");
 	mns_txn_abort(txn);
 	json_decref(doc);
@@ -697,7 +699,7 @@ int mns_tenant_cmd_remove(mns_server_t *s, const json_t *args, json_t **result, 
 	if (vendor_zones && s->n_static > 0)
 		mns_server_static_reload(s);
 	s->mutations++;
-	mns_log(MNS_LOG_NOTICE, "tenant=%s action=remove result=ok", id);
+	mns_log(MNS_LOG_DEBUG, "tenant=%s action=remove result=ok", id);
 	json_decref(old);
 	*result = json_pack("{s:s, s:b}", "tenant", id, "removed", 1);
 	return MNS_OK;
@@ -940,9 +942,15 @@ MNS_API int mns_plugin_tenant_set_section(mns_plugin_t *p, const char *tenant, j
 	json_t *doc = json_deep_copy(old);
 	json_object_set(doc, mns_plugin_name(p), section);
 	ret = commit_tenant(s, txn, doc, old, err);
+	/* Under a control command the control layer logs the outcome once;
+	 * from a plugin's timer (a key rotation step) this is the line. */
+	int level = mns_control_dispatching() ? MNS_LOG_DEBUG : MNS_LOG_NOTICE;
 	if (ret == MNS_OK)
-		mns_log(MNS_LOG_NOTICE, "tenant=%s action=set-section plugin=%s result=ok", tenant,
+		mns_log(level, "tenant=%s action=set-section by=plugin:%s result=ok", tenant,
 		        mns_plugin_name(p));
+	else
+		mns_log(level, "tenant=%s action=set-section by=plugin:%s result=error code=%s",
+		        tenant, mns_plugin_name(p), err && err->code[0] ? err->code : "internal");
 	json_decref(doc);
 	json_decref(old);
 	return ret;
