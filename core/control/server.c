@@ -1,6 +1,12 @@
 /*  The control socket's transport: accept, split lines, answer in order.
  *  A slow or silent client costs only its own buffers: requests are handled
- *  as their lines complete and nothing here waits on a client.
+ *  as their lines complete and nothing here waits on a client. A client
+ *  that sends requests but does not read the replies is no longer read
+ *  (libuv read stop) while its unsent replies exceed MNS_CONTROL_HIGH_WATER
+ *  octets or MNS_CONTROL_MAX_SLOTS queued replies; what it sent meanwhile
+ *  waits in the kernel and in one held read buffer, and is handled once
+ *  the replies drain. Only events (which it did not ask for one by one) can
+ *  push the queue beyond MNS_CONTROL_MAX_PENDING, which disconnects it.
  *  SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,7 +18,11 @@
 #include "log/log.h"
 
 /* Replies a client has not read yet, beyond which it is disconnected. */
-#define MNS_CONTROL_MAX_PENDING (64u * 1024 * 1024)
+#define MNS_CONTROL_MAX_PENDING (16u * 1024 * 1024)
+/* Unsent reply octets beyond which a client's requests are not read. */
+#define MNS_CONTROL_HIGH_WATER (1024u * 1024)
+/* Queued replies (deferred ones included) beyond which the same applies. */
+#define MNS_CONTROL_MAX_SLOTS 64
 
 typedef struct mns_control {
 	mns_server_t *server;
@@ -40,6 +50,11 @@ typedef struct ctl_client {
 	bool subscribed; /* Receives events (events.subscribe). */
 	bool closing;
 	ctl_slot_t *head, *tail; /* Replies not sent yet, oldest first. */
+	size_t n_slots;
+	char *held; /* Received while paused (not read further), not handled yet. */
+	size_t held_off, held_len;
+	bool paused;  /* Reading stopped until the replies drain. */
+	bool feeding; /* Handling lines: no reentrant resume. */
 	struct ctl_client *next, *prev;
 } ctl_client_t;
 
@@ -52,6 +67,7 @@ static void client_closed(uv_handle_t *h)
 {
 	ctl_client_t *c = h->data;
 	free(c->buf);
+	free(c->held);
 	free(c);
 }
 
@@ -68,6 +84,7 @@ static void drop_slots(ctl_client_t *c)
 		free(slot);
 	}
 	c->tail = NULL;
+	c->n_slots = 0;
 }
 
 static void client_close(ctl_client_t *c)
@@ -89,11 +106,15 @@ static void client_close(ctl_client_t *c)
 	uv_close((uv_handle_t *)&c->pipe, client_closed);
 }
 
+static void maybe_resume(ctl_client_t *c);
+
 static void write_done(uv_write_t *req, int status)
 {
 	ctl_write_t *w = (ctl_write_t *)req;
+	ctl_client_t *c = req->handle->data; /* Still valid: close callbacks run later. */
 	free(w->data);
 	free(w);
+	maybe_resume(c);
 }
 
 static void send_json(ctl_client_t *c, json_t *reply)
@@ -138,10 +159,12 @@ static void flush_slots(ctl_client_t *c)
 		c->head = slot->next;
 		if (c->head == NULL)
 			c->tail = NULL;
+		c->n_slots--;
 		json_t *response = slot->response;
 		free(slot);
 		send_json(c, response); /* May close c, which drops the rest. */
 	}
+	maybe_resume(c);
 }
 
 static ctl_slot_t *slot_append(ctl_client_t *c, json_t *response)
@@ -156,6 +179,7 @@ static ctl_slot_t *slot_append(ctl_client_t *c, json_t *response)
 	else
 		c->head = slot;
 	c->tail = slot;
+	c->n_slots++;
 	return slot;
 }
 
@@ -262,15 +286,19 @@ static void handle_line(ctl_client_t *c, const char *line, size_t len)
 		c->subscribed = true;
 }
 
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+static bool throttled(const ctl_client_t *c)
 {
-	ctl_client_t *c = stream->data;
-	if (nread < 0) {
-		client_close(c);
-		return;
-	}
-	const char *p = buf->base, *end = buf->base + nread;
+	return c->pipe.write_queue_size > MNS_CONTROL_HIGH_WATER || c->n_slots >= MNS_CONTROL_MAX_SLOTS;
+}
+
+/* Handles the request lines in [p, end). \return where it stopped: \a end,
+ * or the first octet left for later because the replies are piling up. */
+static const char *feed(ctl_client_t *c, const char *p, const char *end)
+{
+	c->feeding = true;
 	while (p < end && !c->closing) {
+		if (throttled(c))
+			break;
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t chunk = (size_t)((nl ? nl : end) - p);
 		if (c->discarding) {
@@ -289,19 +317,69 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		} else if (!append(c, p, chunk)) {
 			send_error(c, "no_memory", "out of memory");
 			client_close(c);
-			return;
+			break;
 		} else if (nl) {
 			handle_line(c, c->buf, c->len);
 			c->len = 0;
 		}
 		p += chunk + (nl ? 1 : 0);
 	}
+	c->feeding = false;
 	/* Give back memory a large request took. */
 	if (c->len == 0 && c->cap > 65536) {
 		free(c->buf);
 		c->buf = NULL;
 		c->cap = 0;
 	}
+	return c->closing ? end : p;
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+/* Handles what was held back once the replies have drained, then reads again. */
+static void maybe_resume(ctl_client_t *c)
+{
+	if (!c->paused || c->feeding || c->closing || throttled(c))
+		return;
+	const char *end = c->held + c->held_len;
+	const char *rest = feed(c, c->held + c->held_off, end);
+	if (c->closing)
+		return;
+	if (rest < end) {
+		c->held_off = (size_t)(rest - c->held);
+		return;
+	}
+	free(c->held);
+	c->held = NULL;
+	c->held_off = c->held_len = 0;
+	c->paused = false;
+	if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) != 0)
+		client_close(c);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	ctl_client_t *c = stream->data;
+	if (nread < 0) {
+		client_close(c);
+		return;
+	}
+	const char *end = buf->base + nread;
+	const char *rest = feed(c, buf->base, end);
+	if (rest == end || c->closing)
+		return;
+	/* The client does not read its replies: keep the rest of this read
+	 * (the shared buffer is reused) and stop reading until they drain. */
+	c->held_len = (size_t)(end - rest);
+	c->held_off = 0;
+	c->held = malloc(c->held_len);
+	if (c->held == NULL) {
+		client_close(c);
+		return;
+	}
+	memcpy(c->held, rest, c->held_len);
+	c->paused = true;
+	uv_read_stop(stream);
 }
 
 static void on_connection(uv_stream_t *listener, int status)
