@@ -5,7 +5,10 @@
  *    one that has been idle longest (the tail of an LRU list ordered by the
  *    last complete query or answer written), as Knot DNS does, instead of
  *    being refused: idle and slow clients make room for active ones, and a
- *    flood of idle connections cannot lock real clients out.
+ *    flood of idle connections cannot lock real clients out. Only when even
+ *    the longest-idle connection is younger than MNS_TCP_EVICT_MIN_IDLE_MS
+ *    is the new one closed instead, so that a burst of connections cannot
+ *    evict a client before it had a chance to send its query.
  *  - tcp-idle-timeout: no complete query and no answer progress for that
  *    long closes the connection.
  *  - tcp-read-timeout: once a message has started, all of it must arrive
@@ -44,6 +47,8 @@
 /* Unsent TCP reply bytes beyond which we stop reading a connection, too
  * (large answers or a transfer count for more than a small answer). */
 #define MNS_TCP_MAX_PENDING (256u * 1024)
+/* Idle time below which a connection is not evicted for a new one. */
+#define MNS_TCP_EVICT_MIN_IDLE_MS 200
 
 /* Listener handles carry the net in their data pointer. */
 typedef struct udp_listener {
@@ -87,7 +92,7 @@ typedef struct mns_net {
 	size_t max_clients;
 	unsigned max_pipeline;
 	uint64_t evict_log_ms; /* Last "limit reached" line (one per second at most). */
-	uint64_t evicted;      /* Connections evicted since that line. */
+	uint64_t evicted, refused; /* Connections closed at the limit since that line. */
 	mns_rrl_t *rrl;        /* NULL: response rate limiting is off. */
 	/* The loop is single-threaded: one receive and one answer buffer serve all. */
 	uint8_t rx[65536];
@@ -232,20 +237,29 @@ static void client_timeout(uv_timer_t *t)
 	}
 }
 
-/* At the connection limit: closes the longest-idle connections. */
-static void clients_make_room(mns_net_t *net, uint64_t now)
+/* At the connection limit: closes the longest-idle connections.
+ * \return false when none has been idle long enough: refuse the new one. */
+static bool clients_make_room(mns_net_t *net, uint64_t now)
 {
+	bool room = true;
 	while (net->n_clients >= net->max_clients && net->oldest != NULL) {
+		if (now < net->oldest->active_ms + MNS_TCP_EVICT_MIN_IDLE_MS) {
+			room = false;
+			net->refused++;
+			break;
+		}
 		client_close(net->oldest);
 		net->evicted++;
 	}
-	if (net->evicted > 0 && (net->evict_log_ms == 0 || now >= net->evict_log_ms + 1000)) {
+	if ((net->evicted || net->refused) && (net->evict_log_ms == 0 || now >= net->evict_log_ms + 1000)) {
 		mns_log(MNS_LOG_NOTICE,
-		        "net, %zu TCP connections (tcp-max-clients), closed %llu longest-idle",
-		        net->max_clients, (unsigned long long)net->evicted);
+		        "net, tcp-max-clients %zu reached: closed %llu longest-idle, refused %llu new",
+		        net->max_clients, (unsigned long long)net->evicted,
+		        (unsigned long long)net->refused);
 		net->evict_log_ms = now;
-		net->evicted = 0;
+		net->evicted = net->refused = 0;
 	}
+	return room;
 }
 
 /* --- TCP answers ---------------------------------------------------------------- */
@@ -457,13 +471,13 @@ static void tcp_accept(uv_stream_t *ls, int status)
 	uv_timer_init(ls->loop, &c->timer);
 	c->handle.data = c->timer.data = c;
 	c->open_handles = 2;
-	if (uv_accept(ls, (uv_stream_t *)&c->handle) != 0) {
+	if (uv_accept(ls, (uv_stream_t *)&c->handle) != 0 ||
+	    !clients_make_room(net, uv_now(ls->loop))) {
 		c->closing = true;
 		uv_close((uv_handle_t *)&c->timer, client_handle_closed);
 		uv_close((uv_handle_t *)&c->handle, client_handle_closed);
 		return;
 	}
-	clients_make_room(net, uv_now(ls->loop));
 	lru_push(net, c);
 	net->n_clients++;
 	c->active_ms = uv_now(ls->loop);
