@@ -3,10 +3,14 @@
  *  as their lines complete and nothing here waits on a client. A client
  *  that sends requests but does not read the replies is no longer read
  *  (libuv read stop) while its unsent replies exceed MNS_CONTROL_HIGH_WATER
- *  octets or MNS_CONTROL_MAX_SLOTS queued replies; what it sent meanwhile
+ *  octets or MNS_CONTROL_MAX_SLOTS queued replies (which also bounds the
+ *  time one read of its requests takes on the loop); what it sent meanwhile
  *  waits in the kernel and in one held read buffer, and is handled once
  *  the replies drain. Only events (which it did not ask for one by one) can
  *  push the queue beyond MNS_CONTROL_MAX_PENDING, which disconnects it.
+ *  One turn of the loop handles at most MNS_CONTROL_LINES_PER_TURN requests
+ *  of a client; the rest wait for the next turn, so that a client sending
+ *  many costly requests at once does not hold up DNS or other clients.
  *  SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,13 +24,17 @@
 /* Replies a client has not read yet, beyond which it is disconnected. */
 #define MNS_CONTROL_MAX_PENDING (16u * 1024 * 1024)
 /* Unsent reply octets beyond which a client's requests are not read. */
-#define MNS_CONTROL_HIGH_WATER (1024u * 1024)
+#define MNS_CONTROL_HIGH_WATER (256u * 1024)
 /* Queued replies (deferred ones included) beyond which the same applies. */
 #define MNS_CONTROL_MAX_SLOTS 64
+/* Requests of one client handled before the loop gets its turn. */
+#define MNS_CONTROL_LINES_PER_TURN 8
 
 typedef struct mns_control {
 	mns_server_t *server;
 	uv_pipe_t listener;
+	uv_timer_t next_turn; /* Resumes clients that yielded (0 ms timer). */
+	int open_handles;     /* The last close frees this. */
 	struct ctl_client *clients;
 	size_t n_clients;
 	struct ctl_client *current; /* Whose request is being handled (deferred replies). */
@@ -55,6 +63,7 @@ typedef struct ctl_client {
 	size_t held_off, held_len;
 	bool paused;  /* Reading stopped until the replies drain. */
 	bool feeding; /* Handling lines: no reentrant resume. */
+	bool yielded; /* Stopped after its share of this turn. */
 	struct ctl_client *next, *prev;
 } ctl_client_t;
 
@@ -296,9 +305,15 @@ static bool throttled(const ctl_client_t *c)
 static const char *feed(ctl_client_t *c, const char *p, const char *end)
 {
 	c->feeding = true;
+	unsigned lines = 0;
+	c->yielded = false;
 	while (p < end && !c->closing) {
 		if (throttled(c))
 			break;
+		if (lines == MNS_CONTROL_LINES_PER_TURN) {
+			c->yielded = true;
+			break;
+		}
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t chunk = (size_t)((nl ? nl : end) - p);
 		if (c->discarding) {
@@ -314,6 +329,7 @@ static const char *feed(ctl_client_t *c, const char *p, const char *end)
 			c->discarding = nl == NULL;
 		} else if (nl && c->len == 0) {
 			handle_line(c, p, chunk);
+			lines++;
 		} else if (!append(c, p, chunk)) {
 			send_error(c, "no_memory", "out of memory");
 			client_close(c);
@@ -321,6 +337,7 @@ static const char *feed(ctl_client_t *c, const char *p, const char *end)
 		} else if (nl) {
 			handle_line(c, c->buf, c->len);
 			c->len = 0;
+			lines++;
 		}
 		p += chunk + (nl ? 1 : 0);
 	}
@@ -336,7 +353,17 @@ static const char *feed(ctl_client_t *c, const char *p, const char *end)
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
-/* Handles what was held back once the replies have drained, then reads again. */
+static void next_turn(uv_timer_t *t);
+
+/* A client stopped after its share: continue on the next turn of the loop. */
+static void schedule_turn(ctl_client_t *c)
+{
+	if (c->yielded && !uv_is_active((uv_handle_t *)&c->ctl->next_turn))
+		uv_timer_start(&c->ctl->next_turn, next_turn, 0, 0);
+}
+
+/* Handles what was held back once the replies have drained (or on the next
+ * turn), then reads again. */
 static void maybe_resume(ctl_client_t *c)
 {
 	if (!c->paused || c->feeding || c->closing || throttled(c))
@@ -347,6 +374,7 @@ static void maybe_resume(ctl_client_t *c)
 		return;
 	if (rest < end) {
 		c->held_off = (size_t)(rest - c->held);
+		schedule_turn(c);
 		return;
 	}
 	free(c->held);
@@ -368,8 +396,9 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	const char *rest = feed(c, buf->base, end);
 	if (rest == end || c->closing)
 		return;
-	/* The client does not read its replies: keep the rest of this read
-	 * (the shared buffer is reused) and stop reading until they drain. */
+	/* The client does not read its replies, or had its share of this turn:
+	 * keep the rest of this read (the shared buffer is reused) and stop
+	 * reading until they drain or the next turn. */
 	c->held_len = (size_t)(end - rest);
 	c->held_off = 0;
 	c->held = malloc(c->held_len);
@@ -380,6 +409,17 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	memcpy(c->held, rest, c->held_len);
 	c->paused = true;
 	uv_read_stop(stream);
+	schedule_turn(c);
+}
+
+static void next_turn(uv_timer_t *t)
+{
+	mns_control_t *ctl = t->data;
+	for (ctl_client_t *c = ctl->clients, *next; c; c = next) {
+		next = c->next; /* maybe_resume may close (and unlink) c. */
+		if (c->yielded)
+			maybe_resume(c);
+	}
 }
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -412,7 +452,9 @@ static void on_connection(uv_stream_t *listener, int status)
 
 static void listener_closed(uv_handle_t *h)
 {
-	free(h->data);
+	mns_control_t *ctl = h->data;
+	if (--ctl->open_handles == 0)
+		free(ctl);
 }
 
 int mns_control_start(mns_server_t *s)
@@ -433,7 +475,9 @@ int mns_control_start(mns_server_t *s)
 		unlink(path);
 	}
 	uv_pipe_init(s->loop, &ctl->listener, 0);
-	ctl->listener.data = ctl;
+	uv_timer_init(s->loop, &ctl->next_turn);
+	ctl->listener.data = ctl->next_turn.data = ctl;
+	ctl->open_handles = 2;
 	/* Create it private, then open it up to the configured mode. */
 	mode_t old = umask(0177);
 	int rc = uv_pipe_bind(&ctl->listener, path);
@@ -445,6 +489,7 @@ int mns_control_start(mns_server_t *s)
 	if (rc != 0) {
 		mns_log(MNS_LOG_ERR, "control, cannot listen on %s (%s)", path, strerror(-rc));
 		uv_close((uv_handle_t *)&ctl->listener, listener_closed);
+		uv_close((uv_handle_t *)&ctl->next_turn, listener_closed);
 		return MNS_ERROR;
 	}
 	s->control = ctl;
@@ -462,5 +507,6 @@ void mns_control_stop(mns_server_t *s)
 		client_close(ctl->clients);
 	unlink(s->conf->control);
 	uv_close((uv_handle_t *)&ctl->listener, listener_closed);
+	uv_close((uv_handle_t *)&ctl->next_turn, listener_closed);
 	s->control = NULL;
 }
