@@ -123,6 +123,10 @@ static void write_done(uv_write_t *req, int status)
 	ctl_client_t *c = req->handle->data; /* Still valid: close callbacks run later. */
 	free(w->data);
 	free(w);
+	if (status < 0 && status != UV_ECANCELED) {
+		client_close(c); /* Gone: do not handle what it sent before. */
+		return;
+	}
 	maybe_resume(c);
 }
 

@@ -506,6 +506,8 @@ static void rrl_reconfigure(mns_net_t *net, const json_t *srv)
 	};
 	if (net->rrl != NULL && memcmp(mns_rrl_conf(net->rrl), &rc, sizeof(rc)) == 0)
 		return;
+	if (net->rrl != NULL && rc.rate == 0)
+		mns_log(MNS_LOG_INFO, "net, response rate limiting off");
 	mns_rrl_free(net->rrl);
 	net->rrl = NULL;
 	if (rc.rate == 0)

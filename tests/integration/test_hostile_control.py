@@ -17,6 +17,12 @@ import dns.rcode  # noqa: E402
 
 import harness  # noqa: E402
 
+# Under AddressSanitizer freed blocks wait in a quarantine (256 MB by default)
+# and count in RSS; the RSS bounds here are about what the daemon keeps, so
+# its daemons get a small quarantine (use-after-free is still caught for it).
+os.environ["ASAN_OPTIONS"] = ":".join(
+    o for o in (os.environ.get("ASAN_OPTIONS"), "quarantine_size_mb=2") if o)
+
 N_TENANTS = 200
 MAX_CLIENTS = 64   # MNS_CONTROL_MAX_CLIENTS
 MIB = 1024 * 1024
@@ -166,11 +172,26 @@ class HostileControlTest(harness.MailnsTestCase):
         self.assertEqual(c.request("status", {}, req_id=2)["ok"], True)
         others.check(self, minimum=1)
 
+    def hold_all(self):
+        """MAX_CLIENTS working connections; retried while connections of
+        earlier tests are still being closed by the daemon."""
+        for _ in range(50):
+            held = []
+            try:
+                for _ in range(MAX_CLIENTS):
+                    c = self.connect()
+                    held.append(c)
+                    if c.request("status", {}).get("ok") is not True:
+                        raise ConnectionError("refused")
+                return held
+            except (ConnectionError, OSError):
+                for c in held:
+                    c.close()
+                time.sleep(0.2)
+        self.fail("could not open %d control connections" % MAX_CLIENTS)
+
     def test_one_connection_too_many(self):
-        time.sleep(0.3)  # Connections of earlier tests are closed by now.
-        held = [self.connect() for _ in range(MAX_CLIENTS)]
-        for c in held:
-            self.assertIs(c.request("status", {})["ok"], True)
+        held = self.hold_all()
         extra = self.connect()
         reply = extra.recv_json(timeout=10)
         self.assertIs(reply.get("ok"), False)
