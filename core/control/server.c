@@ -301,7 +301,8 @@ static void handle_line(ctl_client_t *c, const char *line, size_t len)
 
 static bool throttled(const ctl_client_t *c)
 {
-	return c->pipe.write_queue_size > MNS_CONTROL_HIGH_WATER || c->n_slots >= MNS_CONTROL_MAX_SLOTS;
+	return c->pipe.write_queue_size > MNS_CONTROL_HIGH_WATER ||
+	       c->n_slots >= MNS_CONTROL_MAX_SLOTS;
 }
 
 /* Handles the request lines in [p, end). \return where it stopped: \a end,

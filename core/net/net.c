@@ -63,15 +63,15 @@ typedef struct tcp_client {
 	uv_tcp_t handle;
 	uv_timer_t timer; /* The earlier of the idle and the read deadline. */
 	struct mns_net *net;
-	size_t len;           /* Octets in buf. */
-	uint64_t active_ms;   /* Last complete query or answer progress (idle clock). */
-	uint64_t msg_ms;      /* When the incomplete message in buf started; 0: none. */
-	unsigned pending;     /* Answers waiting in our write queue. */
-	bool reading;         /* Between uv_read_start and uv_read_stop. */
+	size_t len;         /* Octets in buf. */
+	uint64_t active_ms; /* Last complete query or answer progress (idle clock). */
+	uint64_t msg_ms;    /* When the incomplete message in buf started; 0: none. */
+	unsigned pending;   /* Answers waiting in our write queue. */
+	bool reading;       /* Between uv_read_start and uv_read_stop. */
 	int open_handles;
 	bool closing;
-	struct tcp_client *next, *prev; /* LRU order: most recently active first. */
-	struct sockaddr_storage peer;   /* For the transfer ACL. */
+	struct tcp_client *next, *prev;   /* LRU order: most recently active first. */
+	struct sockaddr_storage peer;     /* For the transfer ACL. */
 	uint8_t buf[2 + MNS_TCP_MAX_MSG]; /* Last: only the fields above are zeroed. */
 } tcp_client_t;
 
@@ -85,15 +85,15 @@ typedef struct mns_net {
 	udp_listener_t *udp;
 	tcp_listener_t *tcp;
 	size_t n_listeners;
-	size_t open_listeners; /* Handles not yet closed; the last close frees the net. */
+	size_t open_listeners;          /* Handles not yet closed; the last close frees the net. */
 	tcp_client_t *clients, *oldest; /* LRU list: head and tail. */
 	size_t n_clients;
 	uint64_t idle_ms, read_ms;
 	size_t max_clients;
 	unsigned max_pipeline;
-	uint64_t evict_log_ms; /* Last "limit reached" line (one per second at most). */
+	uint64_t evict_log_ms;     /* Last "limit reached" line (one per second at most). */
 	uint64_t evicted, refused; /* Connections closed at the limit since that line. */
-	mns_rrl_t *rrl;        /* NULL: response rate limiting is off. */
+	mns_rrl_t *rrl;            /* NULL: response rate limiting is off. */
 	/* The loop is single-threaded: one receive and one answer buffer serve all. */
 	uint8_t rx[65536];
 	uint8_t tx[2 + MNS_TCP_MAX_MSG];
@@ -251,11 +251,13 @@ static bool clients_make_room(mns_net_t *net, uint64_t now)
 		client_close(net->oldest);
 		net->evicted++;
 	}
-	if ((net->evicted || net->refused) && (net->evict_log_ms == 0 || now >= net->evict_log_ms + 1000)) {
-		mns_log(MNS_LOG_NOTICE,
-		        "net, tcp-max-clients %zu reached: closed %llu longest-idle, refused %llu new",
-		        net->max_clients, (unsigned long long)net->evicted,
-		        (unsigned long long)net->refused);
+	if ((net->evicted || net->refused) &&
+	    (net->evict_log_ms == 0 || now >= net->evict_log_ms + 1000)) {
+		mns_log(
+		    MNS_LOG_NOTICE,
+		    "net, tcp-max-clients %zu reached: closed %llu longest-idle, refused %llu new",
+		    net->max_clients, (unsigned long long)net->evicted,
+		    (unsigned long long)net->refused);
 		net->evict_log_ms = now;
 		net->evicted = net->refused = 0;
 	}
@@ -498,11 +500,11 @@ static uint32_t conf_uint(const json_t *o, const char *key)
 static void rrl_reconfigure(mns_net_t *net, const json_t *srv)
 {
 	mns_rrl_conf_t rc = {
-		.rate = conf_uint(srv, "rrl-rate"),
-		.slip = conf_uint(srv, "rrl-slip"),
-		.ipv4_prefix = (uint8_t)conf_uint(srv, "rrl-ipv4-prefix"),
-		.ipv6_prefix = (uint8_t)conf_uint(srv, "rrl-ipv6-prefix"),
-		.table_size = conf_uint(srv, "rrl-table-size"),
+	    .rate = conf_uint(srv, "rrl-rate"),
+	    .slip = conf_uint(srv, "rrl-slip"),
+	    .ipv4_prefix = (uint8_t)conf_uint(srv, "rrl-ipv4-prefix"),
+	    .ipv6_prefix = (uint8_t)conf_uint(srv, "rrl-ipv6-prefix"),
+	    .table_size = conf_uint(srv, "rrl-table-size"),
 	};
 	if (net->rrl != NULL && memcmp(mns_rrl_conf(net->rrl), &rc, sizeof(rc)) == 0)
 		return;
@@ -517,8 +519,9 @@ static void rrl_reconfigure(mns_net_t *net, const json_t *srv)
 		mns_log(MNS_LOG_ERR, "net, out of memory for the rate limiting table, RRL off");
 		return;
 	}
-	mns_log(MNS_LOG_INFO, "net, response rate limiting %u/s per /%u and /%u, slip %u, %u buckets",
-	        rc.rate, rc.ipv4_prefix, rc.ipv6_prefix, rc.slip, rc.table_size);
+	mns_log(MNS_LOG_INFO,
+	        "net, response rate limiting %u/s per /%u and /%u, slip %u, %u buckets", rc.rate,
+	        rc.ipv4_prefix, rc.ipv6_prefix, rc.slip, rc.table_size);
 }
 
 void mns_net_reconfigure(mns_server_t *s)
@@ -563,7 +566,8 @@ static void raise_nofile(const mns_server_t *s)
 	}
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)s->conf->tcp_max_clients + 64)
 		mns_log(MNS_LOG_WARNING,
-		        "net, open file limit %llu is below tcp-max-clients %u: connections beyond it are refused",
+		        "net, open file limit %llu is below tcp-max-clients %u: connections beyond "
+		        "it are refused",
 		        (unsigned long long)rl.rlim_cur, s->conf->tcp_max_clients);
 }
 
@@ -597,7 +601,8 @@ int mns_net_start(mns_server_t *s)
 		if (rc == 0)
 			rc = uv_udp_recv_start(&u->handle, udp_alloc, udp_recv);
 		if (rc == 0)
-			rc = uv_tcp_bind(&t->handle, (struct sockaddr *)&ss, v6only ? UV_TCP_IPV6ONLY : 0);
+			rc = uv_tcp_bind(&t->handle, (struct sockaddr *)&ss,
+			                 v6only ? UV_TCP_IPV6ONLY : 0);
 		if (rc == 0)
 			rc = uv_listen((uv_stream_t *)&t->handle, 128, tcp_accept);
 		if (rc != 0) {

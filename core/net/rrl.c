@@ -41,8 +41,8 @@ struct mns_rrl {
 	rrl_bucket_t table[];
 };
 
-static const char *const class_names[MNS_RRL_N_CLASSES] = { "positive", "empty", "nxdomain",
-	                                                    "error" };
+static const char *const class_names[MNS_RRL_N_CLASSES] = {"positive", "empty", "nxdomain",
+                                                           "error"};
 
 mns_rrl_t *mns_rrl_new(const mns_rrl_conf_t *conf)
 {
@@ -142,12 +142,13 @@ static rrl_bucket_t *bucket_find(mns_rrl_t *rrl, uint64_t key, uint64_t now_ms)
 		rrl_bucket_t *b = &rrl->table[(key + i) & rrl->mask];
 		if (b->key == key)
 			return b;
-		if (victim == NULL || (victim->key != 0 && (b->key == 0 || b->refill_ms < victim->refill_ms)))
+		if (victim == NULL ||
+		    (victim->key != 0 && (b->key == 0 || b->refill_ms < victim->refill_ms)))
 			victim = b;
 	}
 	/* A new prefix starts with a full bucket: one second's worth of burst. */
-	*victim = (rrl_bucket_t){ .key = key, .refill_ms = now_ms,
-		                  .tokens = rrl->conf.rate * RRL_UNIT };
+	*victim =
+	    (rrl_bucket_t){.key = key, .refill_ms = now_ms, .tokens = rrl->conf.rate * RRL_UNIT};
 	return victim;
 }
 
@@ -242,7 +243,7 @@ size_t mns_rrl_truncate(uint8_t *resp, size_t len)
 		if (pos > len)
 			return 0;
 	}
-	resp[2] |= 0x02; /* TC */
+	resp[2] |= 0x02;        /* TC */
 	memset(resp + 6, 0, 6); /* ANCOUNT, NSCOUNT, ARCOUNT */
 	return pos;
 }
