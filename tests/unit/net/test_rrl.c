@@ -3,6 +3,7 @@
  *  SPDX-License-Identifier: GPL-3.0-or-later */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <unistd.h>
 
 #include "mns_test.h"
 #include "net/rrl.h"
@@ -193,6 +194,62 @@ static void test_classify_and_truncate(void **state)
 	assert_int_equal(mns_rrl_truncate(shortq, 11), 0);
 }
 
+/* Runs \a fn with stderr going to a file; returns what was logged (malloc'd). */
+static char *capture_log(void (*fn)(mns_rrl_t *), mns_rrl_t *rrl)
+{
+	FILE *tmp = tmpfile();
+	assert_non_null(tmp);
+	fflush(stderr);
+	int saved = dup(2);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(tmp), 2) >= 0);
+	fn(rrl);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	long n = ftell(tmp);
+	char *text = calloc(1, (size_t)n + 1);
+	rewind(tmp);
+	assert_int_equal(fread(text, 1, (size_t)n, tmp), (size_t)n);
+	fclose(tmp);
+	return text;
+}
+
+static int count(const char *text, const char *what)
+{
+	int n = 0;
+	for (const char *p = text; (p = strstr(p, what)) != NULL; p++)
+		n++;
+	return n;
+}
+
+static void limit_many(mns_rrl_t *rrl)
+{
+	int c[3] = {0};
+	/* 40 prefixes start being limited within one second… */
+	for (int i = 0; i < 40; i++) {
+		char text[32];
+		snprintf(text, sizeof(text), "10.%d.0.1", i);
+		struct sockaddr_storage a = v4(text);
+		run(rrl, &a, MNS_RRL_ERROR, 3, 5000, c);
+	}
+	/* …and one stops in the next: its line and the suppressed count. */
+	struct sockaddr_storage a = v4("10.0.0.77");
+	run(rrl, &a, MNS_RRL_ERROR, 1, 6500, c);
+}
+
+static void test_log_is_rate_limited(void **state)
+{
+	mns_rrl_t *rrl = make(1, 2);
+	char *log = capture_log(limit_many, rrl);
+	assert_int_equal(count(log, "limiting started"), 5);
+	assert_int_equal(count(log, "rrl, 10.0.0.0/24 error responses, limiting started"), 1);
+	assert_int_equal(count(log, "rrl, 35 more rate limiting messages suppressed"), 1);
+	assert_int_equal(count(log, "rrl, 10.0.0.0/24 error responses, limiting stopped"), 1);
+	free(log);
+	mns_rrl_free(rrl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -203,6 +260,7 @@ int main(void)
 	    cmocka_unit_test(test_off),
 	    cmocka_unit_test(test_small_table),
 	    cmocka_unit_test(test_classify_and_truncate),
+	    cmocka_unit_test(test_log_is_rate_limited),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
