@@ -1,6 +1,16 @@
 /*  The control socket's transport: accept, split lines, answer in order.
  *  A slow or silent client costs only its own buffers: requests are handled
- *  as their lines complete and nothing here waits on a client.
+ *  as their lines complete and nothing here waits on a client. A client
+ *  that sends requests but does not read the replies is no longer read
+ *  (libuv read stop) while its unsent replies exceed MNS_CONTROL_HIGH_WATER
+ *  octets or MNS_CONTROL_MAX_SLOTS queued replies (which also bounds the
+ *  time one read of its requests takes on the loop); what it sent meanwhile
+ *  waits in the kernel and in one held read buffer, and is handled once
+ *  the replies drain. Only events (which it did not ask for one by one) can
+ *  push the queue beyond MNS_CONTROL_MAX_PENDING, which disconnects it.
+ *  One turn of the loop handles at most MNS_CONTROL_LINES_PER_TURN requests
+ *  of a client; the rest wait for the next turn, so that a client sending
+ *  many costly requests at once does not hold up DNS or other clients.
  *  SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,11 +23,19 @@
 #include "log/log.h"
 
 /* Replies a client has not read yet, beyond which it is disconnected. */
-#define MNS_CONTROL_MAX_PENDING (64u * 1024 * 1024)
+#define MNS_CONTROL_MAX_PENDING (16u * 1024 * 1024)
+/* Unsent reply octets beyond which a client's requests are not read. */
+#define MNS_CONTROL_HIGH_WATER (256u * 1024)
+/* Queued replies (deferred ones included) beyond which the same applies. */
+#define MNS_CONTROL_MAX_SLOTS 64
+/* Requests of one client handled before the loop gets its turn. */
+#define MNS_CONTROL_LINES_PER_TURN 8
 
 typedef struct mns_control {
 	mns_server_t *server;
 	uv_pipe_t listener;
+	uv_timer_t next_turn; /* Resumes clients that yielded (0 ms timer). */
+	int open_handles;     /* The last close frees this. */
 	struct ctl_client *clients;
 	size_t n_clients;
 	struct ctl_client *current; /* Whose request is being handled (deferred replies). */
@@ -41,6 +59,12 @@ typedef struct ctl_client {
 	bool subscribed; /* Receives events (events.subscribe). */
 	bool closing;
 	ctl_slot_t *head, *tail; /* Replies not sent yet, oldest first. */
+	size_t n_slots;
+	char *held; /* Received while paused (not read further), not handled yet. */
+	size_t held_off, held_len;
+	bool paused;  /* Reading stopped until the replies drain. */
+	bool feeding; /* Handling lines: no reentrant resume. */
+	bool yielded; /* Stopped after its share of this turn. */
 	struct ctl_client *next, *prev;
 	mns_control_peer_t peer; /* SO_PEERCRED at accept, for the audit log. */
 } ctl_client_t;
@@ -54,6 +78,7 @@ static void client_closed(uv_handle_t *h)
 {
 	ctl_client_t *c = h->data;
 	free(c->buf);
+	free(c->held);
 	free(c);
 }
 
@@ -70,6 +95,7 @@ static void drop_slots(ctl_client_t *c)
 		free(slot);
 	}
 	c->tail = NULL;
+	c->n_slots = 0;
 }
 
 static void client_close(ctl_client_t *c)
@@ -91,11 +117,19 @@ static void client_close(ctl_client_t *c)
 	uv_close((uv_handle_t *)&c->pipe, client_closed);
 }
 
+static void maybe_resume(ctl_client_t *c);
+
 static void write_done(uv_write_t *req, int status)
 {
 	ctl_write_t *w = (ctl_write_t *)req;
+	ctl_client_t *c = req->handle->data; /* Still valid: close callbacks run later. */
 	free(w->data);
 	free(w);
+	if (status < 0 && status != UV_ECANCELED) {
+		client_close(c); /* Gone: do not handle what it sent before. */
+		return;
+	}
+	maybe_resume(c);
 }
 
 static void send_json(ctl_client_t *c, json_t *reply)
@@ -140,10 +174,12 @@ static void flush_slots(ctl_client_t *c)
 		c->head = slot->next;
 		if (c->head == NULL)
 			c->tail = NULL;
+		c->n_slots--;
 		json_t *response = slot->response;
 		free(slot);
 		send_json(c, response); /* May close c, which drops the rest. */
 	}
+	maybe_resume(c);
 }
 
 static ctl_slot_t *slot_append(ctl_client_t *c, json_t *response)
@@ -158,6 +194,7 @@ static ctl_slot_t *slot_append(ctl_client_t *c, json_t *response)
 	else
 		c->head = slot;
 	c->tail = slot;
+	c->n_slots++;
 	return slot;
 }
 
@@ -264,15 +301,26 @@ static void handle_line(ctl_client_t *c, const char *line, size_t len)
 		c->subscribed = true;
 }
 
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+static bool throttled(const ctl_client_t *c)
 {
-	ctl_client_t *c = stream->data;
-	if (nread < 0) {
-		client_close(c);
-		return;
-	}
-	const char *p = buf->base, *end = buf->base + nread;
+	return c->pipe.write_queue_size > MNS_CONTROL_HIGH_WATER ||
+	       c->n_slots >= MNS_CONTROL_MAX_SLOTS;
+}
+
+/* Handles the request lines in [p, end). \return where it stopped: \a end,
+ * or the first octet left for later because the replies are piling up. */
+static const char *feed(ctl_client_t *c, const char *p, const char *end)
+{
+	c->feeding = true;
+	unsigned lines = 0;
+	c->yielded = false;
 	while (p < end && !c->closing) {
+		if (throttled(c))
+			break;
+		if (lines == MNS_CONTROL_LINES_PER_TURN) {
+			c->yielded = true;
+			break;
+		}
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t chunk = (size_t)((nl ? nl : end) - p);
 		if (c->discarding) {
@@ -288,21 +336,96 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 			c->discarding = nl == NULL;
 		} else if (nl && c->len == 0) {
 			handle_line(c, p, chunk);
+			lines++;
 		} else if (!append(c, p, chunk)) {
 			send_error(c, "no_memory", "out of memory");
 			client_close(c);
-			return;
+			break;
 		} else if (nl) {
 			handle_line(c, c->buf, c->len);
 			c->len = 0;
+			lines++;
 		}
 		p += chunk + (nl ? 1 : 0);
 	}
+	c->feeding = false;
 	/* Give back memory a large request took. */
 	if (c->len == 0 && c->cap > 65536) {
 		free(c->buf);
 		c->buf = NULL;
 		c->cap = 0;
+	}
+	return c->closing ? end : p;
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+static void next_turn(uv_timer_t *t);
+
+/* A client stopped after its share: continue on the next turn of the loop. */
+static void schedule_turn(ctl_client_t *c)
+{
+	if (c->yielded && !uv_is_active((uv_handle_t *)&c->ctl->next_turn))
+		uv_timer_start(&c->ctl->next_turn, next_turn, 0, 0);
+}
+
+/* Handles what was held back once the replies have drained (or on the next
+ * turn), then reads again. */
+static void maybe_resume(ctl_client_t *c)
+{
+	if (!c->paused || c->feeding || c->closing || throttled(c))
+		return;
+	const char *end = c->held + c->held_len;
+	const char *rest = feed(c, c->held + c->held_off, end);
+	if (c->closing)
+		return;
+	if (rest < end) {
+		c->held_off = (size_t)(rest - c->held);
+		schedule_turn(c);
+		return;
+	}
+	free(c->held);
+	c->held = NULL;
+	c->held_off = c->held_len = 0;
+	c->paused = false;
+	if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) != 0)
+		client_close(c);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	ctl_client_t *c = stream->data;
+	if (nread < 0) {
+		client_close(c);
+		return;
+	}
+	const char *end = buf->base + nread;
+	const char *rest = feed(c, buf->base, end);
+	if (rest == end || c->closing)
+		return;
+	/* The client does not read its replies, or had its share of this turn:
+	 * keep the rest of this read (the shared buffer is reused) and stop
+	 * reading until they drain or the next turn. */
+	c->held_len = (size_t)(end - rest);
+	c->held_off = 0;
+	c->held = malloc(c->held_len);
+	if (c->held == NULL) {
+		client_close(c);
+		return;
+	}
+	memcpy(c->held, rest, c->held_len);
+	c->paused = true;
+	uv_read_stop(stream);
+	schedule_turn(c);
+}
+
+static void next_turn(uv_timer_t *t)
+{
+	mns_control_t *ctl = t->data;
+	for (ctl_client_t *c = ctl->clients, *next; c; c = next) {
+		next = c->next; /* maybe_resume may close (and unlink) c. */
+		if (c->yielded)
+			maybe_resume(c);
 	}
 }
 
@@ -348,7 +471,9 @@ void mns_control_current_peer(const mns_server_t *s, mns_control_peer_t *out)
 
 static void listener_closed(uv_handle_t *h)
 {
-	free(h->data);
+	mns_control_t *ctl = h->data;
+	if (--ctl->open_handles == 0)
+		free(ctl);
 }
 
 int mns_control_start(mns_server_t *s)
@@ -369,7 +494,9 @@ int mns_control_start(mns_server_t *s)
 		unlink(path);
 	}
 	uv_pipe_init(s->loop, &ctl->listener, 0);
-	ctl->listener.data = ctl;
+	uv_timer_init(s->loop, &ctl->next_turn);
+	ctl->listener.data = ctl->next_turn.data = ctl;
+	ctl->open_handles = 2;
 	/* Create it private, then open it up to the configured mode. */
 	mode_t old = umask(0177);
 	int rc = uv_pipe_bind(&ctl->listener, path);
@@ -387,6 +514,7 @@ int mns_control_start(mns_server_t *s)
 	if (rc != 0) {
 		mns_log(MNS_LOG_ERR, "control, cannot listen on %s (%s)", path, strerror(-rc));
 		uv_close((uv_handle_t *)&ctl->listener, listener_closed);
+		uv_close((uv_handle_t *)&ctl->next_turn, listener_closed);
 		return MNS_ERROR;
 	}
 	s->control = ctl;
@@ -404,5 +532,6 @@ void mns_control_stop(mns_server_t *s)
 		client_close(ctl->clients);
 	unlink(s->conf->control);
 	uv_close((uv_handle_t *)&ctl->listener, listener_closed);
+	uv_close((uv_handle_t *)&ctl->next_turn, listener_closed);
 	s->control = NULL;
 }
