@@ -286,6 +286,14 @@ int mns_store_index_del(mns_txn_t *t, mns_store_index_t idx, const void *key, si
 	return rc == 0 ? MNS_OK : store_error(err, rc, "delete index");
 }
 
+size_t mns_store_index_count(mns_txn_t *t, mns_store_index_t idx)
+{
+	MDB_stat st;
+	if (mdb_stat(t->txn, index_dbi(t, idx), &st) != 0)
+		return 0;
+	return st.ms_entries;
+}
+
 int mns_store_meta_get_u32(mns_txn_t *t, const char *key, uint32_t *val)
 {
 	MDB_val k = sval(key), v;
