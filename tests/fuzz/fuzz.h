@@ -6,6 +6,7 @@
 #ifndef MNS_FUZZ_H
 #define MNS_FUZZ_H
 
+#include <dlfcn.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -64,11 +65,25 @@ static inline const char *mns_fuzz_dir(void)
 static inline void mns_fuzz_write(const char *dir, const char *name, const void *data, size_t len,
                                   char *path, size_t path_size)
 {
-	snprintf(path, path_size, "%s/%s", dir, name);
-	FILE *f = fopen(path, "wb");
+	int n = snprintf(path, path_size, "%s/%s", dir, name);
+	FILE *f = n > 0 && (size_t)n < path_size ? fopen(path, "wb") : NULL;
 	if (f == NULL || (len > 0 && fwrite(data, 1, len, f) != len) || fclose(f) != 0) {
 		perror(path);
 		abort();
+	}
+}
+
+/** \brief Keeps the plugins mapped for the life of the process: libFuzzer
+ *  holds on to the coverage counters of every module it saw, so a plugin
+ *  unloaded when a harness restarts its server must not be unmapped. */
+static inline void mns_fuzz_pin_plugins(void)
+{
+	static const char *const names[] = {"dkim", "spf", "mx", "dmarc", "verify"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char path[512];
+		snprintf(path, sizeof(path), "%s/%s.so", MNS_FUZZ_PLUGIN_DIR, names[i]);
+		if (dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) == NULL)
+			fprintf(stderr, "%s\n", dlerror());
 	}
 }
 
