@@ -71,7 +71,8 @@ static int run_dir(const char *dir, size_t *count)
 		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp);
 	int ret = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct stat st;

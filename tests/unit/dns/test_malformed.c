@@ -90,6 +90,8 @@ static void u16(buf_t *b, uint16_t v)
 static void raw(buf_t *b, const void *p, size_t n)
 {
 	assert_true(b->n + n <= sizeof(b->d));
+	if (n == 0)
+		return; /* p may be NULL */
 	memcpy(b->d + b->n, p, n);
 	b->n += n;
 }
