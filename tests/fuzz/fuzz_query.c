@@ -135,7 +135,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* UDP. */
 	size_t n = 0;
 	if (!mns_xfr_udp(&g_s, sa, data, size, g_resp, sizeof(g_resp), &n))
-		n = mns_dns_process(&g_s.dns, data, size, g_resp, sizeof(g_resp), MNS_TRANSPORT_UDP);
+		n = mns_dns_process(&g_s.dns, data, size, g_resp, sizeof(g_resp),
+		                    MNS_TRANSPORT_UDP);
 	if (n > 0)
 		check_response(data, g_resp, n, udp_limit(data, size));
 
@@ -154,7 +155,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		free(xo);
 	} else {
-		n = mns_dns_process(&g_s.dns, data, size, g_resp, sizeof(g_resp), MNS_TRANSPORT_TCP);
+		n = mns_dns_process(&g_s.dns, data, size, g_resp, sizeof(g_resp),
+		                    MNS_TRANSPORT_TCP);
 		if (n > 0)
 			check_response(data, g_resp, n, KNOT_WIRE_MAX_PKTSIZE);
 	}

@@ -20,7 +20,8 @@ static bool has_include(const uint8_t *data, size_t size)
 {
 	static const char word[] = "$include";
 	for (size_t i = 0; i + sizeof(word) - 1 <= size; i++)
-		if (data[i] == '$' && strncasecmp((const char *)data + i, word, sizeof(word) - 1) == 0)
+		if (data[i] == '$' &&
+		    strncasecmp((const char *)data + i, word, sizeof(word) - 1) == 0)
 			return true;
 	return false;
 }
@@ -35,8 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int ret = mns_zone_load_file(g_path, "vendor.example", &z, &err);
 	if (ret != MNS_OK) {
 		MNS_FUZZ_CHECK(z == NULL, "a zone and an error");
-		MNS_FUZZ_CHECK(err.code[0] != '\0' && err.message[0] != '\0', "error %d undescribed",
-		               ret);
+		MNS_FUZZ_CHECK(err.code[0] != '\0' && err.message[0] != '\0',
+		               "error %d undescribed", ret);
 		return 0;
 	}
 	MNS_FUZZ_CHECK(z != NULL && z->soa != NULL, "loaded without an SOA");

@@ -39,7 +39,8 @@ static int setup(void **state)
 		print_message("server init: %s\n", err);
 		return -1;
 	}
-	call_ok("{\"cmd\":\"tenant.add\",\"args\":{\"tenant\":\"acme\",\"domain\":\"example.com\"}}");
+	call_ok(
+	    "{\"cmd\":\"tenant.add\",\"args\":{\"tenant\":\"acme\",\"domain\":\"example.com\"}}");
 	call_ok("{\"cmd\":\"tenant.add\",\"args\":{\"tenant\":\"beta\",\"domain\":\"example.org\","
 	        "\"mode\":\"cname\"}}");
 	return 0;
@@ -108,11 +109,13 @@ static int del_stray_zone(mns_txn_t *t, mns_error_t *err)
 static void test_consistent_after_mutations(void **state)
 {
 	expect_consistent();
-	call_ok("{\"cmd\":\"tenant.update\",\"args\":{\"tenant\":\"acme\",\"domain\":\"example.net\"}}");
+	call_ok("{\"cmd\":\"tenant.update\",\"args\":{\"tenant\":\"acme\",\"domain\":\"example."
+	        "net\"}}");
 	expect_consistent();
 	call_ok("{\"cmd\":\"tenant.remove\",\"args\":{\"tenant\":\"beta\"}}");
 	expect_consistent();
-	call_ok("{\"cmd\":\"tenant.update\",\"args\":{\"tenant\":\"acme\",\"domain\":\"example.com\"}}");
+	call_ok("{\"cmd\":\"tenant.update\",\"args\":{\"tenant\":\"acme\",\"domain\":\"example."
+	        "com\"}}");
 	call_ok("{\"cmd\":\"tenant.add\",\"args\":{\"tenant\":\"beta\",\"domain\":\"example.org\","
 	        "\"mode\":\"cname\"}}");
 	expect_consistent();
@@ -149,7 +152,8 @@ static void test_zone_not_served(void **state)
 	assert_int_equal(mns_index_withdraw(g_s.index, apex), MNS_OK);
 	expect_problem("mgeu.example.com is not served");
 	/* An update publishes it again. */
-	call_ok("{\"cmd\":\"tenant.update\",\"args\":{\"tenant\":\"acme\",\"domain\":\"example.net\"}}");
+	call_ok("{\"cmd\":\"tenant.update\",\"args\":{\"tenant\":\"acme\",\"domain\":\"example."
+	        "net\"}}");
 	expect_consistent();
 }
 
