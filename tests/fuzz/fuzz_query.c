@@ -106,8 +106,23 @@ static size_t udp_limit(const uint8_t *q, size_t qlen)
 	return limit;
 }
 
+/* Octets of the query's question as libknot parses it (0: none). */
+static size_t question_size(const uint8_t *q, size_t qlen)
+{
+	uint8_t *copy = malloc(qlen);
+	memcpy(copy, q, qlen);
+	knot_pkt_t *p = knot_pkt_new(copy, qlen, NULL);
+	size_t n = 0;
+	if (p != NULL && knot_pkt_parse_question(p) == KNOT_EOK && p->qname_size > 0)
+		n = p->qname_size + 2 * sizeof(uint16_t);
+	knot_pkt_free(p);
+	free(copy);
+	return n;
+}
+
 /* One response: parses, is a response to this query, fits. */
-static void check_response(const uint8_t *q, const uint8_t *r, size_t rlen, size_t limit)
+static void check_response(const uint8_t *q, size_t qlen, const uint8_t *r, size_t rlen,
+                           size_t limit)
 {
 	MNS_FUZZ_CHECK(rlen >= KNOT_WIRE_HEADER_SIZE && rlen <= limit, "length %zu, limit %zu",
 	               rlen, limit);
@@ -122,6 +137,14 @@ static void check_response(const uint8_t *q, const uint8_t *r, size_t rlen, size
 	MNS_FUZZ_CHECK(ret == KNOT_EOK, "response does not parse: %s", knot_strerror(ret));
 	knot_pkt_free(p);
 	free(copy);
+	/* A question in the response is the query's, octet for octet. */
+	if (knot_wire_get_qdcount(r) == 1) {
+		size_t qsize = question_size(q, qlen);
+		MNS_FUZZ_CHECK(qsize > 0 && rlen >= KNOT_WIRE_HEADER_SIZE + qsize &&
+		                   memcmp(r + KNOT_WIRE_HEADER_SIZE, q + KNOT_WIRE_HEADER_SIZE,
+		                          qsize) == 0,
+		               "question not echoed");
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -138,7 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n = mns_dns_process(&g_s.dns, data, size, g_resp, sizeof(g_resp),
 		                    MNS_TRANSPORT_UDP);
 	if (n > 0)
-		check_response(data, g_resp, n, udp_limit(data, size));
+		check_response(data, size, g_resp, n, udp_limit(data, size));
 
 	/* TCP: the transfer path may answer with several framed messages. */
 	uint8_t *xo = NULL;
@@ -150,7 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			size_t mlen = (size_t)xo[off] << 8 | xo[off + 1];
 			MNS_FUZZ_CHECK(mlen > 0 && off + 2 + mlen <= xl, "frame of %zu at %zu/%zu",
 			               mlen, off, xl);
-			check_response(data, xo + off + 2, mlen, KNOT_WIRE_MAX_PKTSIZE);
+			check_response(data, size, xo + off + 2, mlen, KNOT_WIRE_MAX_PKTSIZE);
 			off += 2 + mlen;
 		}
 		free(xo);
@@ -158,7 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n = mns_dns_process(&g_s.dns, data, size, g_resp, sizeof(g_resp),
 		                    MNS_TRANSPORT_TCP);
 		if (n > 0)
-			check_response(data, g_resp, n, KNOT_WIRE_MAX_PKTSIZE);
+			check_response(data, size, g_resp, n, KNOT_WIRE_MAX_PKTSIZE);
 	}
 	return 0;
 }
