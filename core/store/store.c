@@ -181,6 +181,14 @@ int mns_store_tenant_del(mns_txn_t *t, const char *id, mns_error_t *err)
 	return rc == 0 ? MNS_OK : store_error(err, rc, "delete tenant");
 }
 
+/* LMDB's default order: octets, then length. */
+static int key_cmp(const MDB_val *k, const char *key, size_t len)
+{
+	size_t n = k->mv_size < len ? k->mv_size : len;
+	int c = memcmp(k->mv_data, key, n);
+	return c != 0 ? c : (k->mv_size > len) - (k->mv_size < len);
+}
+
 int mns_store_tenant_each(mns_txn_t *t, const char *after,
                           bool (*cb)(const char *id, json_t *doc, void *data), void *data)
 {
@@ -189,10 +197,14 @@ int mns_store_tenant_each(mns_txn_t *t, const char *after,
 	if (rc != 0)
 		return store_error(NULL, rc, "cursor");
 	MDB_val k, v;
-	if (after) {
-		k = sval(after);
+	if (after != NULL && after[0] != '\0') {
+		/* LMDB refuses empty keys and keys over its size limit
+		 * (MDB_BAD_VALSIZE): search with at most that many octets, then
+		 * step over every key that sorts at or before \a after. */
+		size_t alen = strlen(after), max = (size_t)mdb_env_get_maxkeysize(t->store->env);
+		k = (MDB_val){ .mv_size = alen < max ? alen : max, .mv_data = (void *)after };
 		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-		if (rc == 0 && k.mv_size == strlen(after) && memcmp(k.mv_data, after, k.mv_size) == 0)
+		while (rc == 0 && key_cmp(&k, after, alen) <= 0)
 			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	} else {
 		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);

@@ -157,6 +157,50 @@ static void test_zone_not_served(void **state)
 	expect_consistent();
 }
 
+/* tenant.list "after": "" once failed in LMDB (an empty key) and answered
+ * store_failed; so would an id longer than LMDB's largest key. */
+static json_t *list_after(const char *after)
+{
+	json_t *req = json_pack("{s:s, s:{s:s}}", "cmd", "tenant.list", "args", "after", after);
+	char *line = json_dumps(req, 0);
+	json_decref(req);
+	json_t *r = mns_control_handle_line(&g_s, line, strlen(line), NULL);
+	free(line);
+	assert_non_null(r);
+	if (!json_is_true(json_object_get(r, "ok"))) {
+		char *t = json_dumps(r, 0);
+		fail_msg("tenant.list after '%.20s...': %s", after, t);
+	}
+	return r;
+}
+
+static void test_list_after_any_string(void **state)
+{
+	json_t *r = list_after("");
+	json_t *items = json_object_get(json_object_get(r, "result"), "tenants");
+	assert_int_equal(json_array_size(items), 2); /* from the first */
+	json_decref(r);
+
+	char long_id[2048];
+	memset(long_id, 'b', sizeof(long_id) - 1);
+	long_id[sizeof(long_id) - 1] = '\0';
+	r = list_after(long_id); /* sorts after "acme", before "beta" */
+	items = json_object_get(json_object_get(r, "result"), "tenants");
+	assert_int_equal(json_array_size(items), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(items, 0), "tenant")),
+	                    "beta");
+	json_decref(r);
+
+	r = list_after("acme"); /* strictly after */
+	items = json_object_get(json_object_get(r, "result"), "tenants");
+	assert_int_equal(json_array_size(items), 1);
+	json_decref(r);
+	r = list_after("zzz");
+	items = json_object_get(json_object_get(r, "result"), "tenants");
+	assert_int_equal(json_array_size(items), 0);
+	json_decref(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -165,6 +209,7 @@ int main(void)
 	    cmocka_unit_test(test_domain_entry_of_another_tenant),
 	    cmocka_unit_test(test_stray_zone_entry),
 	    cmocka_unit_test(test_zone_not_served),
+	    cmocka_unit_test(test_list_after_any_string),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
