@@ -142,8 +142,17 @@ static MDB_val sval(const char *s)
 	return (MDB_val){ .mv_size = strlen(s), .mv_data = (void *)s };
 }
 
+/* No tenant has an id LMDB cannot store as a key (empty, or over its key
+ * size limit): looking one up is "not found", not a store error. */
+static bool storable_key(const mns_txn_t *t, const char *id)
+{
+	return id[0] != '\0' && strlen(id) <= (size_t)mdb_env_get_maxkeysize(t->store->env);
+}
+
 int mns_store_tenant_get(mns_txn_t *t, const char *id, json_t **doc)
 {
+	if (!storable_key(t, id))
+		return MNS_ENOENT;
 	MDB_val k = sval(id), v;
 	int rc = mdb_get(t->txn, t->store->tenants, &k, &v);
 	if (rc == MDB_NOTFOUND)
@@ -174,6 +183,8 @@ int mns_store_tenant_put(mns_txn_t *t, const char *id, const json_t *doc, mns_er
 
 int mns_store_tenant_del(mns_txn_t *t, const char *id, mns_error_t *err)
 {
+	if (!storable_key(t, id))
+		return MNS_ENOENT;
 	MDB_val k = sval(id);
 	int rc = mdb_del(t->txn, t->store->tenants, &k, NULL);
 	if (rc == MDB_NOTFOUND)

@@ -201,6 +201,25 @@ static void test_list_after_any_string(void **state)
 	json_decref(r);
 }
 
+/* Ids no tenant can have (empty, longer than LMDB's largest key) are simply
+ * not found: plugin commands looked them up and logged a store error. */
+static void test_get_unstorable_id(void **state)
+{
+	char long_id[600];
+	memset(long_id, 'a', sizeof(long_id) - 1);
+	long_id[sizeof(long_id) - 1] = '\0';
+	mns_txn_t *t;
+	mns_error_t err = {0};
+	json_t *doc = NULL;
+	assert_int_equal(mns_txn_begin(g_s.store, true, &t, &err), MNS_OK);
+	assert_int_equal(mns_store_tenant_get(t, "", &doc), MNS_ENOENT);
+	assert_int_equal(mns_store_tenant_get(t, long_id, &doc), MNS_ENOENT);
+	assert_int_equal(mns_store_tenant_del(t, "", &err), MNS_ENOENT);
+	assert_int_equal(mns_store_tenant_del(t, long_id, &err), MNS_ENOENT);
+	assert_null(doc);
+	mns_txn_abort(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +229,7 @@ int main(void)
 	    cmocka_unit_test(test_stray_zone_entry),
 	    cmocka_unit_test(test_zone_not_served),
 	    cmocka_unit_test(test_list_after_any_string),
+	    cmocka_unit_test(test_get_unstorable_id),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
