@@ -94,7 +94,7 @@ def main():
         "short_header": b"\x4d\x4e\x01\x00\x00\x01",
         "qdcount0": struct.pack("!HHHHHH", 0x4d4e, 0, 0, 0, 0, 0),
         "compression_loop": struct.pack("!HHHHHH", 0x4d4e, 0, 1, 0, 0, 0) + b"\xc0\x0c\x00\x01\x00\x01",
-        "tcp_pipelined": seeds["a_www"].to_wire() + b"\x00",
+        "trailing_octet": seeds["a_www"].to_wire() + b"\x00",
     }
     for name, data in raw.items():
         with open(os.path.join(OUT, name), "wb") as f:
