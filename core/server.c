@@ -141,7 +141,8 @@ static int static_zones_load(mns_server_t *s, const mns_conf_t *conf, char *errb
 		names[n++] = strdup(e->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_str);
+	if (n > 1) /* qsort(NULL, 0, ...) is undefined: an empty directory */
+		qsort(names, n, sizeof(*names), cmp_str);
 	int ret = MNS_OK;
 	mns_zone_t **zones = calloc(n ? n : 1, sizeof(*zones));
 	for (size_t i = 0; i < n && ret == MNS_OK; i++) {

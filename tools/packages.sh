@@ -4,9 +4,12 @@
 MNS_BUILD_PACKAGES="cmake make gcc pkg-config libknot-dev libuv1-dev libjansson-dev libssl-dev
  liblmdb-dev liburcu-dev libidn2-dev libc-ares-dev libsystemd-dev scdoc libmicrohttpd-dev"
 MNS_RUN_PACKAGES="bind9-dnsutils"
+# clang + libclang-rt-14-dev (libFuzzer, ASan and UBSan runtimes for clang 14):
+# the fuzz pass of tools/check.
 MNS_TEST_PACKAGES="libcmocka-dev knot-dnsutils bind9-dnsutils curl python3 python3-dnspython
  python3-dkim python3-spf
- valgrind knot unbound bind9 nsd systemd libcap2-bin"
+ valgrind knot unbound bind9 nsd systemd libcap2-bin
+ clang libclang-rt-14-dev"
 
 # scdoc builds the manual pages (doc/man/*.scd); libmicrohttpd serves /metrics.
 

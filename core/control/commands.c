@@ -108,10 +108,47 @@ static int cmd_commands(mns_server_t *s, const json_t *args, json_t **result, mn
 	return *result ? MNS_OK : MNS_ENOMEM;
 }
 
+/* Length of the valid UTF-8 sequence at \a p (RFC 3629: no overlongs, no
+ * surrogates), 0 if there is none. */
+static size_t utf8_seq(const unsigned char *p)
+{
+	unsigned char c = p[0];
+	size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
+	         : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f) ||
+	    (c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f))
+		return 0;
+	return n;
+}
+
 static json_t *error_reply(json_t *id, const char *code, const char *message)
 {
+	json_t *r = json_pack("{s:O, s:b, s:{s:s, s:s}}", "id", id ? id : json_null(), "ok", 0,
+	                      "error", "code", code, "message", message);
+	if (r != NULL || message == NULL)
+		return r;
+	/* jansson takes only UTF-8, and a message may quote the request (a
+	 * parser's "near '...'", a value cut inside a character): every octet
+	 * that starts no valid sequence becomes '?', so there is always a reply. */
+	char clean[1024];
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)message; *p && o + 5 < sizeof(clean);) {
+		size_t n = utf8_seq(p);
+		if (n == 0) {
+			clean[o++] = '?';
+			p++;
+			continue;
+		}
+		memcpy(clean + o, p, n);
+		o += n;
+		p += n;
+	}
+	clean[o] = '\0';
 	return json_pack("{s:O, s:b, s:{s:s, s:s}}", "id", id ? id : json_null(), "ok", 0, "error",
-	                 "code", code, "message", message);
+	                 "code", code, "message", clean);
 }
 
 /* The response to a request with \a id: the result (stolen) or the error. */

@@ -4,23 +4,43 @@
  *  section around lookup and answer), no malloc (libknot allocates from the
  *  context's arena, reset at the start of each message).
  *
- *  Choices not spelled out by the RFCs, or where servers differ:
+ *  Choices not spelled out by the RFCs, or where servers differ (the table in
+ *  tests/unit/dns/test_malformed.c pins each one down):
  *  - QR=1 or fewer than 12 octets: dropped (no answer at all).
  *  - Opcode other than QUERY (NOTIFY and UPDATE included): NOTIMP, checked
- *    before the parse result, with whatever question could be parsed.
- *  - Parse failure (malformed, counts beyond the data, trailing octets, two
- *    OPTs) or QDCOUNT != 1: FORMERR.
- *  - EDNS version other than 0: BADVERS (RFC 6891 6.1.3).
+ *    before the parse result, with whatever question could be parsed. We are
+ *    never a secondary, so an incoming NOTIFY has nothing to act on (Knot
+ *    says NOTAUTH, from its ACL); UPDATE is not implemented (RFC 2136 2.2).
+ *  - Parse failure (truncated, compression loops or forward pointers, labels
+ *    over 63 or names over 255 octets, counts beyond the data, trailing
+ *    octets, two OPTs or an OPT outside the additional section or with an
+ *    owner other than the root, RFC 6891 6.1.1-6.1.2) or QDCOUNT != 1:
+ *    FORMERR, with the question when it parsed, and our OPT when the first
+ *    OPT was a valid one (RFC 6891 asks only for FORMERR; the OPT tells the
+ *    client we speak EDNS; Knot leaves it out) but none for a non-root OPT.
+ *  - QDCOUNT 0 with only a COOKIE option (RFC 7873 5.4): we implement no
+ *    server cookies, so the option is ignored (RFC 7873 5.2) and the query is
+ *    one without a question: FORMERR, with our OPT (it parsed), as Knot.
+ *  - EDNS version other than 0: BADVERS with an OPT of version 0 (RFC 6891
+ *    6.1.3). EDNS payload below 512 counts as 512 (RFC 6891 6.2.5).
  *  - A TSIG-signed query: NOTAUTH with an unsigned TSIG carrying BADKEY
  *    (RFC 8945 5.2.2), since no keys are configured yet.
+ *  - Header bits: RD and CD are copied (RFC 1035 4.1.1, RFC 4035 3.1.6); TC,
+ *    AD and Z in a query are ignored and clear in the response (we never
+ *    validate, so AD stays 0, RFC 6840 5.7).
  *  - Meta QTYPEs (RFC 6895 3.1): OPT and TSIG are pseudo-RRs that live only
  *    in the additional section, so a question asking for them is malformed:
  *    FORMERR (as BIND does). TKEY, MAILA and MAILB are real query types we do
- *    not implement: NOTIMP. AXFR and IXFR: REFUSED until zone transfer exists.
- *    ANY: a minimal answer (RFC 8482).
- *  - QCLASS CH: TXT for id.server./hostname.bind. and version.bind./
- *    version.server. only, everything else (other names, other types, a NULL
- *    setting) REFUSED. QCLASS other than IN and CH: REFUSED.
+ *    not implement: NOTIMP (Knot answers NODATA; NOTIMP tells a TKEY client
+ *    plainly that no key negotiation happens here). AXFR over UDP: FORMERR
+ *    (RFC 5936 4.2 defines none; the transfer layer answers the same). AXFR
+ *    over TCP and IXFR: REFUSED when the transfer layer declined them.
+ *    ANY: a minimal answer (RFC 8482). Unknown types: NODATA or an answer.
+ *  - QCLASS IN, and ANY (RFC 1035 3.2.5: every class; all our data is IN,
+ *    as Knot answers it): from the zones. CH: TXT for id.server./hostname.bind.
+ *    and version.bind./version.server. only, everything else (other names,
+ *    other types, a NULL setting) REFUSED. NONE (meaningful only inside
+ *    UPDATE, RFC 2136) and every other class: REFUSED, as Knot and NSD.
  *  - DS at a delegation point is answered from the parent side: the DS
  *    RRset when the zone holds one, otherwise NODATA with the SOA. DS at the
  *    apex of one of our zones is answered from the parent zone when we serve
@@ -55,6 +75,7 @@ typedef struct qctx {
 	const knot_dname_t *qname; /**< Lowercase (libknot's copy). */
 	uint16_t qtype;
 	size_t limit; /**< Largest response for this transport and client. */
+	bool tcp;
 	bool edns;    /**< The query had an OPT: so does the response. */
 	knot_rrset_t opt;
 	uint16_t opt_size;
@@ -357,6 +378,7 @@ static int answer_query(qctx_t *c)
 	case RRTYPE_MAILB:
 		return KNOT_RCODE_NOTIMPL;
 	case KNOT_RRTYPE_AXFR:
+		return c->tcp ? KNOT_RCODE_REFUSED : KNOT_RCODE_FORMERR;
 	case KNOT_RRTYPE_IXFR:
 		return KNOT_RCODE_REFUSED;
 	default:
@@ -366,7 +388,7 @@ static int answer_query(qctx_t *c)
 		c->zone = MNS_STATS_ZONE_CHAOS;
 		return answer_chaos(c);
 	}
-	if (qclass != KNOT_CLASS_IN)
+	if (qclass != KNOT_CLASS_IN && qclass != KNOT_CLASS_ANY)
 		return KNOT_RCODE_REFUSED;
 
 	const mns_zone_t *z = mns_index_lookup(idx, c->qname);
@@ -478,15 +500,23 @@ static size_t process(qresult_t *res, mns_dns_ctx_t *ctx, const uint8_t *query, 
 	c.r = knot_pkt_new(resp, (uint16_t)rmax, &c.mm);
 	if (c.q == NULL || c.r == NULL)
 		return header_only(query, resp, resp_max, KNOT_RCODE_SERVFAIL);
+	c.tcp = transport == MNS_TRANSPORT_TCP;
 	int parsed = knot_pkt_parse(c.q, 0);
 	res->qtype = c.q->qname_size > 0 ? knot_pkt_qtype(c.q) : 0;
+	/* libknot accepts any owner; RFC 6891 6.1.2 says the root. Such an OPT
+	 * is not one: FORMERR, and none back. */
+	bool opt_ok = c.q->opt_rr != NULL && c.q->opt_rr->owner != NULL &&
+	              c.q->opt_rr->owner[0] == '\0';
+	if (c.q->opt_rr != NULL && !opt_ok && parsed == KNOT_EOK)
+		parsed = KNOT_EMALF;
 
-	/* EDNS: echo an OPT when the query had one. */
+	/* EDNS: echo an OPT when the query had a valid one (even when a later
+	 * part of the message, such as a second OPT, did not parse). */
 	const mns_dns_conf_t *conf = ctx->conf;
 	uint16_t server_max = conf != NULL ? conf->udp_max_payload : 1232;
 	if (server_max < UDP_MIN_PAYLOAD)
 		server_max = UDP_MIN_PAYLOAD;
-	c.edns = c.q->opt_rr != NULL;
+	c.edns = opt_ok;
 	if (c.edns) {
 		if (knot_edns_init(&c.opt, server_max, 0, KNOT_EDNS_VERSION, &c.mm) != KNOT_EOK)
 			return header_only(query, resp, resp_max, KNOT_RCODE_SERVFAIL);

@@ -179,8 +179,17 @@ static MDB_val sval(const char *s)
 	return (MDB_val){ .mv_size = strlen(s), .mv_data = (void *)s };
 }
 
+/* No tenant has an id LMDB cannot store as a key (empty, or over its key
+ * size limit): looking one up is "not found", not a store error. */
+static bool storable_key(const mns_txn_t *t, const char *id)
+{
+	return id[0] != '\0' && strlen(id) <= (size_t)mdb_env_get_maxkeysize(t->store->env);
+}
+
 int mns_store_tenant_get(mns_txn_t *t, const char *id, json_t **doc)
 {
+	if (!storable_key(t, id))
+		return MNS_ENOENT;
 	MDB_val k = sval(id), v;
 	int rc = mdb_get(t->txn, t->store->tenants, &k, &v);
 	if (rc == MDB_NOTFOUND)
@@ -211,11 +220,21 @@ int mns_store_tenant_put(mns_txn_t *t, const char *id, const json_t *doc, mns_er
 
 int mns_store_tenant_del(mns_txn_t *t, const char *id, mns_error_t *err)
 {
+	if (!storable_key(t, id))
+		return MNS_ENOENT;
 	MDB_val k = sval(id);
 	int rc = mdb_del(t->txn, t->store->tenants, &k, NULL);
 	if (rc == MDB_NOTFOUND)
 		return MNS_ENOENT;
 	return rc == 0 ? MNS_OK : store_error_in(t->store, err, rc, "delete tenant");
+}
+
+/* LMDB's default order: octets, then length. */
+static int key_cmp(const MDB_val *k, const char *key, size_t len)
+{
+	size_t n = k->mv_size < len ? k->mv_size : len;
+	int c = memcmp(k->mv_data, key, n);
+	return c != 0 ? c : (k->mv_size > len) - (k->mv_size < len);
 }
 
 int mns_store_tenant_each(mns_txn_t *t, const char *after,
@@ -226,10 +245,14 @@ int mns_store_tenant_each(mns_txn_t *t, const char *after,
 	if (rc != 0)
 		return store_error(NULL, rc, "cursor");
 	MDB_val k, v;
-	if (after) {
-		k = sval(after);
+	if (after != NULL && after[0] != '\0') {
+		/* LMDB refuses empty keys and keys over its size limit
+		 * (MDB_BAD_VALSIZE): search with at most that many octets, then
+		 * step over every key that sorts at or before \a after. */
+		size_t alen = strlen(after), max = (size_t)mdb_env_get_maxkeysize(t->store->env);
+		k = (MDB_val){ .mv_size = alen < max ? alen : max, .mv_data = (void *)after };
 		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-		if (rc == 0 && k.mv_size == strlen(after) && memcmp(k.mv_data, after, k.mv_size) == 0)
+		while (rc == 0 && key_cmp(&k, after, alen) <= 0)
 			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	} else {
 		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
@@ -321,6 +344,14 @@ int mns_store_index_del(mns_txn_t *t, mns_store_index_t idx, const void *key, si
 	if (rc == MDB_NOTFOUND)
 		return MNS_OK;
 	return rc == 0 ? MNS_OK : store_error_in(t->store, err, rc, "delete index");
+}
+
+size_t mns_store_index_count(mns_txn_t *t, mns_store_index_t idx)
+{
+	MDB_stat st;
+	if (mdb_stat(t->txn, index_dbi(t, idx), &st) != 0)
+		return 0;
+	return st.ms_entries;
 }
 
 int mns_store_meta_get_u32(mns_txn_t *t, const char *key, uint32_t *val)

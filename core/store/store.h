@@ -60,6 +60,8 @@ int mns_store_index_put(mns_txn_t *t, mns_store_index_t idx, const void *key, si
                         const char *id, mns_error_t *err);
 int mns_store_index_del(mns_txn_t *t, mns_store_index_t idx, const void *key, size_t klen,
                         mns_error_t *err);
+/** \brief Number of entries in \a idx (for consistency checks). */
+size_t mns_store_index_count(mns_txn_t *t, mns_store_index_t idx);
 
 /** \brief The next zone serial: max(last + 1, \a now), remembered in the
  *  store so serials never go backwards, across restarts and removals. */

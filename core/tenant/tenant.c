@@ -1058,3 +1058,84 @@ MNS_API int mns_plugin_tenant_foreach(mns_plugin_t *p,
 	mns_txn_abort(txn);
 	return ret;
 }
+
+/* --- Consistency check ----------------------------------------------------- */
+
+typedef struct check_state {
+	mns_server_t *s;
+	mns_txn_t *txn;
+	mns_error_t *err;
+	size_t ns_tenants;
+	int ret;
+} check_state_t;
+
+static bool check_one(const char *id, json_t *doc, void *data)
+{
+	check_state_t *st = data;
+	tenant_names_t n;
+	char owner[64];
+	mns_error_t nerr = {0};
+	if (names_from_doc(st->s, doc, &n, &nerr) != MNS_OK) {
+		st->ret = mns_error_set(st->err, "inconsistent", "tenant %s: %s", id, nerr.message);
+		return false;
+	}
+	if (strcmp(n.id, id) != 0) {
+		st->ret = mns_error_set(st->err, "inconsistent", "tenant %s is stored as %s", n.id, id);
+		return false;
+	}
+	if (mns_store_index_get(st->txn, MNS_IDX_DOMAIN, n.domain, strlen(n.domain), owner) !=
+	        MNS_OK ||
+	    strcmp(owner, id) != 0) {
+		st->ret = mns_error_set(st->err, "inconsistent",
+		                        "tenant %s: domain %s is not indexed to it", id, n.domain);
+		return false;
+	}
+	if (n.mode == MNS_MODE_NS) {
+		uint8_t key[KNOT_DNAME_MAXLEN];
+		size_t klen = zone_key(n.apex, key);
+		if (klen == 0 || mns_store_index_get(st->txn, MNS_IDX_ZONE, key, klen, owner) != MNS_OK ||
+		    strcmp(owner, id) != 0) {
+			st->ret = mns_error_set(st->err, "inconsistent",
+			                        "tenant %s: zone %s is not indexed to it", id, n.apex);
+			return false;
+		}
+		st->ns_tenants++;
+	}
+	knot_dname_storage_t base;
+	if (knot_dname_from_str(base, n.base, sizeof(base)) == NULL) {
+		st->ret = mns_error_set(st->err, "inconsistent", "tenant %s: bad name %s", id, n.base);
+		return false;
+	}
+	knot_dname_to_lower(base);
+	mns_rcu_read_lock();
+	bool published = mns_index_get(st->s->index, base) != NULL;
+	mns_rcu_read_unlock();
+	if (!published) {
+		st->ret = mns_error_set(st->err, "inconsistent", "tenant %s: %s is not served", id,
+		                        n.base);
+		return false;
+	}
+	return true;
+}
+
+int mns_tenant_check_store(mns_server_t *s, mns_error_t *err)
+{
+	mns_txn_t *txn;
+	int ret = mns_txn_begin(s->store, false, &txn, err);
+	if (ret != MNS_OK)
+		return ret;
+	check_state_t st = {.s = s, .txn = txn, .err = err, .ret = MNS_OK};
+	ret = mns_store_tenant_each(txn, NULL, check_one, &st);
+	if (ret == MNS_OK)
+		ret = st.ret;
+	/* Each tenant's entries exist and name it; equal counts leave no stray ones. */
+	size_t tenants = mns_store_tenant_count(txn);
+	size_t domains = mns_store_index_count(txn, MNS_IDX_DOMAIN);
+	size_t zones = mns_store_index_count(txn, MNS_IDX_ZONE);
+	if (ret == MNS_OK && (domains != tenants || zones != st.ns_tenants))
+		ret = mns_error_set(err, "inconsistent",
+		                    "%zu tenants (%zu in ns mode) but %zu domain and %zu zone index entries",
+		                    tenants, st.ns_tenants, domains, zones);
+	mns_txn_abort(txn);
+	return ret == MNS_OK ? MNS_OK : MNS_ERROR;
+}

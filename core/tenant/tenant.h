@@ -28,4 +28,10 @@ size_t mns_tenant_publish_all(mns_server_t *s);
  *  differs from the stored one, raises every zone's serial (a stored floor). */
 int mns_tenant_config_changed(mns_server_t *s, uint32_t fingerprint);
 
+/** \brief Checks that the store and the index agree: every tenant document
+ *  has its domain (and, in ns mode, zone) index entry naming it and its zone
+ *  published, and no index entry is left over. For tests and fuzzing.
+ *  \return MNS_OK, or MNS_ERROR with the first problem in \a err. */
+int mns_tenant_check_store(mns_server_t *s, mns_error_t *err);
+
 #endif

@@ -3,6 +3,7 @@
  *  SPDX-License-Identifier: GPL-3.0-or-later */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "xfr/xfr_internal.h"
 
@@ -205,6 +206,14 @@ int mns_xfr_write_error(const knot_pkt_t *q, uint16_t rcode, uint16_t tsig_error
 		    knot_tsig_add(r->wire, &r->size, r->max_size, tsig_error, q->tsig_rr) !=
 		        KNOT_EOK)
 			ret = MNS_ERROR;
+		/* libknot 3.2 leaves the 6 octets of a BADTIME's Other Data in the
+		 * RDATA but writes Other Len 0: a record nobody can parse. Fill in
+		 * what RFC 8945 5.2.3 asks for there: our current time. */
+		if (ret == MNS_OK && tsig_error == KNOT_RCODE_BADTIME && r->size >= 8 &&
+		    knot_wire_read_u16(r->wire + r->size - 8) == 0) {
+			knot_wire_write_u16(r->wire + r->size - 8, 6);
+			knot_wire_write_u48(r->wire + r->size - 6, (uint64_t)time(NULL));
+		}
 		if (ret == MNS_OK)
 			ret = mns_xfr_out_append(out, r->wire, r->size);
 	}

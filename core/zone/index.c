@@ -7,6 +7,15 @@
 
 #include "zone/index.h"
 
+/* cds_lfht_for_each_entry() takes container_of(NULL) when the walk ends,
+ * pointer arithmetic on NULL that clang's UBSan reports: convert only the
+ * nodes that exist. */
+#define HT_FOR_EACH(ht, it, pos, type, member)                                              \
+	for (cds_lfht_first(ht, it);                                                         \
+	     cds_lfht_iter_get_node(it) != NULL &&                                           \
+	     ((pos) = caa_container_of(cds_lfht_iter_get_node(it), type, member), 1);        \
+	     cds_lfht_next(ht, it))
+
 /* An empty non-terminal created by SUBTREE zones below it, counted. */
 typedef struct ent {
 	struct cds_lfht_node node;
@@ -138,14 +147,14 @@ void mns_index_free(mns_index_t *idx)
 	/* Unlink every zone, then let a grace period pass before freeing them:
 	 * a reader that is still in a read section keeps a valid zone. */
 	urcu_memb_read_lock();
-	cds_lfht_for_each_entry(idx->ht, &it, z, ht_node)
+	HT_FOR_EACH(idx->ht, &it, z, mns_zone_t, ht_node)
 	{
 		if (cds_lfht_del(idx->ht, &z->ht_node) == 0)
 			urcu_memb_call_rcu(&z->rcu, zone_free_rcu);
 	}
 	rcu_assign_pointer(idx->hosted, NULL);
 	ent_t *e;
-	cds_lfht_for_each_entry(idx->ents, &it, e, node)
+	HT_FOR_EACH(idx->ents, &it, e, ent_t, node)
 	{
 		if (cds_lfht_del(idx->ents, &e->node) == 0)
 			urcu_memb_call_rcu(&e->rcu, ent_free_rcu);
@@ -265,6 +274,6 @@ void mns_index_foreach(const mns_index_t *idx, void (*cb)(const mns_zone_t *z, v
 	struct cds_lfht_iter it;
 	mns_zone_t *z;
 	urcu_memb_read_lock();
-	cds_lfht_for_each_entry(idx->ht, &it, z, ht_node) cb(z, data);
+	HT_FOR_EACH(idx->ht, &it, z, mns_zone_t, ht_node) cb(z, data);
 	urcu_memb_read_unlock();
 }
