@@ -823,3 +823,18 @@ class MailnsTestCase(unittest.TestCase):
 
 def main():
     unittest.main(verbosity=2)
+
+
+def rss_kib(pid):
+    """Resident memory of process \a pid in KiB (VmRSS)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for %d" % pid)
+
+
+def percentile(values, p):
+    """The p-quantile (0..1) of \a values, nearest rank."""
+    v = sorted(values)
+    return v[min(len(v) - 1, int(len(v) * p))]

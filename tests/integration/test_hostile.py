@@ -46,19 +46,6 @@ def raise_own_nofile():
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for %d" % pid)
-
-
-def percentile(values, p):
-    v = sorted(values)
-    return v[min(len(v) - 1, int(len(v) * p))]
-
-
 class GoodClients:
     """A UDP client and a TCP client (a new connection per query, as
     resolvers do) that query in a loop in their own threads and record every
@@ -108,10 +95,11 @@ class GoodClients:
         test.assertEqual(self.failures, [], "well-behaved clients failed")
         for kind, lat in self.lat.items():
             test.assertGreaterEqual(len(lat), minimum, "%s client made too few queries" % kind)
-            p99 = percentile(lat, 0.99)
+            p99 = harness.percentile(lat, 0.99)
             test.assertLess(p99, P99_BOUND, "%s p99 latency %.3f s over %d queries"
                             % (kind, p99, len(lat)))
-        return {k: (len(v), percentile(v, 0.5), percentile(v, 0.99)) for k, v in self.lat.items()}
+        return {k: (len(v), harness.percentile(v, 0.5), harness.percentile(v, 0.99))
+                for k, v in self.lat.items()}
 
 
 class Hostile:
@@ -247,7 +235,7 @@ class HostileTcpTest(harness.MailnsTestCase):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
         s.connect(("127.0.0.1", d.port))
         s.setblocking(False)
-        rss0 = rss_kib(d.pid)
+        rss0 = harness.rss_kib(d.pid)
         peak = rss0
         sent_q = 0
         pending = b""
@@ -272,7 +260,7 @@ class HostileTcpTest(harness.MailnsTestCase):
                     if blocked_since is None:
                         blocked_since = time.monotonic()
                     time.sleep(0.01)
-                peak = max(peak, rss_kib(d.pid))
+                peak = max(peak, harness.rss_kib(d.pid))
         stats = good.check(self)
         # The daemon stopped reading: the client has been blocked for a while.
         self.assertIsNotNone(blocked_since, "the daemon kept reading a client that never reads")

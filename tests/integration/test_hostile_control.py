@@ -29,19 +29,6 @@ MIB = 1024 * 1024
 P99_BOUND = 1.0    # seconds: generous, the box is shared and loaded
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for %d" % pid)
-
-
-def percentile(values, p):
-    v = sorted(values)
-    return v[min(len(v) - 1, int(len(v) * p))]
-
-
 class Others(threading.Thread):
     """Another control client (status) and a DNS client, timed, in a loop."""
 
@@ -79,9 +66,9 @@ class Others(threading.Thread):
         self.join(timeout=30)
         test.assertEqual(self.failures, [])
         test.assertGreaterEqual(len(self.lat), minimum)
-        p99 = percentile(self.lat, 0.99)
+        p99 = harness.percentile(self.lat, 0.99)
         test.assertLess(p99, P99_BOUND, "status + DNS p99 %.3f s" % p99)
-        return len(self.lat), percentile(self.lat, 0.5), p99
+        return len(self.lat), harness.percentile(self.lat, 0.5), p99
 
 
 class HostileControlTest(harness.MailnsTestCase):
@@ -113,7 +100,7 @@ class HostileControlTest(harness.MailnsTestCase):
         reply_size = len(json.dumps(one))
         warm.close()
         n = 1000  # about 20 MB of replies
-        rss0 = rss_kib(self.d.pid)
+        rss0 = harness.rss_kib(self.d.pid)
         peak = rss0
         others = Others(self.d)
         others.start()
@@ -129,7 +116,7 @@ class HostileControlTest(harness.MailnsTestCase):
                     sent += c.sock.send(data[sent:])
                 except BlockingIOError:
                     pass
-            peak = max(peak, rss_kib(self.d.pid))
+            peak = max(peak, harness.rss_kib(self.d.pid))
             time.sleep(0.02)
         self.assertEqual(sent, len(data), "the kernel should hold all %d requests" % n)
         stats = others.check(self)
