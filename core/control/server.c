@@ -21,6 +21,7 @@
 
 #include "control/control.h"
 #include "log/log.h"
+#include "util/secmem.h"
 
 /* Replies a client has not read yet, beyond which it is disconnected. */
 #define MNS_CONTROL_MAX_PENDING (16u * 1024 * 1024)
@@ -123,7 +124,7 @@ static void write_done(uv_write_t *req, int status)
 {
 	ctl_write_t *w = (ctl_write_t *)req;
 	ctl_client_t *c = req->handle->data; /* Still valid: close callbacks run later. */
-	free(w->data);
+	mns_wipe_free(w->data); /* A reply may carry private keys (dkim.export). */
 	free(w);
 	if (status < 0 && status != UV_ECANCELED) {
 		client_close(c); /* Gone: do not handle what it sent before. */
@@ -138,29 +139,33 @@ static void send_json(ctl_client_t *c, json_t *reply)
 	json_decref(reply);
 	if (text == NULL)
 		return;
+	/* Replies may carry private keys (dkim.export): every copy is wiped when
+	 * freed, so no realloc() that could leave one behind. */
 	size_t n = strlen(text);
-	char *line = realloc(text, n + 2);
-	if (line == NULL) {
-		free(text);
-		return;
+	char *line = malloc(n + 2);
+	if (line != NULL) {
+		memcpy(line, text, n);
+		line[n] = '\n';
+		line[n + 1] = '\0';
 	}
-	line[n] = '\n';
-	line[n + 1] = '\0';
+	mns_wipe_free(text);
+	if (line == NULL)
+		return;
 	if (c->pipe.write_queue_size > MNS_CONTROL_MAX_PENDING) {
 		mns_log(MNS_LOG_WARNING, "control, client does not read its replies, disconnected");
-		free(line);
+		mns_wipe_free(line);
 		client_close(c);
 		return;
 	}
 	ctl_write_t *w = malloc(sizeof(*w));
 	if (w == NULL) {
-		free(line);
+		mns_wipe_free(line);
 		return;
 	}
 	w->data = line;
 	uv_buf_t b = uv_buf_init(line, (unsigned)(n + 1));
 	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, write_done) != 0) {
-		free(line);
+		mns_wipe_free(line);
 		free(w);
 		client_close(c);
 	}

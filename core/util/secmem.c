@@ -17,7 +17,7 @@ static void *json_alloc(size_t n)
 	return malloc(n);
 }
 
-static void json_wipe_free(void *p)
+void mns_wipe_free(void *p)
 {
 	if (p == NULL)
 		return;
@@ -27,7 +27,7 @@ static void json_wipe_free(void *p)
 
 void mns_json_secure_init(void)
 {
-	json_set_alloc_funcs(json_alloc, json_wipe_free);
+	json_set_alloc_funcs(json_alloc, mns_wipe_free);
 }
 
 /* --- The secure heap -------------------------------------------------------- */

@@ -26,6 +26,9 @@ void mns_secret_done(void);
 void *mns_secret_alloc(size_t n);
 /** \brief Wipes \a n octets at \a p (the size asked for) and frees it. */
 void mns_secret_free(void *p, size_t n);
+/** \brief Wipes the whole malloc() block \a p and frees it: for ordinary
+ *  buffers that may have held a secret (a control reply carrying keys). */
+void mns_wipe_free(void *p);
 /** \brief Whether \a p lies in the secure heap. */
 bool mns_secret_is_secure(const void *p);
 
