@@ -45,6 +45,27 @@ static void prefix_error(load_ctx_t *lc, uint64_t line)
 		prefix_message(lc->err, prefix);
 }
 
+/* The scanner takes RFC 3597 "\# LEN HEX" RDATA for any type, known ones
+ * too, without checking it against the type: "TYPE1 \# 3 010203" is an A
+ * record of three octets. Such a record would be served and transferred as
+ * it is; a record libknot cannot print is refused here instead. */
+static bool rdata_well_formed(const zs_scanner_t *s)
+{
+	const knot_rdata_descriptor_t *d = knot_get_rdata_descriptor(s->r_type);
+	if (d == NULL || d->type_name == NULL)
+		return true; /* Unknown type: opaque RDATA is all there is. */
+	knot_rrset_t rr;
+	knot_rrset_init(&rr, (knot_dname_t *)s->r_owner, s->r_type, KNOT_CLASS_IN, s->r_ttl);
+	if (knot_rrset_add_rdata(&rr, s->r_data, s->r_data_length, NULL) != KNOT_EOK)
+		return false;
+	size_t cap = 1024;
+	char *buf = malloc(cap);
+	int len = buf != NULL ? knot_rrset_txt_dump(&rr, &buf, &cap, &KNOT_DUMP_STYLE_DEFAULT) : -1;
+	free(buf);
+	knot_rdataset_clear(&rr.rrs, NULL);
+	return len >= 0;
+}
+
 static void on_record(zs_scanner_t *s)
 {
 	load_ctx_t *lc = s->process.data;
@@ -53,6 +74,15 @@ static void on_record(zs_scanner_t *s)
 	if (s->r_class != KNOT_CLASS_IN) {
 		lc->ret = mns_error_set(lc->err, "zone_file", "%s:%" PRIu64 ": class %u is not IN",
 		                        lc->path, s->line_counter, s->r_class);
+		s->state = ZS_STATE_STOP;
+		return;
+	}
+	if (!rdata_well_formed(s)) {
+		char type[32] = "";
+		(void)knot_rrtype_to_string(s->r_type, type, sizeof(type));
+		lc->ret = mns_error_set(lc->err, "zone_file",
+		                        "%s:%" PRIu64 ": RDATA is not a valid %s record", lc->path,
+		                        s->line_counter, type);
 		s->state = ZS_STATE_STOP;
 		return;
 	}

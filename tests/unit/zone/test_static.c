@@ -105,6 +105,37 @@ static void test_syntax_error_line(void **state)
 	assert_non_null(strstr(err.message, "invalid IPv4 address"));
 }
 
+static void test_generic_rdata_checked(void **state)
+{
+	/* RFC 3597 syntax for a known type must still be that type's RDATA
+	 * (a fuzzer found "TYPE1 \\# 3 010203" loaded, served and unprintable). */
+	mns_error_t err = {0};
+	mns_zone_t *z = NULL;
+	const char *path = write_temp("$TTL 300\n"
+	                              "@ SOA ns1 hm 1 2 3 4 5\n"
+	                              "ok TYPE1 \\# 4 c0000201\n"
+	                              "bad TYPE1 \\# 3 010203\n");
+	char expect[128];
+	snprintf(expect, sizeof(expect), "%s:4: ", path);
+	assert_int_not_equal(mns_zone_load_file(path, "example.org", &z, &err), MNS_OK);
+	unlink(path);
+	assert_null(z);
+	assert_string_equal(err.code, "zone_file");
+	if (strncmp(err.message, expect, strlen(expect)) != 0)
+		fail_msg("unexpected message: %s", err.message);
+	assert_non_null(strstr(err.message, "not a valid A record"));
+
+	/* Unknown types stay opaque; a well-formed generic A loads. */
+	path = write_temp("$TTL 300\n"
+	                  "@ SOA ns1 hm 1 2 3 4 5\n"
+	                  "ok TYPE1 \\# 4 c0000201\n"
+	                  "x TYPE65280 \\# 3 010203\n");
+	assert_int_equal(mns_zone_load_file(path, "example.org", &z, &err), MNS_OK);
+	unlink(path);
+	assert_non_null(z);
+	mns_zone_free(z);
+}
+
 static void test_out_of_zone(void **state)
 {
 	mns_error_t err = {0};
@@ -163,6 +194,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_load_ok),
 	    cmocka_unit_test(test_syntax_error_line),
+	    cmocka_unit_test(test_generic_rdata_checked),
 	    cmocka_unit_test(test_out_of_zone),
 	    cmocka_unit_test(test_missing_soa_and_file),
 	    cmocka_unit_test(test_clash_cname_in_file),
