@@ -116,6 +116,9 @@ static inline void mns_counter_inc(mns_counter_t *c)
 mns_stats_block_t *mns_stats_block_register(void);
 /** \brief Sums every registered block into \a out (any thread, lock-free). */
 void mns_stats_sum(mns_stats_sum_t *out);
+/** \brief Queries answered and messages dropped so far by the owner of \a b
+ *  (any thread, relaxed loads; 0 for NULL). */
+uint64_t mns_stats_block_messages(const mns_stats_block_t *b);
 /** \brief Unregisters and frees every block (at exit, after the writers stopped). */
 void mns_stats_reset(void);
 
