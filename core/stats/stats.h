@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 /** Most counter blocks (worker threads plus the main loop). */
-#define MNS_STATS_MAX_BLOCKS 64
+#define MNS_STATS_MAX_BLOCKS (256 + 2) /* workers at most 256, the main loop, spare */
 
 /** Transports. */
 enum { MNS_STATS_UDP, MNS_STATS_TCP, MNS_STATS_N_TRANSPORT };
