@@ -109,9 +109,10 @@ static void worker_apply(worker_t *w, net_settings_t *set)
 		mns_rrl_free(w->rrl);
 		w->rrl = NULL;
 		if (set->rrl.rate > 0 && (w->rrl = mns_rrl_new(&set->rrl)) == NULL)
-			mns_log(MNS_LOG_ERR,
-			        "net, out of memory for the rate limiting table of worker %u, RRL off",
-			        w->id);
+			mns_log(
+			    MNS_LOG_ERR,
+			    "net, out of memory for the rate limiting table of worker %u, RRL off",
+			    w->id);
 	}
 	settings_free(old);
 	/* New deadlines apply to the connections already open. */
@@ -326,7 +327,8 @@ static int worker_init(mns_net_t *net, worker_t *w, unsigned id)
 	/* Each worker writes its own counter block, registered before it runs. */
 	w->dns.stats = mns_stats_block_register();
 	if (w->dns.stats == NULL)
-		mns_log(MNS_LOG_WARNING, "net, no counter block left for worker %u: not counted", id);
+		mns_log(MNS_LOG_WARNING, "net, no counter block left for worker %u: not counted",
+		        id);
 	net_settings_t *set = settings_build(s, net->n_workers);
 	if (set == NULL)
 		return MNS_ENOMEM;
@@ -367,7 +369,8 @@ static void worker_deinit(worker_t *w)
 		for (size_t i = 0; i < w->n_listen; i++)
 			close(w->udp[i].fd); /* uv_poll leaves it open. */
 		if (uv_loop_close(&w->loop) != 0)
-			mns_log(MNS_LOG_WARNING, "net, worker %u loop closed with handles open", w->id);
+			mns_log(MNS_LOG_WARNING, "net, worker %u loop closed with handles open",
+			        w->id);
 		uv_mutex_destroy(&w->mtx);
 	}
 	for (handoff_t *h = w->replies, *next; h; h = next) {

@@ -51,8 +51,8 @@ typedef struct tcp_client {
 	bool handed_off;    /* A message of ours is with the main loop. */
 	int open_handles;
 	bool closing;
-	struct tcp_client *next, *prev; /* LRU order: most recently active first;
-	                                   after close, the orphans list. */
+	struct tcp_client *next, *prev;   /* LRU order: most recently active first;
+	                                     after close, the orphans list. */
 	struct sockaddr_storage peer;     /* For the transfer ACL. */
 	uint8_t buf[2 + MNS_TCP_MAX_MSG]; /* Last: only the fields above are zeroed. */
 } tcp_client_t;

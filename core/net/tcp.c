@@ -162,8 +162,7 @@ static bool clients_make_room(worker_t *w, uint64_t now)
 		client_close(w->oldest);
 		w->evicted++;
 	}
-	if ((w->evicted || w->refused) &&
-	    (w->evict_log_ms == 0 || now >= w->evict_log_ms + 1000)) {
+	if ((w->evicted || w->refused) && (w->evict_log_ms == 0 || now >= w->evict_log_ms + 1000)) {
 		mns_log(
 		    MNS_LOG_NOTICE,
 		    "net, tcp-max-clients %zu reached: closed %llu longest-idle, refused %llu new "
@@ -290,8 +289,8 @@ static bool tcp_answer(tcp_client_t *c, const uint8_t *msg, size_t mlen)
 		c->handed_off = true;
 		return false;
 	}
-	size_t n = mns_dns_process(&w->dns, msg, mlen, w->tx + 2, sizeof(w->tx) - 2,
-	                           MNS_TRANSPORT_TCP);
+	size_t n =
+	    mns_dns_process(&w->dns, msg, mlen, w->tx + 2, sizeof(w->tx) - 2, MNS_TRANSPORT_TCP);
 	if (n == 0)
 		return true;
 	w->tx[0] = (uint8_t)(n >> 8);

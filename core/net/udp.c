@@ -51,7 +51,7 @@ static void send_all(int fd, struct mmsghdr *m, unsigned n)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
 				return; /* Full: the rest is dropped. */
-			off++;      /* This destination failed (unreachable, …). */
+			off++;          /* This destination failed (unreachable, …). */
 			continue;
 		}
 		off += (unsigned)sent;
