@@ -301,8 +301,8 @@ int mns_server_init(mns_server_t *s, uv_loop_t *loop, char *errbuf, size_t errle
 		return MNS_ENOMEM;
 	s->dns.index = s->index;
 	s->dns.conf = &s->dns_conf;
-	/* The main loop answers queries: it owns one counter block (each worker
-	 * thread will register its own). */
+	/* The main loop answers what the workers hand it (transfers, signed
+	 * queries): it owns one counter block, each worker registers its own. */
 	if (s->dns.stats == NULL)
 		s->dns.stats = mns_stats_block_register();
 	dns_conf_apply(s);
@@ -352,8 +352,10 @@ static void keep_bound_settings(mns_conf_t *next, const mns_conf_t *cur)
 	                 memcmp(&next->metrics_listen, &cur->metrics_listen, sizeof(mns_listen_t)) != 0;
 	next->metrics_listen = cur->metrics_listen;
 	next->metrics_enabled = cur->metrics_enabled;
-	if (listen_changed || strcmp(next->control, cur->control) || strcmp(next->data_dir, cur->data_dir))
-		mns_log(MNS_LOG_WARNING, "reload, listen, metrics-listen, control and data take effect at restart");
+	if (listen_changed || strcmp(next->control, cur->control) || strcmp(next->data_dir, cur->data_dir) ||
+	    next->workers != cur->workers)
+		mns_log(MNS_LOG_WARNING, "reload, listen, metrics-listen, control, data and workers take effect at restart");
+	next->workers = cur->workers;
 	free(next->listen);
 	next->listen = malloc(cur->n_listen * sizeof(mns_listen_t) + 1);
 	memcpy(next->listen, cur->listen, cur->n_listen * sizeof(mns_listen_t));

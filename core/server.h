@@ -26,7 +26,8 @@ typedef struct mns_server {
 	mns_plugin_t **plugins; /**< In config order: the build order. */
 	size_t n_plugins;
 	mns_dns_conf_t dns_conf;
-	mns_dns_ctx_t dns; /**< Answering context of the main loop. */
+	mns_dns_ctx_t dns; /**< Answering context of the main loop (messages the
+	                        workers hand over); each worker has its own. */
 	struct mns_net *net;
 	struct mns_control *control;
 	json_t *vendor; /**< Vendor identity for plugins (mns_plugin_vendor). */

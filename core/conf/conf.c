@@ -21,6 +21,7 @@ const mns_conf_item_t mns_conf_server_schema[] = {
 	{ "plugins", MNS_CONF_LIST, "dkim spf mx dmarc verify", 0, 0, "plugins to load, in build order" },
 	{ "identity", MNS_CONF_STR, "mailns", 0, 0, "CHAOS TXT id.server answer (empty: refuse)" },
 	{ "version", MNS_CONF_STR, "mailns " MNS_VERSION, 0, 0, "CHAOS TXT version.bind answer (empty: refuse)" },
+	{ "workers", MNS_CONF_INT, "0", 0, 256, "threads answering DNS, each with its own UDP and TCP sockets (0: one per online CPU; restart to change)" },
 	{ "udp-payload", MNS_CONF_INT, "1232", 512, 4096, "largest EDNS UDP answer in octets" },
 	{ "tcp-idle-timeout", MNS_CONF_INT, "10", 1, 3600, "seconds before an idle TCP connection is closed" },
 	{ "tcp-max-clients", MNS_CONF_INT, "1000", 1, 1000000, "simultaneous TCP connections; at the limit a new one closes the longest-idle" },
@@ -476,6 +477,7 @@ static int take_server(mns_conf_t *c, const json_t *s, const mns_conf_overrides_
 	c->udp_payload = (uint16_t)jint(s, "udp-payload");
 	c->tcp_idle_timeout = jint(s, "tcp-idle-timeout");
 	c->tcp_max_clients = jint(s, "tcp-max-clients");
+	c->workers = jint(s, "workers");
 	const char *lvl = ov && ov->log_level ? ov->log_level : json_string_value(json_object_get(s, "log-level"));
 	c->log_level = parse_level(lvl);
 	if (c->log_level < 0)

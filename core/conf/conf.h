@@ -54,6 +54,7 @@ typedef struct mns_conf {
 	uint16_t udp_payload;
 	uint32_t tcp_idle_timeout; /**< Seconds. */
 	uint32_t tcp_max_clients;
+	uint32_t workers; /**< Query threads; 0 = one per online CPU. */
 	int log_level;
 	mns_listen_t metrics_listen; /**< Prometheus endpoint (loopback only). */
 	bool metrics_enabled; /**< metrics-listen is set. */

@@ -6,6 +6,7 @@
 #include "log/log.h"
 #include "plugin/plugin_internal.h"
 #include "plugin/registry.h"
+#include "net/net.h"
 #include "stats/report.h"
 #include "stats/stats.h"
 #include "tenant/tenant.h"
@@ -30,12 +31,18 @@ static int cmd_status(mns_server_t *s, const json_t *args, json_t **result, mns_
 		snprintf(buf, sizeof(buf), "%s@%u", l->addr, l->port);
 		json_array_append_new(listen, json_string(buf));
 	}
-	*result = json_pack("{s:s, s:I, s:I, s:I, s:o, s:o, s:s, s:I, s:s}", "version", MNS_VERSION,
+	/* Messages each query thread handled: how the kernel spreads clients. */
+	json_t *wq = json_array();
+	for (unsigned i = 0; i < mns_net_workers(s); i++)
+		json_array_append_new(wq, json_integer((json_int_t)mns_stats_block_messages(
+		                              mns_net_worker_stats(s, i))));
+	*result = json_pack("{s:s, s:I, s:I, s:I, s:o, s:o, s:s, s:I, s:s, s:I, s:o}", "version", MNS_VERSION,
 	                    "uptime", (json_int_t)(time(NULL) - s->started), "tenants", (json_int_t)tenants,
 	                    "zones", (json_int_t)mns_index_count(s->index), "plugins", plugins,
 	                    "listen", listen, "hosted_zone", s->conf->hosted_zone, "mutations",
 	                    (json_int_t)s->mutations, "config",
-	                    s->conf->path ? s->conf->path : "(embedded defaults)");
+	                    s->conf->path ? s->conf->path : "(embedded defaults)", "workers",
+	                    (json_int_t)mns_net_workers(s), "worker-messages", wq);
 	return *result ? MNS_OK : MNS_ENOMEM;
 }
 

@@ -55,6 +55,17 @@ void mns_stats_sum(mns_stats_sum_t *out)
 	}
 }
 
+uint64_t mns_stats_block_messages(const mns_stats_block_t *b)
+{
+	if (b == NULL)
+		return 0;
+	uint64_t n = atomic_load_explicit(&b->dropped, memory_order_relaxed);
+	const mns_counter_t *q = &b->queries[0][0][0];
+	for (size_t i = 0; i < sizeof(b->queries) / sizeof(mns_counter_t); i++)
+		n += atomic_load_explicit(&q[i], memory_order_relaxed);
+	return n;
+}
+
 static int qtype_bucket(uint16_t qtype)
 {
 	switch (qtype) {

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 /** Most counter blocks (worker threads plus the main loop). */
-#define MNS_STATS_MAX_BLOCKS 64
+#define MNS_STATS_MAX_BLOCKS (256 + 2) /* workers at most 256, the main loop, spare */
 
 /** Transports. */
 enum { MNS_STATS_UDP, MNS_STATS_TCP, MNS_STATS_N_TRANSPORT };
@@ -116,6 +116,9 @@ static inline void mns_counter_inc(mns_counter_t *c)
 mns_stats_block_t *mns_stats_block_register(void);
 /** \brief Sums every registered block into \a out (any thread, lock-free). */
 void mns_stats_sum(mns_stats_sum_t *out);
+/** \brief Queries answered and messages dropped so far by the owner of \a b
+ *  (any thread, relaxed loads; 0 for NULL). */
+uint64_t mns_stats_block_messages(const mns_stats_block_t *b);
 /** \brief Unregisters and frees every block (at exit, after the writers stopped). */
 void mns_stats_reset(void);
 

@@ -684,13 +684,26 @@ static bool maybe_ours(const mns_xfr_t *x, const uint8_t *q, size_t qlen)
 	return false;
 }
 
+/* The header checks of parse(), then maybe_ours(): no parse, no lock. */
+static bool wants(const mns_xfr_t *x, const uint8_t *q, size_t qlen)
+{
+	return qlen >= KNOT_WIRE_HEADER_SIZE && qlen <= KNOT_WIRE_MAX_PKTSIZE &&
+	       !knot_wire_get_qr(q) && knot_wire_get_opcode(q) == KNOT_OPCODE_QUERY &&
+	       knot_wire_get_qdcount(q) == 1 && maybe_ours(x, q, qlen);
+}
+
+bool mns_xfr_wants(const mns_server_t *s, const uint8_t *q, size_t qlen)
+{
+	/* s->xfr and x->conf are set before the query threads start and stay
+	 * until they stopped (reload does not change [xfr]). */
+	return s->xfr != NULL && wants(s->xfr, q, qlen);
+}
+
 /* Parses a copy of \a q into the arena. \return NULL when it is not a
  * well-formed single-question QUERY (the answering path handles those). */
 static knot_pkt_t *parse(mns_xfr_t *x, const uint8_t *q, size_t qlen)
 {
-	if (qlen < KNOT_WIRE_HEADER_SIZE || qlen > KNOT_WIRE_MAX_PKTSIZE || knot_wire_get_qr(q) ||
-	    knot_wire_get_opcode(q) != KNOT_OPCODE_QUERY || knot_wire_get_qdcount(q) != 1 ||
-	    !maybe_ours(x, q, qlen))
+	if (!wants(x, q, qlen))
 		return NULL;
 	knot_mm_t mm;
 	mns_arena_reset(&x->arena);

@@ -1,9 +1,10 @@
 /*  Replication to stock secondaries: SOA/AXFR/IXFR out, TSIG, an address and
  *  key ACL, NOTIFY out and a catalog zone (RFC 5936, 1995, 8945, 1996, 9432).
  *
- *  Everything runs on the main loop, which also answers DNS: the net layer
- *  offers each received message to mns_xfr_udp()/mns_xfr_tcp() first, and
- *  only messages they decline go to mns_dns_process().
+ *  Everything runs on the main loop. The query threads (core/net) ask
+ *  mns_xfr_wants() about each message, lock-free; only those it claims are
+ *  handed to the main loop, which offers them to mns_xfr_udp()/mns_xfr_tcp()
+ *  and answers the ones they decline with mns_dns_process().
  *  SPDX-License-Identifier: GPL-3.0-or-later */
 #ifndef MNS_XFR_H
 #define MNS_XFR_H
@@ -26,6 +27,10 @@ void mns_xfr_stop(mns_server_t *s);
 /** \brief Detaches from the index and frees the state (after mns_xfr_stop). */
 void mns_xfr_deinit(mns_server_t *s);
 
+/** \brief Whether \a q may be a transfer request, a query for the catalog
+ *  or TSIG-signed: then it must go to mns_xfr_udp()/mns_xfr_tcp() on the
+ *  main loop. Any thread: reads only settings fixed at start, no lock. */
+bool mns_xfr_wants(const mns_server_t *s, const uint8_t *q, size_t qlen);
 /** \brief Offers a UDP message. \return true when it was handled here; then
  *  \a *out is the response length (0: send nothing) written to \a resp. */
 bool mns_xfr_udp(mns_server_t *s, const struct sockaddr *from, const uint8_t *q, size_t qlen,

@@ -11,6 +11,9 @@ Environment (set by tests/integration/CMakeLists.txt):
   MNS_SOURCE_DIR  top of the source tree
   MNS_VALGRIND    when set (non-empty, not "0"), every daemon runs under valgrind
   MNS_KEEP_TMP    when set, temporary directories are kept for inspection
+  MNS_WORKERS     when set, daemons get `workers = N` (unless their config
+                  sets workers, or has sections after [server]): the suite
+                  with N query threads
 
 Only processes this harness started are ever signalled, by pid.
 """
@@ -406,6 +409,23 @@ def _die_with_parent():
         pass
 
 
+def with_workers(text):
+    """text with `workers = $MNS_WORKERS` added at its end, in [server], when
+    that leaves every existing line where it was (error messages name lines):
+    when there is no [server] section, or it is the last one."""
+    n = os.environ.get("MNS_WORKERS")
+    if not n or re.search(r"^\s*workers\s*=", text, re.M):
+        return text
+    sections = re.findall(r"^\s*\[([^\]]*)\]", text, re.M)
+    if text and not text.endswith("\n"):
+        text += "\n"
+    if "server" not in sections:
+        return text + "[server]\nworkers = %s\n" % n
+    if sections[-1] == "server":
+        return text + "workers = %s\n" % n
+    return text
+
+
 class Daemon:
     """One mailnsd process in its own directory, on its own port."""
 
@@ -425,6 +445,8 @@ class Daemon:
         self.pid = None
         self._ctl = None
         self.runs = 0
+        if conf is None and os.environ.get("MNS_WORKERS"):
+            conf = ""
         if conf is not None:
             self.write_conf(conf)
         if zones is not None:
@@ -435,6 +457,7 @@ class Daemon:
 
     # --- files ---
     def write_conf(self, text):
+        text = with_workers(text)
         if self.conf_path is None:
             self.conf_path = os.path.join(self.workdir, "mailnsd.conf")
         tmp = self.conf_path + ".tmp"
