@@ -15,6 +15,7 @@
  *  its listeners) and stops the pool: the running generation aborts through
  *  OpenSSL's progress callback, queued ones are cancelled.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -136,6 +137,99 @@ out:
 		ERR_clear_error(); /* The error queue is per thread: leave it clean. */
 	EVP_PKEY_free(pkey);       /* Cleanses the private key material. */
 	EVP_PKEY_CTX_free(ctx);
+	return ret;
+}
+
+/* Encrypted PEM keys are refused: the daemon has no passphrase to give. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf, (void)size, (void)rwflag, (void)u;
+	return -1;
+}
+
+static bool contains(const char *s, size_t len, const char *what)
+{
+	return memmem(s, len, what, strlen(what)) != NULL;
+}
+
+int mns_dkim_key_import(const char *pem, size_t len, mns_dkim_key_t *out, char *why, size_t wlen)
+{
+	EVP_PKEY *pkey = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	BIO *bio = NULL;
+	int ret = MNS_EINVAL;
+
+	memset(out, 0, sizeof(*out));
+	/* Only fixed texts and numbers go into why: never a part of the input. */
+	if (pem == NULL || len == 0 || len > MNS_DKIM_IMPORT_MAX ||
+	    !contains(pem, len, "-----BEGIN ")) {
+		snprintf(why, wlen, "not a PEM private key: expected \"-----BEGIN PRIVATE KEY-----\" "
+		                    "(PKCS#8) or \"-----BEGIN RSA PRIVATE KEY-----\" (PKCS#1), at "
+		                    "most %d characters", MNS_DKIM_IMPORT_MAX);
+		goto out;
+	}
+	if (contains(pem, len, "ENCRYPTED")) {
+		snprintf(why, wlen, "encrypted private keys are not accepted: decrypt it first "
+		                    "(openssl pkey -in key.pem -out plain.pem)");
+		goto out;
+	}
+	if (!contains(pem, len, "PRIVATE KEY-----")) {
+		snprintf(why, wlen, "not a private key: expected \"-----BEGIN PRIVATE KEY-----\" "
+		                    "(PKCS#8) or \"-----BEGIN RSA PRIVATE KEY-----\" (PKCS#1)");
+		goto out;
+	}
+	/* A read-only BIO over the caller's text: no copy of the key is made. */
+	bio = BIO_new_mem_buf(pem, (int)len);
+	if (bio == NULL) {
+		ret = MNS_ENOMEM;
+		snprintf(why, wlen, "out of memory");
+		goto out;
+	}
+	pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	if (pkey == NULL) {
+		snprintf(why, wlen, "the PEM private key cannot be decoded (damaged base64 or "
+		                    "ASN.1, or not a PKCS#8/PKCS#1 key)");
+		goto out;
+	}
+	bool ed25519 = EVP_PKEY_is_a(pkey, "ED25519");
+	if (!ed25519 && !EVP_PKEY_is_a(pkey, "RSA")) {
+		const char *type = EVP_PKEY_get0_type_name(pkey);
+		snprintf(why, wlen, "only RSA and Ed25519 keys can be used for DKIM, not %s",
+		         type != NULL ? type : "this key type");
+		goto out;
+	}
+	int bits = ed25519 ? 256 : EVP_PKEY_get_bits(pkey);
+	if (!ed25519 && (bits < MNS_DKIM_RSA_MIN || bits > MNS_DKIM_RSA_MAX)) {
+		snprintf(why, wlen, "an RSA key of %d bits cannot be used: DKIM keys must have "
+		                    "%d to %d bits (RFC 8301 asks for at least 2048)",
+		         bits, MNS_DKIM_RSA_MIN, MNS_DKIM_RSA_MAX);
+		goto out;
+	}
+	/* The public part must match the private one (a damaged key would
+	 * publish a p= that no signature verifies against). Cheap: no
+	 * primality tests. */
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+	if (ctx == NULL || EVP_PKEY_pairwise_check(ctx) != 1) {
+		snprintf(why, wlen, "the private key is inconsistent (its public and private "
+		                    "parts do not match)");
+		goto out;
+	}
+	out->ed25519 = ed25519;
+	out->bits = bits;
+	out->pub = public_b64(pkey, ed25519);
+	out->priv = private_pem(pkey, &out->priv_len); /* Re-encoded as PKCS#8. */
+	if (out->pub == NULL || out->priv == NULL) {
+		mns_dkim_key_wipe(out);
+		ret = MNS_ENOMEM;
+		snprintf(why, wlen, "out of memory");
+		goto out;
+	}
+	ret = MNS_OK;
+out:
+	ERR_clear_error();
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(pkey);
+	BIO_free(bio);
 	return ret;
 }
 
