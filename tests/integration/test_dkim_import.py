@@ -43,6 +43,42 @@ def public_b64(pem):
     return base64.b64encode(der).decode()
 
 
+def der_len(n):
+    return bytes([n]) if n < 128 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + \
+        n.to_bytes((n.bit_length() + 7) // 8, "big")
+
+
+def der_ints(der):
+    """The INTEGERs of a PKCS#1 RSAPrivateKey SEQUENCE."""
+    pos = 1
+    ln = der[pos]
+    pos += 1 + (ln & 0x7f if ln & 0x80 else 0)
+    out = []
+    while pos < len(der):
+        assert der[pos] == 0x02
+        ln = der[pos + 1]
+        pos += 2
+        if ln & 0x80:
+            k = ln & 0x7f
+            ln = int.from_bytes(der[pos:pos + k], "big")
+            pos += k
+        out.append(int.from_bytes(der[pos:pos + ln], "big"))
+        pos += ln
+    return out
+
+
+def pkcs1_pem(ints):
+    body = b""
+    for v in ints:
+        raw = v.to_bytes(v.bit_length() // 8 + 1, "big")
+        body += b"\x02" + der_len(len(raw)) + raw
+    der = b"\x30" + der_len(len(body)) + body
+    b64 = base64.b64encode(der).decode()
+    return ("-----BEGIN RSA PRIVATE KEY-----\n" +
+            "\n".join(b64[i:i + 64] for i in range(0, len(b64), 64)) +
+            "\n-----END RSA PRIVATE KEY-----\n")
+
+
 def dkim_tags(txt):
     return dict((k.strip(), v.strip()) for k, v in
                 (t.split("=", 1) for t in txt.split(";") if "=" in t))
@@ -62,7 +98,12 @@ class DkimImportTest(harness.MailnsTestCase):
                          "-pkeyopt", "ec_paramgen_curve:P-256").decode()
         cls.encrypted = openssl("pkey", "-aes128", "-passout", "pass:secret",
                                 data=cls.rsa1024_pkcs1.encode()).decode()
-        cls.secrets = [cls.rsa2048, cls.rsa1024_pkcs1, cls.rsa512, cls.ed25519, cls.ec,
+        # A well-formed PKCS#1 key whose CRT exponent dP is wrong.
+        ints = der_ints(openssl("rsa", "-traditional", "-outform", "DER",
+                                data=cls.rsa1024_pkcs1.encode()))
+        ints[6] += 2
+        cls.inconsistent = pkcs1_pem(ints)
+        cls.secrets = [cls.inconsistent, cls.rsa2048, cls.rsa1024_pkcs1, cls.rsa512, cls.ed25519, cls.ec,
                        cls.encrypted]
         cls.d = cls.class_daemon(conf=CONF)
 
@@ -165,6 +206,7 @@ class DkimImportTest(harness.MailnsTestCase):
             ("short", self.rsa512, "dkim.import.pem", "512 bits"),
             ("ec", self.ec, "dkim.import.pem", "only RSA and Ed25519"),
             ("encrypted", self.encrypted, "dkim.import.pem", "encrypted"),
+            ("inconsistent", self.inconsistent, "dkim.import.pem", "inconsistent"),
             ("public", openssl("pkey", "-pubout", data=self.rsa2048.encode()).decode(),
              "dkim.import.pem", "not a private key"),
         ]
