@@ -14,8 +14,9 @@
  *
  *  Keys are generated here (OpenSSL 3) when a tenant is added, from a pool
  *  of pre-generated RSA keys when it has one (keys.c), or imported from the
- *  caller's PEM ("dkim": {"import": {"pem": …}}, never stored as sent). Selectors come in
- *  pairs that alternate on rotation: s1/s2 for RSA and e1/e2 for Ed25519.
+ *  caller's PEM ("dkim": {"import": {"pem": …}}, stored re-encoded, never
+ *  echoed). Selectors come in pairs that alternate on rotation: s1/s2 for
+ *  RSA and e1/e2 for Ed25519.
  *  Rotation (rotation.c) is driven by one main-loop timer that fires when the
  *  earliest step of any tenant is due; each step goes through
  *  mns_plugin_tenant_set_section(), so it is durable and the zone is rebuilt
@@ -530,7 +531,8 @@ static json_t *selector_first(mns_plugin_t *p, const mns_tenant_ctx_t *t, size_t
                               mns_error_t *err)
 {
 	json_t *sel = key_new(p, pair, (int64_t)t->now, true, err);
-	if (sel == NULL || (sel = selector_activate(t, sel, mns_dkim_pairs[pair].first, err)) == NULL)
+	if (sel == NULL ||
+	    (sel = selector_activate(t, sel, mns_dkim_pairs[pair].first, err)) == NULL)
 		return NULL;
 	mns_plugin_log(p, MNS_LOG_INFO, "tenant %s: new %s key, selector %s", t->id,
 	               mns_dkim_pairs[pair].label, mns_dkim_pairs[pair].first);
@@ -549,9 +551,10 @@ static json_t *selector_import(mns_plugin_t *p, const mns_tenant_ctx_t *t, const
 	mns_dkim_key_t k;
 
 	if (!json_is_object(imp))
-		return mns_error_set_key(err, "dkim.import", "invalid_dkim",
-		                         "dkim.import must be an object such as {\"pem\": "
-		                         "\"-----BEGIN PRIVATE KEY-----...\", \"selector\": \"s1\"}"),
+		return mns_error_set_key(
+		           err, "dkim.import", "invalid_dkim",
+		           "dkim.import must be an object such as {\"pem\": "
+		           "\"-----BEGIN PRIVATE KEY-----...\", \"selector\": \"s1\"}"),
 		       NULL;
 	if (mns_json_check_keys(imp, "dkim.import", allowed, err) != MNS_OK)
 		return NULL;
@@ -587,19 +590,20 @@ static json_t *selector_import(mns_plugin_t *p, const mns_tenant_ctx_t *t, const
 		                         pp->label, pp->first, pp->second),
 		       NULL;
 	}
-	json_t *sel = mns_dkim_key_json(&k, (int64_t)t->now);
+	bool weak = !k.ed25519 && k.bits < 2048;
+	json_t *sel = mns_dkim_key_json(&k, (int64_t)t->now); /* Wipes k. */
 	if (sel == NULL) {
 		mns_error_set(err, "out_of_memory", "dkim: out of memory");
 		return NULL;
 	}
 	if ((sel = selector_activate(t, sel, name, err)) == NULL)
 		return NULL;
-	if (k.bits < 2048 && !k.ed25519)
+	if (weak)
 		mns_plugin_log(p, MNS_LOG_WARNING,
 		               "tenant %s: imported RSA key is shorter than 2048 bits (RFC 8301)",
 		               t->id);
-	mns_plugin_log(p, MNS_LOG_INFO, "tenant %s: imported %s key, selector %s", t->id,
-	               pp->label, name);
+	mns_plugin_log(p, MNS_LOG_INFO, "tenant %s: imported %s key, selector %s", t->id, pp->label,
+	               name);
 	*pairp = pair;
 	return sel;
 }

@@ -166,7 +166,8 @@ static bool rsa_consistent(const EVP_PKEY *pkey)
 	BN_CTX *ctx = BN_CTX_secure_new();
 	bool ok = false;
 
-	if (t == NULL || u == NULL || ctx == NULL || !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) ||
+	if (t == NULL || u == NULL || ctx == NULL ||
+	    !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) ||
 	    !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e))
 		goto out;
 	if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_FACTOR1, &p) ||
@@ -180,11 +181,11 @@ static bool rsa_consistent(const EVP_PKEY *pkey)
 	if (BN_is_zero(p) || BN_is_zero(q) || !BN_mul(t, p, q, ctx) || BN_cmp(t, n) != 0 ||
 	    !BN_mod_mul(t, q, qi, p, ctx) || !BN_is_one(t))
 		goto out;
-	if (!BN_copy(u, p) || !BN_sub_word(u, 1) || BN_is_zero(u) || !BN_mod_mul(t, e, dp, u, ctx) ||
-	    !BN_is_one(t))
+	if (!BN_copy(u, p) || !BN_sub_word(u, 1) || BN_is_zero(u) ||
+	    !BN_mod_mul(t, e, dp, u, ctx) || !BN_is_one(t))
 		goto out;
-	if (!BN_copy(u, q) || !BN_sub_word(u, 1) || BN_is_zero(u) || !BN_mod_mul(t, e, dq, u, ctx) ||
-	    !BN_is_one(t))
+	if (!BN_copy(u, q) || !BN_sub_word(u, 1) || BN_is_zero(u) ||
+	    !BN_mod_mul(t, e, dq, u, ctx) || !BN_is_one(t))
 		goto out;
 	ok = true;
 out:
@@ -212,19 +213,23 @@ int mns_dkim_key_import(const char *pem, size_t len, mns_dkim_key_t *out, char *
 	/* Only fixed texts and numbers go into why: never a part of the input. */
 	if (pem == NULL || len == 0 || len > MNS_DKIM_IMPORT_MAX ||
 	    !contains(pem, len, "-----BEGIN ")) {
-		snprintf(why, wlen, "not a PEM private key: expected \"-----BEGIN PRIVATE KEY-----\" "
-		                    "(PKCS#8) or \"-----BEGIN RSA PRIVATE KEY-----\" (PKCS#1), at "
-		                    "most %d characters", MNS_DKIM_IMPORT_MAX);
+		snprintf(why, wlen,
+		         "not a PEM private key: expected \"-----BEGIN PRIVATE KEY-----\" "
+		         "(PKCS#8) or \"-----BEGIN RSA PRIVATE KEY-----\" (PKCS#1), at "
+		         "most %d characters",
+		         MNS_DKIM_IMPORT_MAX);
 		goto out;
 	}
 	if (contains(pem, len, "ENCRYPTED")) {
-		snprintf(why, wlen, "encrypted private keys are not accepted: decrypt it first "
-		                    "(openssl pkey -in key.pem -out plain.pem)");
+		snprintf(why, wlen,
+		         "encrypted private keys are not accepted: decrypt it first "
+		         "(openssl pkey -in key.pem -out plain.pem)");
 		goto out;
 	}
 	if (!contains(pem, len, "PRIVATE KEY-----")) {
-		snprintf(why, wlen, "not a private key: expected \"-----BEGIN PRIVATE KEY-----\" "
-		                    "(PKCS#8) or \"-----BEGIN RSA PRIVATE KEY-----\" (PKCS#1)");
+		snprintf(why, wlen,
+		         "not a private key: expected \"-----BEGIN PRIVATE KEY-----\" "
+		         "(PKCS#8) or \"-----BEGIN RSA PRIVATE KEY-----\" (PKCS#1)");
 		goto out;
 	}
 	/* A read-only BIO over the caller's text: no copy of the key is made. */
@@ -236,8 +241,9 @@ int mns_dkim_key_import(const char *pem, size_t len, mns_dkim_key_t *out, char *
 	}
 	pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
 	if (pkey == NULL) {
-		snprintf(why, wlen, "the PEM private key cannot be decoded (damaged base64 or "
-		                    "ASN.1, or not a PKCS#8/PKCS#1 key)");
+		snprintf(why, wlen,
+		         "the PEM private key cannot be decoded (damaged base64 or "
+		         "ASN.1, or not a PKCS#8/PKCS#1 key)");
 		goto out;
 	}
 	bool ed25519 = EVP_PKEY_is_a(pkey, "ED25519");
@@ -249,8 +255,9 @@ int mns_dkim_key_import(const char *pem, size_t len, mns_dkim_key_t *out, char *
 	}
 	int bits = ed25519 ? 256 : EVP_PKEY_get_bits(pkey);
 	if (!ed25519 && (bits < MNS_DKIM_RSA_MIN || bits > MNS_DKIM_RSA_MAX)) {
-		snprintf(why, wlen, "an RSA key of %d bits cannot be used: DKIM keys must have "
-		                    "%d to %d bits (RFC 8301 asks for at least 2048)",
+		snprintf(why, wlen,
+		         "an RSA key of %d bits cannot be used: DKIM keys must have "
+		         "%d to %d bits (RFC 8301 asks for at least 2048)",
 		         bits, MNS_DKIM_RSA_MIN, MNS_DKIM_RSA_MAX);
 		goto out;
 	}
@@ -264,8 +271,9 @@ int mns_dkim_key_import(const char *pem, size_t len, mns_dkim_key_t *out, char *
 		consistent = rsa_consistent(pkey);
 	}
 	if (!consistent) {
-		snprintf(why, wlen, "the private key is inconsistent (its public and private "
-		                    "parts do not match)");
+		snprintf(why, wlen,
+		         "the private key is inconsistent (its public and private "
+		         "parts do not match)");
 		goto out;
 	}
 	out->ed25519 = ed25519;

@@ -144,6 +144,8 @@ class DkimImportTest(harness.MailnsTestCase):
     def test_rsa_pkcs8_served_and_verifies(self):
         reply = self.add("byok", "byok.example", {"pem": self.rsa2048, "selector": "s1"})
         self.assertIs(reply.get("ok"), True, reply)
+        self.assertNotIn("tenant byok: imported RSA key is shorter", self.d.stderr_text(),
+                         "a 2048-bit key is not weak")
         zone = "mgeu.byok.example"
         tags = dkim_tags(self.txt("s1._domainkey." + zone))
         self.assertEqual(tags.get("k"), "rsa")
@@ -181,7 +183,8 @@ class DkimImportTest(harness.MailnsTestCase):
         self.assertEqual(tags.get("p"), public_b64(self.rsa1024_pkcs1))
         resp = self.d.query("s1._domainkey." + zone, "TXT")
         self.assertEqual(resp.rcode(), dns.rcode.NXDOMAIN, "only s2 holds a key")
-        self.assertIn("shorter than 2048", self.d.stderr_text())
+        self.assertIn("tenant pkcs1: imported RSA key is shorter than 2048",
+                      self.d.stderr_text())
         self.assertNoSecret(repr(reply))
 
     def test_ed25519(self):

@@ -1505,10 +1505,11 @@ static char *pem_of(EVP_PKEY *pkey, bool traditional)
 	BIO *bio = BIO_new(BIO_s_mem());
 	assert_non_null(bio);
 	if (traditional)
-		assert_int_equal(PEM_write_bio_PrivateKey_traditional(bio, pkey, NULL, NULL, 0, NULL,
-		                                                      NULL), 1);
+		assert_int_equal(
+		    PEM_write_bio_PrivateKey_traditional(bio, pkey, NULL, NULL, 0, NULL, NULL), 1);
 	else
-		assert_int_equal(PEM_write_bio_PKCS8PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL), 1);
+		assert_int_equal(
+		    PEM_write_bio_PKCS8PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL), 1);
 	char *data = NULL;
 	long len = BIO_get_mem_data(bio, &data);
 	char *out = strndup(data, (size_t)len);
@@ -1558,8 +1559,10 @@ static void test_key_import(void **state)
 	EVP_PKEY *rsa = pkey_of(gen.priv);
 	for (int trad = 0; trad < 2; trad++) {
 		char *pem = pem_of(rsa, trad);
-		assert_true(strstr(pem, trad ? "BEGIN RSA PRIVATE KEY" : "BEGIN PRIVATE KEY") != NULL);
-		assert_int_equal(mns_dkim_key_import(pem, strlen(pem), &k, why, sizeof(why)), MNS_OK);
+		assert_true(strstr(pem, trad ? "BEGIN RSA PRIVATE KEY" : "BEGIN PRIVATE KEY") !=
+		            NULL);
+		assert_int_equal(mns_dkim_key_import(pem, strlen(pem), &k, why, sizeof(why)),
+		                 MNS_OK);
 		assert_false(k.ed25519);
 		assert_int_equal(k.bits, 1024);
 		assert_string_equal(k.pub, gen.pub);
@@ -1582,11 +1585,14 @@ static void test_key_import(void **state)
 	import_refused("", "not a PEM private key");
 	import_refused("MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC", "not a PEM");
 	import_refused("-----BEGIN PUBLIC KEY-----\nMFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAK\n"
-	               "-----END PUBLIC KEY-----\n", "not a private key");
+	               "-----END PUBLIC KEY-----\n",
+	               "not a private key");
 	import_refused("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0wQTAp\n"
-	               "-----END ENCRYPTED PRIVATE KEY-----\n", "encrypted");
+	               "-----END ENCRYPTED PRIVATE KEY-----\n",
+	               "encrypted");
 	import_refused("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSj\n"
-	               "-----END PRIVATE KEY-----\n", "cannot be decoded");
+	               "-----END PRIVATE KEY-----\n",
+	               "cannot be decoded");
 	char *big = malloc(MNS_DKIM_IMPORT_MAX + 64);
 	assert_non_null(big);
 	memset(big, 'A', MNS_DKIM_IMPORT_MAX + 63);
