@@ -10,6 +10,9 @@ MNS_TEST_PACKAGES="libcmocka-dev knot-dnsutils bind9-dnsutils curl python3 pytho
  python3-dkim python3-spf
  valgrind knot unbound bind9 nsd systemd libcap2-bin
  clang libclang-rt-14-dev"
+# tools/bench only (not part of tools/check): dnsperf drives the load, knotd
+# is the reference server, taskset (util-linux) pins servers and client.
+MNS_BENCH_PACKAGES="dnsperf knot knot-dnsutils python3 python3-dnspython openssl util-linux"
 
 # scdoc builds the manual pages (doc/man/*.scd); libmicrohttpd serves /metrics.
 

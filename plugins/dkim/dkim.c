@@ -13,8 +13,10 @@
  *                    "withdrawn": 1707776000}]}       (metadata only)
  *
  *  Keys are generated here (OpenSSL 3) when a tenant is added, from a pool
- *  of pre-generated RSA keys when it has one (keys.c). Selectors come in
- *  pairs that alternate on rotation: s1/s2 for RSA and e1/e2 for Ed25519.
+ *  of pre-generated RSA keys when it has one (keys.c), or imported from the
+ *  caller's PEM ("dkim": {"import": {"pem": …}}, stored re-encoded, never
+ *  echoed). Selectors come in pairs that alternate on rotation: s1/s2 for
+ *  RSA and e1/e2 for Ed25519.
  *  Rotation (rotation.c) is driven by one main-loop timer that fires when the
  *  earliest step of any tenant is due; each step goes through
  *  mns_plugin_tenant_set_section(), so it is durable and the zone is rebuilt
@@ -508,14 +510,12 @@ static json_t *key_new(mns_plugin_t *p, size_t pair, int64_t now, bool allow_syn
 	return sel;
 }
 
-/** A tenant's first key of a pair: active at once (nothing signs yet). */
-static json_t *selector_first(mns_plugin_t *p, const mns_tenant_ctx_t *t, size_t pair,
-                              mns_error_t *err)
+/** Makes key \a sel (stolen) a tenant's first key of a pair, on selector
+ *  \a name: active at once (nothing signs yet). */
+static json_t *selector_activate(const mns_tenant_ctx_t *t, json_t *sel, const char *name,
+                                 mns_error_t *err)
 {
-	json_t *sel = key_new(p, pair, (int64_t)t->now, true, err);
-	if (sel == NULL)
-		return NULL;
-	if (json_object_set_new(sel, "selector", json_string(mns_dkim_pairs[pair].first)) != 0 ||
+	if (json_object_set_new(sel, "selector", json_string(name)) != 0 ||
 	    json_object_set_new(sel, "state", json_string("active")) != 0 ||
 	    json_object_set_new(sel, "published", json_integer((json_int_t)t->now)) != 0 ||
 	    json_object_set_new(sel, "activated", json_integer((json_int_t)t->now)) != 0) {
@@ -523,8 +523,88 @@ static json_t *selector_first(mns_plugin_t *p, const mns_tenant_ctx_t *t, size_t
 		mns_error_set(err, "out_of_memory", "dkim: out of memory");
 		return NULL;
 	}
+	return sel;
+}
+
+/** A tenant's first key of a pair, generated or from the pool. */
+static json_t *selector_first(mns_plugin_t *p, const mns_tenant_ctx_t *t, size_t pair,
+                              mns_error_t *err)
+{
+	json_t *sel = key_new(p, pair, (int64_t)t->now, true, err);
+	if (sel == NULL ||
+	    (sel = selector_activate(t, sel, mns_dkim_pairs[pair].first, err)) == NULL)
+		return NULL;
 	mns_plugin_log(p, MNS_LOG_INFO, "tenant %s: new %s key, selector %s", t->id,
 	               mns_dkim_pairs[pair].label, mns_dkim_pairs[pair].first);
+	return sel;
+}
+
+/** The key of "dkim.import" ({"pem": "...", "selector": "s1"}), checked:
+ *  its selector object (active on the selector asked for, by default the
+ *  first of its pair) with its pair in \a pairp, or NULL with \a err set.
+ *  Error messages never quote the PEM text. */
+static json_t *selector_import(mns_plugin_t *p, const mns_tenant_ctx_t *t, const json_t *imp,
+                               size_t *pairp, mns_error_t *err)
+{
+	static const char *const allowed[] = {"pem", "selector", NULL};
+	char why[256];
+	mns_dkim_key_t k;
+
+	if (!json_is_object(imp))
+		return mns_error_set_key(
+		           err, "dkim.import", "invalid_dkim",
+		           "dkim.import must be an object such as {\"pem\": "
+		           "\"-----BEGIN PRIVATE KEY-----...\", \"selector\": \"s1\"}"),
+		       NULL;
+	if (mns_json_check_keys(imp, "dkim.import", allowed, err) != MNS_OK)
+		return NULL;
+	const json_t *pem = json_object_get(imp, "pem");
+	const json_t *jsel = json_object_get(imp, "selector");
+	if (!json_is_string(pem))
+		return mns_error_set_key(err, "dkim.import.pem", "invalid_dkim",
+		                         "dkim.import.pem must be the private key as a PEM "
+		                         "string"),
+		       NULL;
+	if (jsel != NULL && !json_is_string(jsel))
+		return mns_error_set_key(err, "dkim.import.selector", "invalid_dkim",
+		                         "dkim.import.selector must be a string"),
+		       NULL;
+	int ret = mns_dkim_key_import(json_string_value(pem), json_string_length(pem), &k, why,
+	                              sizeof(why));
+	if (ret != MNS_OK) {
+		if (ret == MNS_ENOMEM)
+			mns_error_set(err, "out_of_memory", "dkim: out of memory");
+		else
+			mns_error_set_key(err, "dkim.import.pem", "invalid_dkim",
+			                  "dkim.import.pem: %s", why);
+		return NULL;
+	}
+	size_t pair = k.ed25519 ? MNS_DKIM_ED25519 : MNS_DKIM_RSA;
+	const mns_dkim_pair_t *pp = &mns_dkim_pairs[pair];
+	const char *name = jsel != NULL ? json_string_value(jsel) : pp->first;
+	if (strcmp(name, pp->first) != 0 && strcmp(name, pp->second) != 0) {
+		mns_dkim_key_wipe(&k);
+		return mns_error_set_key(err, "dkim.import.selector", "invalid_dkim",
+		                         "dkim.import.selector: an %s key goes on selector %s or "
+		                         "%s (the pair it rotates between)",
+		                         pp->label, pp->first, pp->second),
+		       NULL;
+	}
+	bool weak = !k.ed25519 && k.bits < 2048;
+	json_t *sel = mns_dkim_key_json(&k, (int64_t)t->now); /* Wipes k. */
+	if (sel == NULL) {
+		mns_error_set(err, "out_of_memory", "dkim: out of memory");
+		return NULL;
+	}
+	if ((sel = selector_activate(t, sel, name, err)) == NULL)
+		return NULL;
+	if (weak)
+		mns_plugin_log(p, MNS_LOG_WARNING,
+		               "tenant %s: imported RSA key is shorter than 2048 bits (RFC 8301)",
+		               t->id);
+	mns_plugin_log(p, MNS_LOG_INFO, "tenant %s: imported %s key, selector %s", t->id, pp->label,
+	               name);
+	*pairp = pair;
 	return sel;
 }
 
@@ -604,7 +684,7 @@ static bool base64_ok(const char *s)
 static int dkim_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const json_t *old,
                              const json_t *in, json_t **out, mns_error_t *err)
 {
-	static const char *const allowed[] = {"ed25519", NULL};
+	static const char *const allowed[] = {"ed25519", "import", NULL};
 	dkim_state_t *dp = state_of(p);
 	json_t *sec = NULL, *selectors = NULL;
 	bool keys_changed = false;
@@ -625,7 +705,7 @@ static int dkim_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const j
 			return mns_error_set_key(err, "dkim.selectors", "read_only_field",
 			                         "dkim.selectors is managed by mailns (keys are "
 			                         "generated and rotated by the daemon): only "
-			                         "dkim.ed25519 may be set");
+			                         "dkim.ed25519 and dkim.import may be set");
 		ret = mns_json_check_keys(in, "dkim", allowed, err);
 		if (ret != MNS_OK)
 			return ret;
@@ -663,6 +743,44 @@ static int dkim_tenant_check(mns_plugin_t *p, const mns_tenant_ctx_t *t, const j
 		return mns_error_set_key(err, "dkim.selectors", "invalid_dkim",
 		                         "the stored dkim.selectors of tenant %s is not an array",
 		                         t->id);
+	}
+
+	/* "Bring your own key": the tenant's first key of its algorithm is the
+	 * operator's (migrating from another provider). Read before generating
+	 * anything, so a bad key costs nothing. */
+	const json_t *imp = in != NULL ? json_object_get(in, "import") : NULL;
+	if (imp != NULL && !json_is_null(imp)) {
+		size_t pair;
+		json_t *sel = selector_import(p, t, imp, &pair, err);
+		if (sel == NULL)
+			goto fail;
+		if (has_algorithm(selectors, mns_dkim_pairs[pair].alg)) {
+			json_decref(sel);
+			mns_error_set_key(err, "dkim.import", "invalid_dkim",
+			                  "tenant %s already has an %s key: dkim.import only "
+			                  "gives a tenant its first key of an algorithm "
+			                  "(replacing a key is a rotation)",
+			                  t->id, mns_dkim_pairs[pair].label);
+			goto fail;
+		}
+		if (pair == MNS_DKIM_ED25519) {
+			/* An imported Ed25519 key is kept: the tenant now wants one. */
+			const json_t *ed = json_object_get(in, "ed25519");
+			if (json_is_false(ed)) {
+				json_decref(sel);
+				mns_error_set_key(err, "dkim.import", "invalid_dkim",
+				                  "an Ed25519 key is imported while "
+				                  "dkim.ed25519 is false");
+				goto fail;
+			}
+			if (json_object_set_new(sec, "ed25519", json_true()) != 0) {
+				json_decref(sel);
+				goto nomem;
+			}
+		}
+		if (json_array_append_new(selectors, sel) != 0)
+			goto nomem;
+		keys_changed = true;
 	}
 
 	/* Every tenant has an RSA key: generated on tenant.add, or on the first

@@ -130,6 +130,21 @@ typedef struct mns_dkim_key {
  *  MNS_ERROR (generation failed or stopped) or MNS_ENOMEM. */
 int mns_dkim_keygen(bool ed25519, int bits, atomic_bool *stop, mns_dkim_key_t *out);
 
+/** Key sizes mailns accepts for RSA, generated (rsa-bits) or imported. */
+#define MNS_DKIM_RSA_MIN 1024
+#define MNS_DKIM_RSA_MAX 4096
+/** Longest PEM text dkim.import takes (an RSA-4096 PKCS#1 key is ~3.3 kB). */
+#define MNS_DKIM_IMPORT_MAX 16384
+
+/** \brief Reads an operator's private key ("bring your own key"): \a len
+ *  octets of unencrypted PEM, PKCS#8 or PKCS#1, RSA of MNS_DKIM_RSA_MIN to
+ *  MNS_DKIM_RSA_MAX bits or Ed25519, whose public and private parts match.
+ *  \a out gets it as mns_dkim_keygen() would (private key re-encoded as
+ *  PKCS#8 in the secure heap). On failure \a why (\a wlen octets) says
+ *  why in words that never quote the input. \return MNS_OK, MNS_EINVAL or
+ *  MNS_ENOMEM. */
+int mns_dkim_key_import(const char *pem, size_t len, mns_dkim_key_t *out, char *why, size_t wlen);
+
 /** \brief Wipes the private key and frees both strings. */
 void mns_dkim_key_wipe(mns_dkim_key_t *k);
 

@@ -15,11 +15,14 @@
  *  its listeners) and stops the pool: the running generation aborts through
  *  OpenSSL's progress callback, queued ones are cancelled.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -136,6 +139,159 @@ out:
 		ERR_clear_error(); /* The error queue is per thread: leave it clean. */
 	EVP_PKEY_free(pkey);       /* Cleanses the private key material. */
 	EVP_PKEY_CTX_free(ctx);
+	return ret;
+}
+
+/* Encrypted PEM keys are refused: the daemon has no passphrase to give. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf, (void)size, (void)rwflag, (void)u;
+	return -1;
+}
+
+static bool contains(const char *s, size_t len, const char *what)
+{
+	return memmem(s, len, what, strlen(what)) != NULL;
+}
+
+/** Whether an RSA key's parts fit together: n = p q, e dP = 1 mod p-1,
+ *  e dQ = 1 mod q-1, q qInv = 1 mod p. EVP_PKEY_pairwise_check() would also
+ *  test p and q for primality, ~40 ms a key: too slow for bulk imports, and
+ *  a damaged key fails these checks anyway. A key without its CRT parts
+ *  (n, e, d only) is taken as it is. */
+static bool rsa_consistent(const EVP_PKEY *pkey)
+{
+	BIGNUM *n = NULL, *e = NULL, *p = NULL, *q = NULL, *dp = NULL, *dq = NULL, *qi = NULL;
+	BIGNUM *t = BN_secure_new(), *u = BN_secure_new();
+	BN_CTX *ctx = BN_CTX_secure_new();
+	bool ok = false;
+
+	if (t == NULL || u == NULL || ctx == NULL ||
+	    !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) ||
+	    !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e))
+		goto out;
+	if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_FACTOR1, &p) ||
+	    !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_FACTOR2, &q) ||
+	    !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_EXPONENT1, &dp) ||
+	    !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_EXPONENT2, &dq) ||
+	    !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_COEFFICIENT1, &qi)) {
+		ok = true; /* No CRT parts to check. */
+		goto out;
+	}
+	if (BN_is_zero(p) || BN_is_zero(q) || !BN_mul(t, p, q, ctx) || BN_cmp(t, n) != 0 ||
+	    !BN_mod_mul(t, q, qi, p, ctx) || !BN_is_one(t))
+		goto out;
+	if (!BN_copy(u, p) || !BN_sub_word(u, 1) || BN_is_zero(u) ||
+	    !BN_mod_mul(t, e, dp, u, ctx) || !BN_is_one(t))
+		goto out;
+	if (!BN_copy(u, q) || !BN_sub_word(u, 1) || BN_is_zero(u) ||
+	    !BN_mod_mul(t, e, dq, u, ctx) || !BN_is_one(t))
+		goto out;
+	ok = true;
+out:
+	BN_free(n);
+	BN_free(e);
+	BN_clear_free(p);
+	BN_clear_free(q);
+	BN_clear_free(dp);
+	BN_clear_free(dq);
+	BN_clear_free(qi);
+	BN_clear_free(t);
+	BN_clear_free(u);
+	BN_CTX_free(ctx);
+	return ok;
+}
+
+int mns_dkim_key_import(const char *pem, size_t len, mns_dkim_key_t *out, char *why, size_t wlen)
+{
+	EVP_PKEY *pkey = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	BIO *bio = NULL;
+	int ret = MNS_EINVAL;
+
+	memset(out, 0, sizeof(*out));
+	/* Only fixed texts and numbers go into why: never a part of the input. */
+	if (pem == NULL || len == 0 || len > MNS_DKIM_IMPORT_MAX ||
+	    !contains(pem, len, "-----BEGIN ")) {
+		snprintf(why, wlen,
+		         "not a PEM private key: expected \"-----BEGIN PRIVATE KEY-----\" "
+		         "(PKCS#8) or \"-----BEGIN RSA PRIVATE KEY-----\" (PKCS#1), at "
+		         "most %d characters",
+		         MNS_DKIM_IMPORT_MAX);
+		goto out;
+	}
+	if (contains(pem, len, "ENCRYPTED")) {
+		snprintf(why, wlen,
+		         "encrypted private keys are not accepted: decrypt it first "
+		         "(openssl pkey -in key.pem -out plain.pem)");
+		goto out;
+	}
+	if (!contains(pem, len, "PRIVATE KEY-----")) {
+		snprintf(why, wlen,
+		         "not a private key: expected \"-----BEGIN PRIVATE KEY-----\" "
+		         "(PKCS#8) or \"-----BEGIN RSA PRIVATE KEY-----\" (PKCS#1)");
+		goto out;
+	}
+	/* A read-only BIO over the caller's text: no copy of the key is made. */
+	bio = BIO_new_mem_buf(pem, (int)len);
+	if (bio == NULL) {
+		ret = MNS_ENOMEM;
+		snprintf(why, wlen, "out of memory");
+		goto out;
+	}
+	pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	if (pkey == NULL) {
+		snprintf(why, wlen,
+		         "the PEM private key cannot be decoded (damaged base64 or "
+		         "ASN.1, or not a PKCS#8/PKCS#1 key)");
+		goto out;
+	}
+	bool ed25519 = EVP_PKEY_is_a(pkey, "ED25519");
+	if (!ed25519 && !EVP_PKEY_is_a(pkey, "RSA")) {
+		const char *type = EVP_PKEY_get0_type_name(pkey);
+		snprintf(why, wlen, "only RSA and Ed25519 keys can be used for DKIM, not %s",
+		         type != NULL ? type : "this key type");
+		goto out;
+	}
+	int bits = ed25519 ? 256 : EVP_PKEY_get_bits(pkey);
+	if (!ed25519 && (bits < MNS_DKIM_RSA_MIN || bits > MNS_DKIM_RSA_MAX)) {
+		snprintf(why, wlen,
+		         "an RSA key of %d bits cannot be used: DKIM keys must have "
+		         "%d to %d bits (RFC 8301 asks for at least 2048)",
+		         bits, MNS_DKIM_RSA_MIN, MNS_DKIM_RSA_MAX);
+		goto out;
+	}
+	/* The public part must match the private one (a damaged key would
+	 * publish a p= that no signature verifies against). */
+	bool consistent;
+	if (ed25519) {
+		ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+		consistent = ctx != NULL && EVP_PKEY_pairwise_check(ctx) == 1;
+	} else {
+		consistent = rsa_consistent(pkey);
+	}
+	if (!consistent) {
+		snprintf(why, wlen,
+		         "the private key is inconsistent (its public and private "
+		         "parts do not match)");
+		goto out;
+	}
+	out->ed25519 = ed25519;
+	out->bits = bits;
+	out->pub = public_b64(pkey, ed25519);
+	out->priv = private_pem(pkey, &out->priv_len); /* Re-encoded as PKCS#8. */
+	if (out->pub == NULL || out->priv == NULL) {
+		mns_dkim_key_wipe(out);
+		ret = MNS_ENOMEM;
+		snprintf(why, wlen, "out of memory");
+		goto out;
+	}
+	ret = MNS_OK;
+out:
+	ERR_clear_error();
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(pkey);
+	BIO_free(bio);
 	return ret;
 }
 

@@ -1499,6 +1499,123 @@ static void test_keygen_stop(void **state)
 	mns_dkim_key_wipe(&k);
 }
 
+/* PEM text of \a pkey: PKCS#8, or the traditional (PKCS#1 for RSA) form. */
+static char *pem_of(EVP_PKEY *pkey, bool traditional)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	assert_non_null(bio);
+	if (traditional)
+		assert_int_equal(
+		    PEM_write_bio_PrivateKey_traditional(bio, pkey, NULL, NULL, 0, NULL, NULL), 1);
+	else
+		assert_int_equal(
+		    PEM_write_bio_PKCS8PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL), 1);
+	char *data = NULL;
+	long len = BIO_get_mem_data(bio, &data);
+	char *out = strndup(data, (size_t)len);
+	BIO_free(bio);
+	return out;
+}
+
+static EVP_PKEY *pkey_of(const char *pem)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	EVP_PKEY *k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	assert_non_null(k);
+	return k;
+}
+
+/* An import refused with a reason containing \a words and none of the input. */
+static void import_refused(const char *pem, const char *words)
+{
+	mns_dkim_key_t k;
+	char why[256];
+	assert_int_equal(mns_dkim_key_import(pem, strlen(pem), &k, why, sizeof(why)), MNS_EINVAL);
+	assert_null(k.priv);
+	assert_null(k.pub);
+	if (strstr(why, words) == NULL)
+		fail_msg("reason \"%s\" lacks \"%s\"", why, words);
+	/* No 16-character run of the input's base64 in the reason. */
+	const char *body = strstr(pem, "-----\n");
+	for (const char *b = body ? body + 6 : pem; b && strlen(b) > 16; b += 16) {
+		char run[17];
+		memcpy(run, b, 16);
+		run[16] = '\0';
+		if (strchr(run, '\n') == NULL && strchr(run, '-') == NULL)
+			assert_null(strstr(why, run));
+	}
+}
+
+/* dkim.import's key reader: PKCS#8 and PKCS#1 RSA and Ed25519 come out as
+ * mns_dkim_keygen() would give them (same public key, PKCS#8 in the secure
+ * heap); wrong keys are refused with a reason that never quotes them. */
+static void test_key_import(void **state)
+{
+	mns_dkim_key_t gen, k;
+	char why[256];
+
+	assert_int_equal(mns_dkim_keygen(false, 1024, NULL, &gen), MNS_OK);
+	EVP_PKEY *rsa = pkey_of(gen.priv);
+	for (int trad = 0; trad < 2; trad++) {
+		char *pem = pem_of(rsa, trad);
+		assert_true(strstr(pem, trad ? "BEGIN RSA PRIVATE KEY" : "BEGIN PRIVATE KEY") !=
+		            NULL);
+		assert_int_equal(mns_dkim_key_import(pem, strlen(pem), &k, why, sizeof(why)),
+		                 MNS_OK);
+		assert_false(k.ed25519);
+		assert_int_equal(k.bits, 1024);
+		assert_string_equal(k.pub, gen.pub);
+		assert_non_null(strstr(k.priv, "-----BEGIN PRIVATE KEY-----"));
+		assert_int_equal(strlen(k.priv), k.priv_len);
+		mns_dkim_key_wipe(&k);
+		free(pem);
+	}
+	EVP_PKEY_free(rsa);
+
+	mns_dkim_key_t ed;
+	assert_int_equal(mns_dkim_keygen(true, 0, NULL, &ed), MNS_OK);
+	assert_int_equal(mns_dkim_key_import(ed.priv, ed.priv_len, &k, why, sizeof(why)), MNS_OK);
+	assert_true(k.ed25519);
+	assert_int_equal(k.bits, 256);
+	assert_string_equal(k.pub, ed.pub);
+	mns_dkim_key_wipe(&k);
+	mns_dkim_key_wipe(&ed);
+
+	import_refused("", "not a PEM private key");
+	import_refused("MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC", "not a PEM");
+	import_refused("-----BEGIN PUBLIC KEY-----\nMFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAK\n"
+	               "-----END PUBLIC KEY-----\n",
+	               "not a private key");
+	import_refused("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0wQTAp\n"
+	               "-----END ENCRYPTED PRIVATE KEY-----\n",
+	               "encrypted");
+	import_refused("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSj\n"
+	               "-----END PRIVATE KEY-----\n",
+	               "cannot be decoded");
+	char *big = malloc(MNS_DKIM_IMPORT_MAX + 64);
+	assert_non_null(big);
+	memset(big, 'A', MNS_DKIM_IMPORT_MAX + 63);
+	memcpy(big, "-----BEGIN PRIVATE KEY-----\n", 28);
+	big[MNS_DKIM_IMPORT_MAX + 63] = '\0';
+	import_refused(big, "at most");
+	free(big);
+
+	EVP_PKEY *small = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)512);
+	assert_non_null(small);
+	char *pem = pem_of(small, false);
+	import_refused(pem, "512 bits");
+	free(pem);
+	EVP_PKEY_free(small);
+	EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	assert_non_null(ec);
+	pem = pem_of(ec, false);
+	import_refused(pem, "only RSA and Ed25519");
+	free(pem);
+	EVP_PKEY_free(ec);
+	mns_dkim_key_wipe(&gen);
+}
+
 /* The plugin takes tenant.add's key from its pool, and tears the pool down
  * in fini even while it is refilling. */
 static void test_pool_in_plugin(void **state)
@@ -1572,6 +1689,7 @@ int main(void)
 	    cmocka_unit_test(test_export_dir),
 	    cmocka_unit_test(test_pool),
 	    cmocka_unit_test(test_keygen_stop),
+	    cmocka_unit_test(test_key_import),
 	    cmocka_unit_test(test_pool_in_plugin),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
