@@ -3,48 +3,28 @@
  *  them): the parser's "near '\\<first octet of a character>'" once made
  *  mns_control_handle_line() return NULL, so no reply was ever sent.
  *  SPDX-License-Identifier: GPL-3.0-or-later */
-#include "mns_test.h"
+#include "mns_test_server.h"
 
 #include "control/control.h"
-#include "server_lifecycle.h"
 
-static char *g_dir;
-static uv_loop_t g_loop;
-static mns_server_t g_s;
+static mns_test_server_t g_t;
 
 static int setup(void **state)
 {
-	g_dir = mns_test_tmpdir();
-	char text[1024];
-	snprintf(text, sizeof(text), "[server]\nplugins =\ndata = %s/data\nlog-level = error\n",
-	         g_dir);
-	g_s.conf_path = mns_test_write(g_dir, "mailns.conf", text);
-	mns_rcu_register();
-	uv_loop_init(&g_loop);
-	char err[1024] = "";
-	if (mns_server_init(&g_s, &g_loop, err, sizeof(err)) != MNS_OK) {
-		print_message("server init: %s\n", err);
+	if (mns_test_server_start(&g_t) != 0)
 		return -1;
-	}
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char *conf = g_s.conf_path;
-	mns_server_deinit(&g_s);
-	uv_run(&g_loop, UV_RUN_DEFAULT);
-	uv_loop_close(&g_loop);
-	mns_rcu_unregister();
-	mns_test_rmtree(g_dir);
-	free(g_dir);
-	free(conf);
+	mns_test_server_stop(&g_t);
 	return 0;
 }
 
 static void expect_error(const char *line, size_t len, const char *code)
 {
-	json_t *r = mns_control_handle_line(&g_s, line, len, NULL);
+	json_t *r = mns_control_handle_line(&g_t.s, line, len, NULL);
 	if (r == NULL)
 		fail_msg("no reply to %s", line);
 	const json_t *e = json_object_get(r, "error");

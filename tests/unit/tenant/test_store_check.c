@@ -2,19 +2,16 @@
  *  every request. Each kind of inconsistency it must notice is made by hand
  *  in a real store (LMDB in a temp dir) behind a real server.
  *  SPDX-License-Identifier: GPL-3.0-or-later */
-#include "mns_test.h"
+#include "mns_test_server.h"
 
 #include "control/control.h"
-#include "server_lifecycle.h"
 #include "tenant/tenant.h"
 
-static char *g_dir;
-static uv_loop_t g_loop;
-static mns_server_t g_s;
+static mns_test_server_t g_t;
 
 static void call_ok(const char *line)
 {
-	json_t *r = mns_control_handle_line(&g_s, line, strlen(line), NULL);
+	json_t *r = mns_control_handle_line(&g_t.s, line, strlen(line), NULL);
 	assert_non_null(r);
 	if (!json_is_true(json_object_get(r, "ok"))) {
 		char *t = json_dumps(r, 0);
@@ -25,20 +22,8 @@ static void call_ok(const char *line)
 
 static int setup(void **state)
 {
-	g_dir = mns_test_tmpdir();
-	char text[1024];
-	snprintf(text, sizeof(text), "[server]\nplugins =\ndata = %s/data\nlog-level = error\n",
-	         g_dir);
-	char *conf = mns_test_write(g_dir, "mailns.conf", text);
-	mns_rcu_register();
-	memset(&g_s, 0, sizeof(g_s));
-	g_s.conf_path = conf;
-	uv_loop_init(&g_loop);
-	char err[1024] = "";
-	if (mns_server_init(&g_s, &g_loop, err, sizeof(err)) != MNS_OK) {
-		print_message("server init: %s\n", err);
+	if (mns_test_server_start(&g_t) != 0)
 		return -1;
-	}
 	call_ok(
 	    "{\"cmd\":\"tenant.add\",\"args\":{\"tenant\":\"acme\",\"domain\":\"example.com\"}}");
 	call_ok("{\"cmd\":\"tenant.add\",\"args\":{\"tenant\":\"beta\",\"domain\":\"example.org\","
@@ -48,14 +33,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char *conf = g_s.conf_path;
-	mns_server_deinit(&g_s);
-	uv_run(&g_loop, UV_RUN_DEFAULT);
-	uv_loop_close(&g_loop);
-	mns_rcu_unregister();
-	mns_test_rmtree(g_dir);
-	free(g_dir);
-	free(conf);
+	mns_test_server_stop(&g_t);
 	return 0;
 }
 
@@ -64,7 +42,7 @@ static void edit(int (*fn)(mns_txn_t *t, mns_error_t *err))
 {
 	mns_txn_t *t;
 	mns_error_t err = {0};
-	assert_int_equal(mns_txn_begin(g_s.store, true, &t, &err), MNS_OK);
+	assert_int_equal(mns_txn_begin(g_t.s.store, true, &t, &err), MNS_OK);
 	assert_int_equal(fn(t, &err), MNS_OK);
 	assert_int_equal(mns_txn_commit(t, &err), MNS_OK);
 }
@@ -72,7 +50,7 @@ static void edit(int (*fn)(mns_txn_t *t, mns_error_t *err))
 static void expect_problem(const char *needle)
 {
 	mns_error_t err = {0};
-	assert_int_equal(mns_tenant_check_store(&g_s, &err), MNS_ERROR);
+	assert_int_equal(mns_tenant_check_store(&g_t.s, &err), MNS_ERROR);
 	assert_string_equal(err.code, "inconsistent");
 	if (strstr(err.message, needle) == NULL)
 		fail_msg("expected '%s' in: %s", needle, err.message);
@@ -81,7 +59,7 @@ static void expect_problem(const char *needle)
 static void expect_consistent(void)
 {
 	mns_error_t err = {0};
-	if (mns_tenant_check_store(&g_s, &err) != MNS_OK)
+	if (mns_tenant_check_store(&g_t.s, &err) != MNS_OK)
 		fail_msg("%s", err.message);
 }
 
@@ -149,7 +127,7 @@ static void test_zone_not_served(void **state)
 {
 	knot_dname_storage_t apex;
 	assert_non_null(knot_dname_from_str(apex, "mgeu.example.com", sizeof(apex)));
-	assert_int_equal(mns_index_withdraw(g_s.index, apex), MNS_OK);
+	assert_int_equal(mns_index_withdraw(g_t.s.index, apex), MNS_OK);
 	expect_problem("mgeu.example.com is not served");
 	/* An update publishes it again. */
 	call_ok("{\"cmd\":\"tenant.update\",\"args\":{\"tenant\":\"acme\",\"domain\":\"example."
@@ -164,7 +142,7 @@ static json_t *list_after(const char *after)
 	json_t *req = json_pack("{s:s, s:{s:s}}", "cmd", "tenant.list", "args", "after", after);
 	char *line = json_dumps(req, 0);
 	json_decref(req);
-	json_t *r = mns_control_handle_line(&g_s, line, strlen(line), NULL);
+	json_t *r = mns_control_handle_line(&g_t.s, line, strlen(line), NULL);
 	free(line);
 	assert_non_null(r);
 	if (!json_is_true(json_object_get(r, "ok"))) {
@@ -211,7 +189,7 @@ static void test_get_unstorable_id(void **state)
 	mns_txn_t *t;
 	mns_error_t err = {0};
 	json_t *doc = NULL;
-	assert_int_equal(mns_txn_begin(g_s.store, true, &t, &err), MNS_OK);
+	assert_int_equal(mns_txn_begin(g_t.s.store, true, &t, &err), MNS_OK);
 	assert_int_equal(mns_store_tenant_get(t, "", &doc), MNS_ENOENT);
 	assert_int_equal(mns_store_tenant_get(t, long_id, &doc), MNS_ENOENT);
 	assert_int_equal(mns_store_tenant_del(t, "", &err), MNS_ENOENT);
