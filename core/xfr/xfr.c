@@ -656,8 +656,10 @@ static bool maybe_ours(const mns_xfr_t *x, const uint8_t *q, size_t qlen)
 {
 	const uint8_t *end = q + qlen, *p = q + KNOT_WIRE_HEADER_SIZE;
 	int n = knot_dname_wire_check(p, end, NULL);
+	/* A question that does not parse is FORMERR wherever it is answered:
+	 * the query thread answers it, without the hand-off's lock and copy. */
 	if (n <= 0 || p + n + 4 > end)
-		return true;
+		return false;
 	uint16_t qtype = knot_wire_read_u16(p + n);
 	if (qtype == KNOT_RRTYPE_AXFR || qtype == KNOT_RRTYPE_IXFR)
 		return true;
