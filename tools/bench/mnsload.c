@@ -308,10 +308,32 @@ static void release(uint32_t id)
 	free_count++;
 }
 
+/* Names the first few lost queries on stderr: a server that never answers
+ * one kind of query shows here, not only in the count. */
+static void report_lost(uint32_t id, uint64_t sent_ns, uint64_t t0)
+{
+	const struct query *q = &queries[slots[id].query];
+	const uint8_t *p = wire + q->off + 12, *end = p + q->qlen - 4;
+	char name[300];
+	size_t n = 0;
+	while (p < end && *p && n + *p + 2 < sizeof(name)) {
+		memcpy(name + n, p + 1, *p);
+		n += *p;
+		name[n++] = '.';
+		p += *p + 1;
+	}
+	name[n] = '\0';
+	fprintf(stderr, "mnsload: lost: %s type %u (query %u of the file, sent at %.3f s)\n", name,
+		((unsigned)end[0] << 8) | end[1], slots[id].query + 1, (double)(sent_ns - t0) / 1e9);
+}
+
+static uint64_t t_start;
+
 static void expire(uint64_t now, uint64_t timeout_ns)
 {
 	while (out_head != NONE && now - slots[out_head].sent_ns >= timeout_ns) {
-		st.lost++;
+		if (++st.lost <= 5)
+			report_lost(out_head, slots[out_head].sent_ns, t_start);
 		release(out_head);
 	}
 }
@@ -554,6 +576,7 @@ int main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &ru0);
 	long long srv0 = opt.server_pid ? proc_cpu_ticks(opt.server_pid) : -1, srv1 = -1;
 	const uint64_t t0 = now_ns();
+	t_start = t0;
 	const uint64_t end = t0 + (uint64_t)(opt.seconds * 1e9);
 	bool sending = true;
 	uint64_t t_stop = end;
@@ -616,7 +639,10 @@ int main(int argc, char **argv)
 			die("ppoll: %s", strerror(errno));
 	}
 	uint64_t t_end = now_ns();
-	expire(UINT64_MAX, 0); /* what is still out (interrupted) is lost */
+	/* Interrupted: what is still out was neither answered nor lost. */
+	uint64_t abandoned = outstanding;
+	while (out_head != NONE)
+		release(out_head);
 	getrusage(RUSAGE_SELF, &ru1);
 
 	double window_s = (double)(t_stop - t0) / 1e9;
@@ -639,6 +665,7 @@ int main(int argc, char **argv)
 	printf("answered: %" PRIu64 "\n", st.answered);
 	printf("answered_in_window: %" PRIu64 "\n", st.answered_in_window);
 	printf("lost: %" PRIu64 "\n", st.lost);
+	printf("abandoned: %" PRIu64 "\n", abandoned);
 	printf("unexpected: %" PRIu64 "\n", st.unexpected);
 	printf("bad_question: %" PRIu64 "\n", st.bad_question);
 	printf("bad_qr: %" PRIu64 "\n", st.bad_qr);
