@@ -693,6 +693,8 @@ int main(int argc, char **argv)
 	printf("latency_p999_ms: %.6f\n", pct_ms(99.9));
 	printf("latency_max_ms: %.6f\n", lat_count ? lat_ns[lat_count - 1] / 1e6 : 0.0);
 	printf("client_cpu_s: %.6f\n", cpu);
+	printf("client_user_s: %.6f\n", (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
+						 (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6);
 	printf("client_cpu_us_per_query: %.4f\n", st.sent ? cpu * 1e6 / (double)st.sent : 0.0);
 	if (opt.server_pid && srv0 >= 0 && srv1 >= 0) {
 		double hz = (double)sysconf(_SC_CLK_TCK);
