@@ -36,6 +36,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -111,11 +112,14 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void die(const char *fmt, const char *arg)
+__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
 {
+	va_list ap;
+	va_start(ap, fmt);
 	fprintf(stderr, "mnsload: ");
-	fprintf(stderr, fmt, arg);
+	vfprintf(stderr, fmt, ap);
 	fprintf(stderr, "\n");
+	va_end(ap);
 	exit(2);
 }
 
@@ -240,7 +244,7 @@ static void read_queries(void)
 {
 	FILE *f = fopen(opt.file, "r");
 	if (!f)
-		die("cannot open the query file %s", opt.file);
+		die("cannot open the query file %s: %s", opt.file, strerror(errno));
 	char line[1024];
 	unsigned long lineno = 0, skipped = 0;
 	while (fgets(line, sizeof(line), f)) {
