@@ -306,14 +306,18 @@ void mns_dkim_key_wipe(mns_dkim_key_t *k)
 	memset(k, 0, sizeof(*k));
 }
 
-json_t *mns_dkim_key_json(mns_dkim_key_t *k, int64_t now)
+json_t *mns_dkim_key_json(mns_dkim_key_t *k, int64_t now, const mns_dkim_skey_t *skey,
+                          const char *tenant, const char *selector)
 {
 	json_t *sel = NULL;
-	json_t *priv = json_stringn(k->priv, k->priv_len);
-	if (priv != NULL)
-		sel = json_pack("{s:s, s:i, s:I, s:s, s:o}", "algorithm",
+	/* Sealed straight from the secure heap: the plaintext never becomes a
+	 * JSON string (jansson copies strings into the ordinary heap). */
+	char *sealed = mns_dkim_seal(skey, tenant, selector, k->priv, k->priv_len);
+	if (sealed != NULL)
+		sel = json_pack("{s:s, s:i, s:I, s:s, s:s}", "algorithm",
 		                k->ed25519 ? "ed25519" : "rsa", "bits", k->bits, "created",
-		                (json_int_t)now, "public", k->pub, "private", priv);
+		                (json_int_t)now, "public", k->pub, "sealed", sealed);
+	free(sealed);
 	mns_dkim_key_wipe(k);
 	return sel;
 }

@@ -78,6 +78,28 @@ static const char *sel_field(const json_t *section, const char *name, const char
 	return json_string_value(json_object_get(s, field));
 }
 
+/** The private key of selector \a name, opened with \a p's store key
+ *  (tenant "acme"); the stored selector carries "sealed", never "private".
+ *  The returned copy stays valid for the next few calls. */
+static const char *sel_private(mns_plugin_t *p, const json_t *section, const char *name)
+{
+	static char *ring[8];
+	static size_t next;
+	assert_null(json_object_get(selector(section, name), "private"));
+	const char *sealed = sel_field(section, name, "sealed");
+	assert_non_null(sealed);
+	char *pem = NULL;
+	size_t len = 0;
+	assert_int_equal(mns_dkim_unseal(mns_dkim_store_key(p), "acme", name, sealed, &pem, &len),
+	                 MNS_OK);
+	free(ring[next]);
+	ring[next] = strdup(pem);
+	mns_dkim_unsealed_free(pem, len);
+	const char *out = ring[next];
+	next = (next + 1) % 8;
+	return out;
+}
+
 static size_t b64_decode(const char *in, unsigned char *out, size_t outlen)
 {
 	size_t len = strlen(in);
@@ -151,7 +173,7 @@ static void test_add_rsa_ns(void **state)
 	assert_string_equal(sel_field(sec, "s1", "state"), "active");
 	assert_int_equal(json_integer_value(json_object_get(s1, "bits")), 2048);
 	assert_int_equal(json_integer_value(json_object_get(s1, "created")), PT_NOW);
-	const char *priv_pem = sel_field(sec, "s1", "private");
+	const char *priv_pem = sel_private(p, sec, "s1");
 	assert_non_null(strstr(priv_pem, "-----BEGIN PRIVATE KEY-----")); /* PKCS#8 */
 
 	mns_zone_t *z = NULL;
@@ -252,7 +274,7 @@ static void test_ed25519(void **state)
 	unsigned char raw[64], mine[64];
 	size_t rawlen = b64_decode(sel_field(sec, "e1", "public"), raw, sizeof(raw));
 	assert_int_equal(rawlen, 32);
-	EVP_PKEY *priv = private_key(sel_field(sec, "e1", "private"));
+	EVP_PKEY *priv = private_key(sel_private(p, sec, "e1"));
 	assert_int_equal(EVP_PKEY_get_base_id(priv), EVP_PKEY_ED25519);
 	size_t minelen = sizeof(mine);
 	assert_int_equal(EVP_PKEY_get_raw_public_key(priv, mine, &minelen), 1);
@@ -306,7 +328,7 @@ static void test_update(void **state)
 	assert_true(json_is_true(json_object_get(v3, "ed25519")));
 	assert_int_equal(json_array_size(json_object_get(v3, "selectors")), 2);
 	assert_string_equal(sel_field(v3, "s1", "public"), s1_pub);
-	assert_string_equal(sel_field(v3, "s1", "private"), sel_field(v1, "s1", "private"));
+	assert_string_equal(sel_private(p, v3, "s1"), sel_private(p, v1, "s1"));
 	assert_int_equal(json_integer_value(json_object_get(selector(v3, "e1"), "created")),
 	                 PT_NOW + 100);
 	/* The stored section handed in is not modified. */
@@ -337,7 +359,7 @@ static void test_update(void **state)
 	assert_null(json_object_get(v7, "ed25519"));
 	assert_null(selector(v7, "e1"));
 	assert_string_equal(sel_field(v7, "s1", "public"), s1_pub);
-	assert_string_equal(sel_field(v7, "s1", "private"), sel_field(v1, "s1", "private"));
+	assert_string_equal(sel_private(p, v7, "s1"), sel_private(p, v1, "s1"));
 	json_decref(v7);
 
 	/* A tenant that says no wins over a vendor that says yes. */
@@ -456,7 +478,7 @@ static bool has_private(const json_t *j)
 	if (json_is_object(j)) {
 		json_object_foreach((json_t *)j, k, v)
 		{
-			if (strcmp(k, "private") == 0 || has_private(v))
+			if (strcmp(k, "private") == 0 || strcmp(k, "sealed") == 0 || has_private(v))
 				return true;
 		}
 	} else if (json_is_array(j)) {
@@ -1077,8 +1099,9 @@ static void test_export_formats(void **state)
 	assert_string_equal(mns_dkim_signing_domain(b), "example.org");
 
 	json_t *entries = json_array();
-	assert_int_equal(mns_dkim_export_collect(a, false, entries), MNS_OK);
-	assert_int_equal(mns_dkim_export_collect(b, false, entries), MNS_OK);
+	/* Documents of older versions: "private" in the clear (no store key needed). */
+	assert_int_equal(mns_dkim_export_collect(a, false, NULL, entries, NULL), MNS_OK);
+	assert_int_equal(mns_dkim_export_collect(b, false, NULL, entries, NULL), MNS_OK);
 	assert_int_equal(json_array_size(entries), 3); /* s2+e1 of acme, s1 of beta */
 	mns_dkim_export_sort(entries);
 	const json_t *e0 = json_array_get(entries, 0);
@@ -1123,7 +1146,7 @@ static void test_export_formats(void **state)
 
 	/* With retired keys (for the export directory's files). */
 	json_t *all = json_array();
-	assert_int_equal(mns_dkim_export_collect(a, true, all), MNS_OK);
+	assert_int_equal(mns_dkim_export_collect(a, true, NULL, all, NULL), MNS_OK);
 	assert_int_equal(json_array_size(all), 3);
 	json_decref(all);
 	json_decref(entries);
@@ -1153,7 +1176,7 @@ static void test_export_command(void **state)
 	const json_t *k = json_array_get(json_object_get(dom, "keys"), 0);
 	assert_string_equal(json_string_value(json_object_get(k, "selector")), "s1");
 	const char *pem = json_string_value(json_object_get(k, "private"));
-	assert_string_equal(pem, sel_field(sec, "s1", "private"));
+	assert_string_equal(pem, sel_private(p, sec, "s1"));
 	EVP_PKEY *priv = private_key(pem);
 	EVP_PKEY_free(priv);
 	const char *kt =
@@ -1224,7 +1247,7 @@ static void test_export_dir(void **state)
 	    export_doc("acme", "example.com", "ns", "mgeu.example.com",
 	               mk_sec(mk_sel("s1", "rsa", "active", T0, T0, T0, -1, "AAAA"), NULL));
 	json_t *entries = json_array();
-	mns_dkim_export_collect(doc, true, entries);
+	mns_dkim_export_collect(doc, true, NULL, entries, NULL);
 	mns_error_t err = {0};
 	size_t changed = 0;
 	assert_int_equal(mns_dkim_export_write(sub, entries, &changed, &err), MNS_OK);
@@ -1266,7 +1289,7 @@ static void test_export_dir(void **state)
 	json_object_set_new((json_t *)selector(json_object_get(doc, "dkim"), "s2"), "private",
 	                    json_string("-----BEGIN PRIVATE KEY-----\nNEW\n"));
 	json_array_clear(entries);
-	mns_dkim_export_collect(doc, true, entries);
+	mns_dkim_export_collect(doc, true, NULL, entries, NULL);
 	assert_int_equal(mns_dkim_export_write(sub, entries, &changed, &err), MNS_OK);
 	assert_int_equal(changed, 5); /* 4 tables + s2.pem */
 	snprintf(path, sizeof(path), "%s/KeyTable", sub);
@@ -1289,7 +1312,7 @@ static void test_export_dir(void **state)
 	doc = export_doc("acme", "example.com", "ns", "mgeu.example.com",
 	                 mk_sec(mk_sel("s2", "rsa", "active", T0, T0, T0, -1, "BBBB"), NULL));
 	json_array_clear(entries);
-	mns_dkim_export_collect(doc, true, entries);
+	mns_dkim_export_collect(doc, true, NULL, entries, NULL);
 	snprintf(path, sizeof(path), "%s/keys/.stray.pem.tmp", sub);
 	FILE *f = fopen(path, "w");
 	fclose(f);
@@ -1425,8 +1448,21 @@ static void test_pool(void **state)
 	EVP_PKEY *priv = private_key(k.priv);
 	assert_int_equal(EVP_PKEY_get_bits(priv), 1024);
 	EVP_PKEY_free(priv);
-	json_t *sel = mns_dkim_key_json(&k, T0);
+	char *plain = strdup(k.priv);
+	mns_dkim_skey_t *skey = mns_dkim_skey_random();
+	json_t *sel = mns_dkim_key_json(&k, T0, skey, "acme", "s2");
 	assert_null(k.priv); /* Wiped and freed. */
+	assert_null(json_object_get(sel, "private")); /* Sealed at once. */
+	char *opened = NULL;
+	size_t olen = 0;
+	assert_int_equal(mns_dkim_unseal(skey, "acme", "s2",
+	                                 json_string_value(json_object_get(sel, "sealed")), &opened,
+	                                 &olen),
+	                 MNS_OK);
+	assert_string_equal(opened, plain);
+	mns_dkim_unsealed_free(opened, olen);
+	mns_dkim_skey_free(skey);
+	free(plain);
 	assert_int_equal(json_integer_value(json_object_get(sel, "bits")), 1024);
 	assert_int_equal(json_integer_value(json_object_get(sel, "created")), T0);
 	json_decref(sel);
