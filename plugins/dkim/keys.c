@@ -142,13 +142,6 @@ out:
 	return ret;
 }
 
-/* Encrypted PEM keys are refused: the daemon has no passphrase to give. */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	(void)buf, (void)size, (void)rwflag, (void)u;
-	return -1;
-}
-
 static bool contains(const char *s, size_t len, const char *what)
 {
 	return memmem(s, len, what, strlen(what)) != NULL;
@@ -239,7 +232,20 @@ int mns_dkim_key_import(const char *pem, size_t len, mns_dkim_key_t *out, char *
 		snprintf(why, wlen, "out of memory");
 		goto out;
 	}
-	pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	/* The PEM is decoded into the secure heap (PEM_read_bio_PrivateKey()
+	 * leaves the DER in the ordinary heap, uncleared), then parsed. */
+	char *pname = NULL, *pheader = NULL;
+	unsigned char *der = NULL;
+	long dlen = 0;
+	if (PEM_read_bio_ex(bio, &pname, &pheader, &der, &dlen,
+	                    PEM_FLAG_SECURE | PEM_FLAG_EAY_COMPATIBLE) == 1 &&
+	    dlen > 0) {
+		const unsigned char *q = der;
+		pkey = d2i_AutoPrivateKey(NULL, &q, dlen);
+	}
+	OPENSSL_secure_clear_free(der, dlen > 0 ? (size_t)dlen : 0);
+	OPENSSL_secure_free(pname);
+	OPENSSL_secure_free(pheader);
 	if (pkey == NULL) {
 		snprintf(why, wlen,
 		         "the PEM private key cannot be decoded (damaged base64 or "
