@@ -151,6 +151,64 @@ out:
  * here stays in the secure heap (PEM_read_bio_ex with PEM_FLAG_SECURE) and
  * is only read in place; the numbers go to secure BIGNUMs. */
 
+/** Decodes the first PEM block of \a pem (\a len octets) into the secure
+ *  heap: \a label gets its label, \a der and \a dlen its contents (\a dcap
+ *  octets: free with OPENSSL_secure_clear_free(der, dcap)).
+ *  Blocks with headers (legacy encryption) are refused. Why not
+ *  PEM_read_bio_ex(): its base64 decoder keeps the last line it read in an
+ *  EVP_ENCODE_CTX that is freed without being cleared. */
+static bool pem_decode(const char *pem, size_t len, char label[32], unsigned char **der,
+                       size_t *dlen, size_t *dcap)
+{
+	static const char begin[] = "-----BEGIN ";
+	const char *end = pem + len;
+	const char *b = memmem(pem, len, begin, sizeof(begin) - 1);
+	if (b == NULL)
+		return false;
+	const char *ls = b + sizeof(begin) - 1;
+	const char *le = memmem(ls, (size_t)(end - ls), "-----", 5);
+	if (le == NULL || le == ls || le - ls >= 32)
+		return false;
+	memcpy(label, ls, (size_t)(le - ls));
+	label[le - ls] = '\0';
+	char mark[48];
+	snprintf(mark, sizeof(mark), "-----END %s-----", label);
+	const char *body = le + 5;
+	const char *e = memmem(body, (size_t)(end - body), mark, strlen(mark));
+	if (e == NULL)
+		return false;
+	/* The base64 without line breaks, in the secure heap. */
+	size_t cap = (size_t)(e - body), n = 0, pad = 0;
+	char *b64 = secret_alloc(cap + 1);
+	bool ok = b64 != NULL;
+	for (const char *p = body; ok && p < e; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '\n' || c == '\r' || c == ' ' || c == '\t')
+			continue;
+		bool digit = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		             (c >= '0' && c <= '9') || c == '+' || c == '/';
+		if (c == '=')
+			pad++;
+		else if (!digit || pad > 0)
+			ok = false; /* A header line, damage, or data after the padding. */
+		b64[n++] = (char)c;
+	}
+	ok = ok && n > 0 && n % 4 == 0 && pad <= 2 && n <= INT32_MAX;
+	unsigned char *out = ok ? secret_alloc(n / 4 * 3 + 3) : NULL;
+	int got = out != NULL ? EVP_DecodeBlock(out, (const unsigned char *)b64, (int)n) : -1;
+	if (b64 != NULL)
+		OPENSSL_secure_clear_free(b64, cap + 1);
+	if (got < 0 || (size_t)got < pad + 1) {
+		if (out != NULL)
+			OPENSSL_secure_clear_free(out, n / 4 * 3 + 3);
+		return false;
+	}
+	*der = out;
+	*dlen = (size_t)got - pad;
+	*dcap = n / 4 * 3 + 3;
+	return true;
+}
+
 /** A DER element's contents, pointing into the decoded buffer. */
 typedef struct der {
 	const unsigned char *p;
@@ -310,7 +368,6 @@ int mns_dkim_key_import(const char *pem, size_t len, mns_dkim_key_t *out, char *
 {
 	EVP_PKEY *pkey = NULL;
 	EVP_PKEY_CTX *ctx = NULL;
-	BIO *bio = NULL;
 	int ret = MNS_EINVAL;
 
 	memset(out, 0, sizeof(*out));
@@ -336,33 +393,23 @@ int mns_dkim_key_import(const char *pem, size_t len, mns_dkim_key_t *out, char *
 		         "(PKCS#8) or \"-----BEGIN RSA PRIVATE KEY-----\" (PKCS#1)");
 		goto out;
 	}
-	/* A read-only BIO over the caller's text: no copy of the key is made. */
-	bio = BIO_new_mem_buf(pem, (int)len);
-	if (bio == NULL) {
-		ret = MNS_ENOMEM;
-		snprintf(why, wlen, "out of memory");
-		goto out;
-	}
 	/* The PEM is decoded into the secure heap, then parsed in place (see
 	 * key_from_pkcs8 for why not with OpenSSL's decoders). */
-	char *pname = NULL, *pheader = NULL;
+	char label[32];
 	unsigned char *der = NULL;
-	long dlen = 0;
+	size_t dlen = 0, dcap = 0;
 	const char *other = NULL;
-	if (PEM_read_bio_ex(bio, &pname, &pheader, &der, &dlen,
-	                    PEM_FLAG_SECURE | PEM_FLAG_EAY_COMPATIBLE) == 1 &&
-	    dlen > 0) {
-		der_t d = {der, (size_t)dlen};
-		if (strcmp(pname, "PRIVATE KEY") == 0)
+	if (pem_decode(pem, len, label, &der, &dlen, &dcap)) {
+		der_t d = {der, dlen};
+		if (strcmp(label, "PRIVATE KEY") == 0)
 			pkey = key_from_pkcs8(d, &other);
-		else if (strcmp(pname, "RSA PRIVATE KEY") == 0)
+		else if (strcmp(label, "RSA PRIVATE KEY") == 0)
 			pkey = rsa_from_pkcs1(d);
-		else if (strcmp(pname, "EC PRIVATE KEY") == 0)
+		else if (strcmp(label, "EC PRIVATE KEY") == 0)
 			other = "EC";
 	}
-	OPENSSL_secure_clear_free(der, dlen > 0 ? (size_t)dlen : 0);
-	OPENSSL_secure_free(pname);
-	OPENSSL_secure_free(pheader);
+	if (der != NULL)
+		OPENSSL_secure_clear_free(der, dcap);
 	if (pkey == NULL && other != NULL) {
 		snprintf(why, wlen, "only RSA and Ed25519 keys can be used for DKIM, not %s",
 		         other);
@@ -419,7 +466,6 @@ out:
 	ERR_clear_error();
 	EVP_PKEY_CTX_free(ctx);
 	EVP_PKEY_free(pkey);
-	BIO_free(bio);
 	return ret;
 }
 
