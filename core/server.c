@@ -36,9 +36,10 @@ json_t *mns_server_vendor_json(const mns_conf_t *c)
 	json_t *ns = json_array();
 	for (size_t i = 0; i < c->n_nameservers; i++)
 		json_array_append_new(ns, json_string(c->nameservers[i]));
-	return json_pack("{s:o, s:s, s:s, s:s, s:I}", "nameservers", ns, "hosted_zone", c->hosted_zone,
-	                 "subdomain", c->subdomain, "bounce_label", c->bounce_label, "ttl",
-	                 (json_int_t)c->ttl);
+	/* data_dir: plugins keep files of their own beside the store (dkim's store key). */
+	return json_pack("{s:o, s:s, s:s, s:s, s:I, s:s}", "nameservers", ns, "hosted_zone",
+	                 c->hosted_zone, "subdomain", c->subdomain, "bounce_label", c->bounce_label,
+	                 "ttl", (json_int_t)c->ttl, "data_dir", c->data_dir);
 }
 
 static void dns_conf_apply(mns_server_t *s)

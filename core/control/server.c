@@ -348,6 +348,7 @@ static const char *feed(ctl_client_t *c, const char *p, const char *end)
 			break;
 		} else if (nl) {
 			handle_line(c, c->buf, c->len);
+			explicit_bzero(c->buf, c->len);
 			c->len = 0;
 			lines++;
 		}
@@ -397,7 +398,19 @@ static void maybe_resume(ctl_client_t *c)
 		client_close(c);
 }
 
+static void read_lines(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+/* Requests may carry private keys (tenant.add with dkim.import): the shared
+ * read buffer is wiped once a read is handled (what is kept was copied out),
+ * and so is a line assembled from several reads. */
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	read_lines(stream, nread, buf);
+	if (nread > 0)
+		explicit_bzero(buf->base, (size_t)nread);
+}
+
+static void read_lines(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
 	ctl_client_t *c = stream->data;
 	if (nread < 0) {

@@ -5,6 +5,7 @@
  *  keys.c      key generation (OpenSSL) and the background pool of RSA keys
  *  export.c    the active keys for the MTA: OpenDKIM tables, rspamd maps,
  *              the atomically rewritten export directory
+ *  seal.c      private keys sealed at rest (AES-256-GCM under the store key)
  *  dkim.c      the plugin: hooks, timers, control commands
  */
 #ifndef MNS_DKIM_INTERNAL_H
@@ -93,7 +94,7 @@ int mns_dkim_step_apply(json_t *sec, const mns_dkim_step_t *st, json_t *key, int
 #define MNS_DKIM_HISTORY_MAX 8
 
 /** Supplies a new key for a publish step: a selector object with
- *  "algorithm", "bits", "created", "public", "private" (new reference), or
+ *  "algorithm", "bits", "created", "public", "sealed" (new reference), or
  *  NULL when none is available right now. */
 typedef json_t *(*mns_dkim_key_cb)(void *data, size_t pair, int64_t now);
 
@@ -148,9 +149,15 @@ int mns_dkim_key_import(const char *pem, size_t len, mns_dkim_key_t *out, char *
 /** \brief Wipes the private key and frees both strings. */
 void mns_dkim_key_wipe(mns_dkim_key_t *k);
 
+struct mns_dkim_skey;
+
 /** \brief The selector object of \a k (algorithm, bits, created, public,
- *  private): a new reference, or NULL on OOM. \a k is wiped either way. */
-json_t *mns_dkim_key_json(mns_dkim_key_t *k, int64_t now);
+ *  sealed: the private key sealed under \a skey for \a tenant and
+ *  \a selector, so the plaintext never leaves the secure heap): a new
+ *  reference, or NULL on OOM or when sealing fails. \a k is wiped either
+ *  way. */
+json_t *mns_dkim_key_json(mns_dkim_key_t *k, int64_t now, const struct mns_dkim_skey *skey,
+                          const char *tenant, const char *selector);
 
 /** A pool of pre-generated RSA keys, refilled on the libuv thread pool. */
 typedef struct mns_dkim_pool mns_dkim_pool_t;
@@ -190,6 +197,59 @@ void mns_dkim_pool_free(mns_dkim_pool_t *pool);
  *  cancels queued ones, so the loop can drain. */
 void mns_dkim_pool_stop(mns_dkim_pool_t *pool);
 
+/* --- seal.c: private keys sealed at rest -------------------------------------- */
+
+/** Length of the store key (AES-256). */
+#define MNS_DKIM_SKEY_LEN 32
+
+/** The store key, held in the secure heap (opaque). */
+typedef struct mns_dkim_skey mns_dkim_skey_t;
+
+/** \brief A store key holding \a raw (copied into the secure heap), or NULL. */
+mns_dkim_skey_t *mns_dkim_skey_new(const unsigned char raw[MNS_DKIM_SKEY_LEN]);
+/** \brief A fresh random store key kept in memory only, or NULL. */
+mns_dkim_skey_t *mns_dkim_skey_random(void);
+/** \brief Wipes and frees \a k (may be NULL). */
+void mns_dkim_skey_free(mns_dkim_skey_t *k);
+
+/** \brief Reads the store key from \a path: a regular file of exactly
+ *  MNS_DKIM_SKEY_LEN octets, not accessible to group or others. When it does
+ *  not exist and \a create is true, creates it (O_EXCL, 0600, random
+ *  octets, file and directory synced) and sets \a created. \return MNS_OK,
+ *  MNS_ENOENT (missing, \a create false) or another negative value, with
+ *  \a err naming the file and the problem. */
+int mns_dkim_skey_load(const char *path, bool create, mns_dkim_skey_t **out, bool *created,
+                       mns_error_t *err);
+
+/** \brief Seals PEM text \a pem (\a len octets) for \a tenant's selector
+ *  \a selector: base64(0x01 || nonce || AES-256-GCM ciphertext || tag) with
+ *  "<tenant>\0<selector>" as additional data. \return the malloc'd text,
+ *  or NULL on failure. */
+char *mns_dkim_seal(const mns_dkim_skey_t *k, const char *tenant, const char *selector,
+                    const char *pem, size_t len);
+
+/** \brief Opens \a sealed: \a pem gets the NUL-terminated plaintext in the
+ *  secure heap (free it with mns_dkim_unsealed_free()), \a len its length.
+ *  \return MNS_OK, MNS_EINVAL (damaged, or sealed under another key, tenant
+ *  or selector) or MNS_ENOMEM. */
+int mns_dkim_unseal(const mns_dkim_skey_t *k, const char *tenant, const char *selector,
+                    const char *sealed, char **pem, size_t *len);
+
+/** \brief Wipes and frees what mns_dkim_unseal() returned. */
+void mns_dkim_unsealed_free(char *pem, size_t len);
+
+/** \brief Replaces every plaintext "private" of section \a sec (written
+ *  by versions before sealing) with "sealed"; \a n (may be NULL) gets how
+ *  many. \return MNS_OK, MNS_EINVAL (a selector without a name or a
+ *  non-string key), MNS_ERROR or MNS_ENOMEM. */
+int mns_dkim_seal_section(const mns_dkim_skey_t *k, const char *tenant, json_t *sec, size_t *n);
+
+/** \brief The store key of plugin instance \a p (dkim.c), or NULL. */
+const mns_dkim_skey_t *mns_dkim_store_key(const mns_plugin_t *p);
+
+/** \brief The number of selectors of \a sec that carry \a field. */
+size_t mns_dkim_section_count(const json_t *sec, const char *field);
+
 /* --- export.c ------------------------------------------------------------------- */
 
 /** \brief The signing domain (DKIM d=) of tenant document \a doc: in ns mode
@@ -201,9 +261,11 @@ const char *mns_dkim_signing_domain(const json_t *doc);
 /** \brief Appends the keys of tenant document \a doc to \a out, one object
  *  each: {"tenant","domain","mode","selector","algorithm","bits","state",
  *  "activated","file","private"}; only active keys, plus retired ones when
- *  \a retired (their files stay until they are withdrawn).
- *  \return MNS_OK or MNS_ENOMEM. */
-int mns_dkim_export_collect(const json_t *doc, bool retired, json_t *out);
+ *  \a retired (their files stay until they are withdrawn). Sealed keys are
+ *  opened with \a skey; \a unopened (may be NULL) is raised by the number
+ *  that do not open (left out). \return MNS_OK or MNS_ENOMEM. */
+int mns_dkim_export_collect(const json_t *doc, bool retired, const mns_dkim_skey_t *skey,
+                            json_t *out, size_t *unopened);
 
 /** \brief Sorts \a entries by domain, then algorithm (RSA first). */
 void mns_dkim_export_sort(json_t *entries);

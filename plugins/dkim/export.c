@@ -36,7 +36,8 @@ const char *mns_dkim_signing_domain(const json_t *doc)
 	return str_of(doc, "zone");
 }
 
-int mns_dkim_export_collect(const json_t *doc, bool retired, json_t *out)
+int mns_dkim_export_collect(const json_t *doc, bool retired, const mns_dkim_skey_t *skey,
+                            json_t *out, size_t *unopened)
 {
 	const char *domain = mns_dkim_signing_domain(doc);
 	const char *tenant = str_of(doc, "tenant");
@@ -50,16 +51,39 @@ int mns_dkim_export_collect(const json_t *doc, bool retired, json_t *out)
 	{
 		const char *state = str_of(sel, "state");
 		const char *name = str_of(sel, "selector");
-		const char *priv = str_of(sel, "private");
+		const char *sealed = str_of(sel, "sealed");
+		const char *legacy = str_of(sel, "private"); /* Not yet migrated. */
 		const char *alg = str_of(sel, "algorithm");
-		if (state == NULL || name == NULL || priv == NULL || alg == NULL)
+		if (state == NULL || name == NULL || (sealed == NULL && legacy == NULL) ||
+		    alg == NULL)
 			continue;
 		if (strcmp(state, "active") != 0 && !(retired && strcmp(state, "retired") == 0))
 			continue;
+		char *opened = NULL;
+		size_t olen = 0;
+		json_t *priv;
+		if (sealed != NULL) {
+			int rc = mns_dkim_unseal(skey, tenant, name, sealed, &opened, &olen);
+			if (rc == MNS_ENOMEM)
+				return MNS_ENOMEM;
+			if (rc != MNS_OK) {
+				if (unopened != NULL)
+					(*unopened)++;
+				continue;
+			}
+			/* The entry is a JSON string (wiped when freed): what the
+			 * export writes and dkim.export hands out. */
+			priv = json_stringn(opened, olen);
+			mns_dkim_unsealed_free(opened, olen);
+		} else {
+			priv = json_string(legacy);
+		}
+		if (priv == NULL)
+			return MNS_ENOMEM;
 		char file[600];
 		snprintf(file, sizeof(file), "keys/%s.%s.pem", domain, name);
 		json_t *e = json_pack(
-		    "{s:s, s:s, s:s, s:s, s:s, s:O, s:s, s:I, s:s, s:s}", "tenant", tenant,
+		    "{s:s, s:s, s:s, s:s, s:s, s:O, s:s, s:I, s:s, s:o}", "tenant", tenant,
 		    "domain", domain, "mode", mode != NULL ? mode : "ns", "selector", name,
 		    "algorithm", alg, "bits",
 		    json_object_get(sel, "bits") ? json_object_get(sel, "bits") : json_null(),

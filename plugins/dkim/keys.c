@@ -26,6 +26,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -142,11 +143,172 @@ out:
 	return ret;
 }
 
-/* Encrypted PEM keys are refused: the daemon has no passphrase to give. */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
+/* --- Imported keys, parsed without OpenSSL's decoders ------------------------- */
+
+/* Why by hand: OpenSSL 3.0's DER decoders (d2i_AutoPrivateKey, EVP_PKCS82PKEY,
+ * PEM_read_bio_PrivateKey) copy the key's DER into ordinary heap buffers and
+ * free them without clearing them, where a core dump finds them. The DER
+ * here stays in the secure heap (PEM_read_bio_ex with PEM_FLAG_SECURE) and
+ * is only read in place; the numbers go to secure BIGNUMs. */
+
+/** Decodes the first PEM block of \a pem (\a len octets) into the secure
+ *  heap: \a label gets its label, \a der and \a dlen its contents (\a dcap
+ *  octets: free with OPENSSL_secure_clear_free(der, dcap)).
+ *  Blocks with headers (legacy encryption) are refused. Why not
+ *  PEM_read_bio_ex(): its base64 decoder keeps the last line it read in an
+ *  EVP_ENCODE_CTX that is freed without being cleared. */
+static bool pem_decode(const char *pem, size_t len, char label[32], unsigned char **der,
+                       size_t *dlen, size_t *dcap)
 {
-	(void)buf, (void)size, (void)rwflag, (void)u;
-	return -1;
+	static const char begin[] = "-----BEGIN ";
+	const char *end = pem + len;
+	const char *b = memmem(pem, len, begin, sizeof(begin) - 1);
+	if (b == NULL)
+		return false;
+	const char *ls = b + sizeof(begin) - 1;
+	const char *le = memmem(ls, (size_t)(end - ls), "-----", 5);
+	if (le == NULL || le == ls || le - ls >= 32)
+		return false;
+	memcpy(label, ls, (size_t)(le - ls));
+	label[le - ls] = '\0';
+	char mark[48];
+	snprintf(mark, sizeof(mark), "-----END %s-----", label);
+	const char *body = le + 5;
+	const char *e = memmem(body, (size_t)(end - body), mark, strlen(mark));
+	if (e == NULL)
+		return false;
+	/* The base64 without line breaks, in the secure heap. */
+	size_t cap = (size_t)(e - body), n = 0, pad = 0;
+	char *b64 = secret_alloc(cap + 1);
+	bool ok = b64 != NULL;
+	for (const char *p = body; ok && p < e; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '\n' || c == '\r' || c == ' ' || c == '\t')
+			continue;
+		bool digit = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		             (c >= '0' && c <= '9') || c == '+' || c == '/';
+		if (c == '=')
+			pad++;
+		else if (!digit || pad > 0)
+			ok = false; /* A header line, damage, or data after the padding. */
+		b64[n++] = (char)c;
+	}
+	ok = ok && n > 0 && n % 4 == 0 && pad <= 2 && n <= INT32_MAX;
+	unsigned char *out = ok ? secret_alloc(n / 4 * 3 + 3) : NULL;
+	int got = out != NULL ? EVP_DecodeBlock(out, (const unsigned char *)b64, (int)n) : -1;
+	if (b64 != NULL)
+		OPENSSL_secure_clear_free(b64, cap + 1);
+	if (got < 0 || (size_t)got < pad + 1) {
+		if (out != NULL)
+			OPENSSL_secure_clear_free(out, n / 4 * 3 + 3);
+		return false;
+	}
+	*der = out;
+	*dlen = (size_t)got - pad;
+	*dcap = n / 4 * 3 + 3;
+	return true;
+}
+
+/** A DER element's contents, pointing into the decoded buffer. */
+typedef struct der {
+	const unsigned char *p;
+	size_t len;
+} der_t;
+
+/** Takes the element of tag \a tag at the front of \a in (its contents into
+ *  \a out) and moves \a in past it. \return false when it is not there. */
+static bool der_take(der_t *in, unsigned char tag, der_t *out)
+{
+	if (in->len < 2 || in->p[0] != tag)
+		return false;
+	size_t n = in->p[1], hdr = 2;
+	if (n & 0x80) {
+		size_t k = n & 0x7f;
+		if (k == 0 || k > 3 || in->len < 2 + k)
+			return false;
+		n = 0;
+		for (size_t i = 0; i < k; i++)
+			n = (n << 8) | in->p[2 + i];
+		hdr += k;
+	}
+	if (in->len - hdr < n)
+		return false;
+	out->p = in->p + hdr;
+	out->len = n;
+	in->p += hdr + n;
+	in->len -= hdr + n;
+	return true;
+}
+
+static bool der_is(const der_t *d, const unsigned char *want, size_t len)
+{
+	return d->len == len && memcmp(d->p, want, len) == 0;
+}
+
+/** An RSA key from a PKCS#1 RSAPrivateKey (two primes), or NULL. */
+static EVP_PKEY *rsa_from_pkcs1(der_t in)
+{
+	static const char *const names[8] = {
+	    OSSL_PKEY_PARAM_RSA_N,         OSSL_PKEY_PARAM_RSA_E,
+	    OSSL_PKEY_PARAM_RSA_D,         OSSL_PKEY_PARAM_RSA_FACTOR1,
+	    OSSL_PKEY_PARAM_RSA_FACTOR2,   OSSL_PKEY_PARAM_RSA_EXPONENT1,
+	    OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
+	};
+	BIGNUM *bn[8] = {NULL};
+	OSSL_PARAM_BLD *bld = NULL;
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *pkey = NULL;
+	der_t seq, v;
+
+	if (!der_take(&in, 0x30, &seq) || in.len != 0 || !der_take(&seq, 0x02, &v) ||
+	    v.len != 1 || v.p[0] != 0 || (bld = OSSL_PARAM_BLD_new()) == NULL)
+		goto out;
+	for (size_t i = 0; i < 8; i++) {
+		if (!der_take(&seq, 0x02, &v) || v.len == 0 || v.len > 1024 || (v.p[0] & 0x80) ||
+		    (bn[i] = BN_secure_new()) == NULL ||
+		    BN_bin2bn(v.p, (int)v.len, bn[i]) == NULL ||
+		    OSSL_PARAM_BLD_push_BN(bld, names[i], bn[i]) != 1)
+			goto out;
+	}
+	if (seq.len != 0 || (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
+	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL ||
+	    EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_KEYPAIR, params) != 1)
+		pkey = NULL;
+out:
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params); /* Clears the secure part (every number here). */
+	OSSL_PARAM_BLD_free(bld);
+	for (size_t i = 0; i < 8; i++)
+		BN_clear_free(bn[i]);
+	return pkey;
+}
+
+/** A key from a PKCS#8 PrivateKeyInfo: RSA or Ed25519. Another algorithm
+ *  gives NULL with \a other naming it. */
+static EVP_PKEY *key_from_pkcs8(der_t in, const char **other)
+{
+	static const unsigned char rsa_oid[] = {0x2a, 0x86, 0x48, 0x86, 0xf7,
+	                                        0x0d, 0x01, 0x01, 0x01};
+	static const unsigned char ed25519_oid[] = {0x2b, 0x65, 0x70};
+	static const unsigned char ec_oid[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
+	der_t seq, v, alg, oid, key, raw;
+
+	if (!der_take(&in, 0x30, &seq) || in.len != 0 || !der_take(&seq, 0x02, &v) ||
+	    v.len != 1 || v.p[0] > 1 || !der_take(&seq, 0x30, &alg) ||
+	    !der_take(&alg, 0x06, &oid) || !der_take(&seq, 0x04, &key))
+		return NULL;
+	if (der_is(&oid, rsa_oid, sizeof(rsa_oid)))
+		return rsa_from_pkcs1(key);
+	if (der_is(&oid, ed25519_oid, sizeof(ed25519_oid))) {
+		/* RFC 8410: CurvePrivateKey ::= OCTET STRING (32 octets). */
+		if (!der_take(&key, 0x04, &raw) || key.len != 0 || raw.len != 32)
+			return NULL;
+		return EVP_PKEY_new_raw_private_key_ex(NULL, "ED25519", NULL, raw.p, raw.len);
+	}
+	*other = der_is(&oid, ec_oid, sizeof(ec_oid)) ? "EC" : "this key type";
+	return NULL;
 }
 
 static bool contains(const char *s, size_t len, const char *what)
@@ -206,7 +368,6 @@ int mns_dkim_key_import(const char *pem, size_t len, mns_dkim_key_t *out, char *
 {
 	EVP_PKEY *pkey = NULL;
 	EVP_PKEY_CTX *ctx = NULL;
-	BIO *bio = NULL;
 	int ret = MNS_EINVAL;
 
 	memset(out, 0, sizeof(*out));
@@ -232,14 +393,28 @@ int mns_dkim_key_import(const char *pem, size_t len, mns_dkim_key_t *out, char *
 		         "(PKCS#8) or \"-----BEGIN RSA PRIVATE KEY-----\" (PKCS#1)");
 		goto out;
 	}
-	/* A read-only BIO over the caller's text: no copy of the key is made. */
-	bio = BIO_new_mem_buf(pem, (int)len);
-	if (bio == NULL) {
-		ret = MNS_ENOMEM;
-		snprintf(why, wlen, "out of memory");
+	/* The PEM is decoded into the secure heap, then parsed in place (see
+	 * key_from_pkcs8 for why not with OpenSSL's decoders). */
+	char label[32];
+	unsigned char *der = NULL;
+	size_t dlen = 0, dcap = 0;
+	const char *other = NULL;
+	if (pem_decode(pem, len, label, &der, &dlen, &dcap)) {
+		der_t d = {der, dlen};
+		if (strcmp(label, "PRIVATE KEY") == 0)
+			pkey = key_from_pkcs8(d, &other);
+		else if (strcmp(label, "RSA PRIVATE KEY") == 0)
+			pkey = rsa_from_pkcs1(d);
+		else if (strcmp(label, "EC PRIVATE KEY") == 0)
+			other = "EC";
+	}
+	if (der != NULL)
+		OPENSSL_secure_clear_free(der, dcap);
+	if (pkey == NULL && other != NULL) {
+		snprintf(why, wlen, "only RSA and Ed25519 keys can be used for DKIM, not %s",
+		         other);
 		goto out;
 	}
-	pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
 	if (pkey == NULL) {
 		snprintf(why, wlen,
 		         "the PEM private key cannot be decoded (damaged base64 or "
@@ -291,7 +466,6 @@ out:
 	ERR_clear_error();
 	EVP_PKEY_CTX_free(ctx);
 	EVP_PKEY_free(pkey);
-	BIO_free(bio);
 	return ret;
 }
 
@@ -306,14 +480,18 @@ void mns_dkim_key_wipe(mns_dkim_key_t *k)
 	memset(k, 0, sizeof(*k));
 }
 
-json_t *mns_dkim_key_json(mns_dkim_key_t *k, int64_t now)
+json_t *mns_dkim_key_json(mns_dkim_key_t *k, int64_t now, const mns_dkim_skey_t *skey,
+                          const char *tenant, const char *selector)
 {
 	json_t *sel = NULL;
-	json_t *priv = json_stringn(k->priv, k->priv_len);
-	if (priv != NULL)
-		sel = json_pack("{s:s, s:i, s:I, s:s, s:o}", "algorithm",
+	/* Sealed straight from the secure heap: the plaintext never becomes a
+	 * JSON string (jansson copies strings into the ordinary heap). */
+	char *sealed = mns_dkim_seal(skey, tenant, selector, k->priv, k->priv_len);
+	if (sealed != NULL)
+		sel = json_pack("{s:s, s:i, s:I, s:s, s:s}", "algorithm",
 		                k->ed25519 ? "ed25519" : "rsa", "bits", k->bits, "created",
-		                (json_int_t)now, "public", k->pub, "private", priv);
+		                (json_int_t)now, "public", k->pub, "sealed", sealed);
+	free(sealed);
 	mns_dkim_key_wipe(k);
 	return sel;
 }

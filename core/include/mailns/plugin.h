@@ -294,7 +294,7 @@ MNS_API int mns_plugin_tenant_foreach(mns_plugin_t *p,
 MNS_API json_t *mns_plugin_tenant_instructions(mns_plugin_t *p, const char *tenant);
 
 /** The vendor identity from the config: {"nameservers": [names],
- *  "hosted_zone": name, "subdomain": label, "ttl": n}. Borrowed; valid until
+ *  "hosted_zone": name, "subdomain": label, "ttl": n, "data_dir": path}. Borrowed; valid until
  *  the next configure() call. */
 MNS_API const json_t *mns_plugin_vendor(mns_plugin_t *p);
 

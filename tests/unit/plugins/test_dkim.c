@@ -78,6 +78,28 @@ static const char *sel_field(const json_t *section, const char *name, const char
 	return json_string_value(json_object_get(s, field));
 }
 
+/** The private key of selector \a name, opened with \a p's store key
+ *  (tenant "acme"); the stored selector carries "sealed", never "private".
+ *  The returned copy stays valid for the next few calls. */
+static const char *sel_private(mns_plugin_t *p, const json_t *section, const char *name)
+{
+	static char *ring[8];
+	static size_t next;
+	assert_null(json_object_get(selector(section, name), "private"));
+	const char *sealed = sel_field(section, name, "sealed");
+	assert_non_null(sealed);
+	char *pem = NULL;
+	size_t len = 0;
+	assert_int_equal(mns_dkim_unseal(mns_dkim_store_key(p), "acme", name, sealed, &pem, &len),
+	                 MNS_OK);
+	free(ring[next]);
+	ring[next] = strdup(pem);
+	mns_dkim_unsealed_free(pem, len);
+	const char *out = ring[next];
+	next = (next + 1) % 8;
+	return out;
+}
+
 static size_t b64_decode(const char *in, unsigned char *out, size_t outlen)
 {
 	size_t len = strlen(in);
@@ -151,7 +173,7 @@ static void test_add_rsa_ns(void **state)
 	assert_string_equal(sel_field(sec, "s1", "state"), "active");
 	assert_int_equal(json_integer_value(json_object_get(s1, "bits")), 2048);
 	assert_int_equal(json_integer_value(json_object_get(s1, "created")), PT_NOW);
-	const char *priv_pem = sel_field(sec, "s1", "private");
+	const char *priv_pem = sel_private(p, sec, "s1");
 	assert_non_null(strstr(priv_pem, "-----BEGIN PRIVATE KEY-----")); /* PKCS#8 */
 
 	mns_zone_t *z = NULL;
@@ -252,7 +274,7 @@ static void test_ed25519(void **state)
 	unsigned char raw[64], mine[64];
 	size_t rawlen = b64_decode(sel_field(sec, "e1", "public"), raw, sizeof(raw));
 	assert_int_equal(rawlen, 32);
-	EVP_PKEY *priv = private_key(sel_field(sec, "e1", "private"));
+	EVP_PKEY *priv = private_key(sel_private(p, sec, "e1"));
 	assert_int_equal(EVP_PKEY_get_base_id(priv), EVP_PKEY_ED25519);
 	size_t minelen = sizeof(mine);
 	assert_int_equal(EVP_PKEY_get_raw_public_key(priv, mine, &minelen), 1);
@@ -306,7 +328,7 @@ static void test_update(void **state)
 	assert_true(json_is_true(json_object_get(v3, "ed25519")));
 	assert_int_equal(json_array_size(json_object_get(v3, "selectors")), 2);
 	assert_string_equal(sel_field(v3, "s1", "public"), s1_pub);
-	assert_string_equal(sel_field(v3, "s1", "private"), sel_field(v1, "s1", "private"));
+	assert_string_equal(sel_private(p, v3, "s1"), sel_private(p, v1, "s1"));
 	assert_int_equal(json_integer_value(json_object_get(selector(v3, "e1"), "created")),
 	                 PT_NOW + 100);
 	/* The stored section handed in is not modified. */
@@ -337,7 +359,7 @@ static void test_update(void **state)
 	assert_null(json_object_get(v7, "ed25519"));
 	assert_null(selector(v7, "e1"));
 	assert_string_equal(sel_field(v7, "s1", "public"), s1_pub);
-	assert_string_equal(sel_field(v7, "s1", "private"), sel_field(v1, "s1", "private"));
+	assert_string_equal(sel_private(p, v7, "s1"), sel_private(p, v1, "s1"));
 	json_decref(v7);
 
 	/* A tenant that says no wins over a vendor that says yes. */
@@ -456,7 +478,7 @@ static bool has_private(const json_t *j)
 	if (json_is_object(j)) {
 		json_object_foreach((json_t *)j, k, v)
 		{
-			if (strcmp(k, "private") == 0 || has_private(v))
+			if (strcmp(k, "private") == 0 || strcmp(k, "sealed") == 0 || has_private(v))
 				return true;
 		}
 	} else if (json_is_array(j)) {
@@ -1077,8 +1099,9 @@ static void test_export_formats(void **state)
 	assert_string_equal(mns_dkim_signing_domain(b), "example.org");
 
 	json_t *entries = json_array();
-	assert_int_equal(mns_dkim_export_collect(a, false, entries), MNS_OK);
-	assert_int_equal(mns_dkim_export_collect(b, false, entries), MNS_OK);
+	/* Documents of older versions: "private" in the clear (no store key needed). */
+	assert_int_equal(mns_dkim_export_collect(a, false, NULL, entries, NULL), MNS_OK);
+	assert_int_equal(mns_dkim_export_collect(b, false, NULL, entries, NULL), MNS_OK);
 	assert_int_equal(json_array_size(entries), 3); /* s2+e1 of acme, s1 of beta */
 	mns_dkim_export_sort(entries);
 	const json_t *e0 = json_array_get(entries, 0);
@@ -1123,7 +1146,7 @@ static void test_export_formats(void **state)
 
 	/* With retired keys (for the export directory's files). */
 	json_t *all = json_array();
-	assert_int_equal(mns_dkim_export_collect(a, true, all), MNS_OK);
+	assert_int_equal(mns_dkim_export_collect(a, true, NULL, all, NULL), MNS_OK);
 	assert_int_equal(json_array_size(all), 3);
 	json_decref(all);
 	json_decref(entries);
@@ -1153,7 +1176,7 @@ static void test_export_command(void **state)
 	const json_t *k = json_array_get(json_object_get(dom, "keys"), 0);
 	assert_string_equal(json_string_value(json_object_get(k, "selector")), "s1");
 	const char *pem = json_string_value(json_object_get(k, "private"));
-	assert_string_equal(pem, sel_field(sec, "s1", "private"));
+	assert_string_equal(pem, sel_private(p, sec, "s1"));
 	EVP_PKEY *priv = private_key(pem);
 	EVP_PKEY_free(priv);
 	const char *kt =
@@ -1224,7 +1247,7 @@ static void test_export_dir(void **state)
 	    export_doc("acme", "example.com", "ns", "mgeu.example.com",
 	               mk_sec(mk_sel("s1", "rsa", "active", T0, T0, T0, -1, "AAAA"), NULL));
 	json_t *entries = json_array();
-	mns_dkim_export_collect(doc, true, entries);
+	mns_dkim_export_collect(doc, true, NULL, entries, NULL);
 	mns_error_t err = {0};
 	size_t changed = 0;
 	assert_int_equal(mns_dkim_export_write(sub, entries, &changed, &err), MNS_OK);
@@ -1266,7 +1289,7 @@ static void test_export_dir(void **state)
 	json_object_set_new((json_t *)selector(json_object_get(doc, "dkim"), "s2"), "private",
 	                    json_string("-----BEGIN PRIVATE KEY-----\nNEW\n"));
 	json_array_clear(entries);
-	mns_dkim_export_collect(doc, true, entries);
+	mns_dkim_export_collect(doc, true, NULL, entries, NULL);
 	assert_int_equal(mns_dkim_export_write(sub, entries, &changed, &err), MNS_OK);
 	assert_int_equal(changed, 5); /* 4 tables + s2.pem */
 	snprintf(path, sizeof(path), "%s/KeyTable", sub);
@@ -1289,7 +1312,7 @@ static void test_export_dir(void **state)
 	doc = export_doc("acme", "example.com", "ns", "mgeu.example.com",
 	                 mk_sec(mk_sel("s2", "rsa", "active", T0, T0, T0, -1, "BBBB"), NULL));
 	json_array_clear(entries);
-	mns_dkim_export_collect(doc, true, entries);
+	mns_dkim_export_collect(doc, true, NULL, entries, NULL);
 	snprintf(path, sizeof(path), "%s/keys/.stray.pem.tmp", sub);
 	FILE *f = fopen(path, "w");
 	fclose(f);
@@ -1425,8 +1448,21 @@ static void test_pool(void **state)
 	EVP_PKEY *priv = private_key(k.priv);
 	assert_int_equal(EVP_PKEY_get_bits(priv), 1024);
 	EVP_PKEY_free(priv);
-	json_t *sel = mns_dkim_key_json(&k, T0);
+	char *plain = strdup(k.priv);
+	mns_dkim_skey_t *skey = mns_dkim_skey_random();
+	json_t *sel = mns_dkim_key_json(&k, T0, skey, "acme", "s2");
 	assert_null(k.priv); /* Wiped and freed. */
+	assert_null(json_object_get(sel, "private")); /* Sealed at once. */
+	char *opened = NULL;
+	size_t olen = 0;
+	assert_int_equal(mns_dkim_unseal(skey, "acme", "s2",
+	                                 json_string_value(json_object_get(sel, "sealed")), &opened,
+	                                 &olen),
+	                 MNS_OK);
+	assert_string_equal(opened, plain);
+	mns_dkim_unsealed_free(opened, olen);
+	mns_dkim_skey_free(skey);
+	free(plain);
 	assert_int_equal(json_integer_value(json_object_get(sel, "bits")), 1024);
 	assert_int_equal(json_integer_value(json_object_get(sel, "created")), T0);
 	json_decref(sel);
@@ -1651,6 +1687,222 @@ static void test_pool_in_plugin(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* --- Sealing at rest (seal.c) ------------------------------------------------ */
+
+static const char SEAL_PEM[] = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ+Fake+Key+"
+                               "Material+For+Tests+Only+AAA\n-----END PRIVATE KEY-----\n";
+
+/** Opens \a sealed; \return the result code (the plaintext is checked and freed). */
+static int open_as(const mns_dkim_skey_t *k, const char *tenant, const char *sel,
+                   const char *sealed)
+{
+	char *pem = NULL;
+	size_t len = 0;
+	int ret = mns_dkim_unseal(k, tenant, sel, sealed, &pem, &len);
+	if (ret == MNS_OK) {
+		assert_int_equal(len, strlen(SEAL_PEM));
+		assert_string_equal(pem, SEAL_PEM);
+	} else {
+		assert_null(pem);
+	}
+	mns_dkim_unsealed_free(pem, len);
+	return ret;
+}
+
+/** \a sealed with bit \a bit of decoded octet \a at flipped (a new string). */
+static char *flip(const char *sealed, size_t at, int bit)
+{
+	size_t n = strlen(sealed);
+	unsigned char *raw = malloc(n);
+	int len = EVP_DecodeBlock(raw, (const unsigned char *)sealed, (int)n);
+	assert_true(len > 0);
+	size_t pad = (sealed[n - 1] == '=') + (sealed[n - 2] == '=');
+	len -= (int)pad;
+	assert_true(at < (size_t)len);
+	raw[at] ^= (unsigned char)(1u << bit);
+	char *out = malloc(n + 1);
+	EVP_EncodeBlock((unsigned char *)out, raw, len);
+	free(raw);
+	return out;
+}
+
+static void test_seal_round_trip(void **state)
+{
+	mns_dkim_skey_t *k = mns_dkim_skey_random();
+	assert_non_null(k);
+	char *a = mns_dkim_seal(k, "acme", "s1", SEAL_PEM, strlen(SEAL_PEM));
+	char *b = mns_dkim_seal(k, "acme", "s1", SEAL_PEM, strlen(SEAL_PEM));
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_string_not_equal(a, b); /* A fresh nonce each time. */
+	assert_null(strstr(a, "PRIVATE"));
+	/* 1 + 12 + PEM + 16 octets, base64. */
+	size_t raw = 1 + 12 + strlen(SEAL_PEM) + 16;
+	assert_int_equal(strlen(a), 4 * ((raw + 2) / 3));
+	unsigned char first[4];
+	assert_int_equal(EVP_DecodeBlock(first, (const unsigned char *)a, 4), 3);
+	assert_int_equal(first[0], 0x01); /* Version. */
+	assert_int_equal(open_as(k, "acme", "s1", a), MNS_OK);
+	assert_int_equal(open_as(k, "acme", "s1", b), MNS_OK);
+	free(a);
+	free(b);
+	mns_dkim_skey_free(k);
+}
+
+static void test_seal_tamper(void **state)
+{
+	unsigned char raw[MNS_DKIM_SKEY_LEN];
+	for (size_t i = 0; i < sizeof(raw); i++)
+		raw[i] = (unsigned char)(i * 7 + 1);
+	mns_dkim_skey_t *k = mns_dkim_skey_new(raw);
+	char *s = mns_dkim_seal(k, "acme", "s1", SEAL_PEM, strlen(SEAL_PEM));
+	assert_non_null(s);
+	size_t total = 1 + 12 + strlen(SEAL_PEM) + 16;
+	/* One flipped bit anywhere: version, nonce, ciphertext, tag. */
+	const size_t where[] = {0, 1, 12, 13, 13 + 20, total - 17, total - 16, total - 1};
+	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+		char *bad = flip(s, where[i], (int)(i % 8));
+		assert_int_equal(open_as(k, "acme", "s1", bad), MNS_EINVAL);
+		free(bad);
+	}
+	/* Truncated, empty, not base64. */
+	char *cut = strdup(s);
+	cut[strlen(cut) - 8] = '\0';
+	assert_int_equal(open_as(k, "acme", "s1", cut), MNS_EINVAL);
+	free(cut);
+	assert_int_equal(open_as(k, "acme", "s1", ""), MNS_EINVAL);
+	assert_int_equal(open_as(k, "acme", "s1", "not base64!"), MNS_EINVAL);
+	assert_int_equal(open_as(k, "acme", "s1", "AAAA"), MNS_EINVAL);
+	/* Another tenant or selector as additional data. */
+	assert_int_equal(open_as(k, "acme2", "s1", s), MNS_EINVAL);
+	assert_int_equal(open_as(k, "acm", "s1", s), MNS_EINVAL);
+	assert_int_equal(open_as(k, "acme", "s2", s), MNS_EINVAL);
+	assert_int_equal(open_as(k, "acmes", "1", s), MNS_EINVAL); /* The NUL separates. */
+	/* Another key. */
+	raw[5] ^= 1;
+	mns_dkim_skey_t *other = mns_dkim_skey_new(raw);
+	assert_int_equal(open_as(other, "acme", "s1", s), MNS_EINVAL);
+	mns_dkim_skey_t *rnd = mns_dkim_skey_random();
+	assert_int_equal(open_as(rnd, "acme", "s1", s), MNS_EINVAL);
+	/* The right one still opens it. */
+	assert_int_equal(open_as(k, "acme", "s1", s), MNS_OK);
+	free(s);
+	mns_dkim_skey_free(rnd);
+	mns_dkim_skey_free(other);
+	mns_dkim_skey_free(k);
+}
+
+/* A section written by an older version: "private" becomes "sealed". */
+static void test_seal_section(void **state)
+{
+	mns_dkim_skey_t *k = mns_dkim_skey_random();
+	json_t *sec = mk_sec(mk_sel("s1", "rsa", "active", T0, T0, T0, -1, "AAAA"),
+	                     mk_sel("e1", "ed25519", "active", T0, T0, T0, -1, "EEEE"));
+	const char *pem = json_string_value(json_object_get(selector(sec, "s1"), "private"));
+	char *want = strdup(pem);
+	assert_int_equal(mns_dkim_section_count(sec, "private"), 2);
+	size_t n = 0;
+	assert_int_equal(mns_dkim_seal_section(k, "acme", sec, &n), MNS_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(mns_dkim_section_count(sec, "private"), 0);
+	assert_int_equal(mns_dkim_section_count(sec, "sealed"), 2);
+	char *opened = NULL;
+	size_t len = 0;
+	assert_int_equal(mns_dkim_unseal(k, "acme", "s1", sel_field(sec, "s1", "sealed"), &opened,
+	                                 &len),
+	                 MNS_OK);
+	assert_string_equal(opened, want);
+	mns_dkim_unsealed_free(opened, len);
+	/* Nothing left to do the second time. */
+	assert_int_equal(mns_dkim_seal_section(k, "acme", sec, &n), MNS_OK);
+	assert_int_equal(n, 0);
+	/* The export opens sealed keys with the key, and leaves out what does not open. */
+	json_t *doc = export_doc("acme", "example.com", "ns", "mgeu.example.com", sec);
+	json_t *entries = json_array();
+	size_t unopened = 0;
+	assert_int_equal(mns_dkim_export_collect(doc, false, k, entries, &unopened), MNS_OK);
+	assert_int_equal(json_array_size(entries), 2);
+	assert_int_equal(unopened, 0);
+	mns_dkim_export_sort(entries);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(entries, 0), "private")),
+	                    want);
+	json_array_clear(entries);
+	mns_dkim_skey_t *other = mns_dkim_skey_random();
+	assert_int_equal(mns_dkim_export_collect(doc, false, other, entries, &unopened), MNS_OK);
+	assert_int_equal(json_array_size(entries), 0);
+	assert_int_equal(unopened, 2);
+	json_decref(entries);
+	json_decref(doc);
+	free(want);
+	mns_dkim_skey_free(other);
+	mns_dkim_skey_free(k);
+}
+
+/* The key file: created 0600 with 32 octets, read back, checked. */
+static void test_store_key_file(void **state)
+{
+	char dir[] = "/tmp/mns-dkim-skey-XXXXXX", path[512];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/dkim-store.key", dir);
+	mns_dkim_skey_t *k = NULL, *k2 = NULL;
+	mns_error_t err = {0};
+	bool created = false;
+
+	/* Missing and not to be created. */
+	assert_int_equal(mns_dkim_skey_load(path, false, &k, &created, &err), MNS_ENOENT);
+	assert_null(k);
+	assert_non_null(strstr(err.message, path));
+	struct stat st;
+	assert_int_not_equal(stat(path, &st), 0);
+
+	/* Created. */
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(mns_dkim_skey_load(path, true, &k, &created, &err), MNS_OK);
+	assert_true(created);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(st.st_size, MNS_DKIM_SKEY_LEN);
+
+	/* Read back: the same key (what one seals the other opens). */
+	assert_int_equal(mns_dkim_skey_load(path, true, &k2, &created, &err), MNS_OK);
+	assert_false(created);
+	char *s = mns_dkim_seal(k, "acme", "s1", SEAL_PEM, strlen(SEAL_PEM));
+	assert_int_equal(open_as(k2, "acme", "s1", s), MNS_OK);
+	free(s);
+	mns_dkim_skey_free(k2);
+	k2 = NULL;
+
+	/* Readable by the group or others: refused, naming the file and mode. */
+	const mode_t modes[] = {0640, 0604, 0660};
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(chmod(path, modes[i]), 0);
+		memset(&err, 0, sizeof(err));
+		assert_int_not_equal(mns_dkim_skey_load(path, true, &k2, &created, &err), MNS_OK);
+		assert_null(k2);
+		assert_non_null(strstr(err.message, path));
+		assert_non_null(strstr(err.message, "group or others"));
+	}
+	assert_int_equal(chmod(path, 0600), 0);
+
+	/* Wrong size: refused, never overwritten. */
+	assert_int_equal(truncate(path, 31), 0);
+	memset(&err, 0, sizeof(err));
+	assert_int_not_equal(mns_dkim_skey_load(path, true, &k2, &created, &err), MNS_OK);
+	assert_non_null(strstr(err.message, "31 octets"));
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 31);
+
+	/* Not a regular file. */
+	unlink(path);
+	assert_int_equal(mkdir(path, 0700), 0);
+	memset(&err, 0, sizeof(err));
+	assert_int_not_equal(mns_dkim_skey_load(path, true, &k2, &created, &err), MNS_OK);
+	assert_null(k2);
+	rmdir(path);
+	rmdir(dir);
+	mns_dkim_skey_free(k);
+}
+
 static void test_descriptor(void **state)
 {
 	assert_int_equal(mns_plugin_dkim.abi_major, MNS_PLUGIN_ABI_MAJOR);
@@ -1665,6 +1917,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_descriptor),
+	    cmocka_unit_test(test_seal_round_trip),
+	    cmocka_unit_test(test_seal_tamper),
+	    cmocka_unit_test(test_seal_section),
+	    cmocka_unit_test(test_store_key_file),
 	    cmocka_unit_test(test_add_rsa_ns),
 	    cmocka_unit_test(test_add_rsa_cname),
 	    cmocka_unit_test(test_ed25519),
