@@ -406,7 +406,7 @@ static int dkim_init(mns_plugin_t *p, mns_error_t *err)
 /** What the store holds, read before the key: sealed keys forbid making a
  *  new key, and the first of them checks that the key file is the right one. */
 typedef struct store_census {
-	size_t sealed, plain;
+	size_t sealed; /**< Sealed keys seen (the scan stops at the first). */
 	char tenant[64], selector[64];
 	char *blob; /**< The first sealed key (ciphertext: no secret). */
 } store_census_t;
@@ -420,7 +420,6 @@ static bool census_one(mns_plugin_t *p, const char *tenant, const json_t *doc, v
 	{
 		const char *sealed = json_string_value(json_object_get(sel, "sealed"));
 		const char *name = json_string_value(json_object_get(sel, "selector"));
-		c->plain += json_object_get(sel, "private") != NULL;
 		if (sealed == NULL)
 			continue;
 		if (c->sealed++ == 0 && name != NULL && strlen(tenant) < sizeof(c->tenant) &&
@@ -430,7 +429,11 @@ static bool census_one(mns_plugin_t *p, const char *tenant, const json_t *doc, v
 			c->blob = strdup(sealed);
 		}
 	}
-	return true;
+	/* One sealed key answers both questions (does the store need the key
+	 * file, does this file open it): stop there rather than read a million
+	 * documents at every start. Only a store without any sealed key is read
+	 * to the end. */
+	return c->blob == NULL;
 }
 
 /** Reads (or, while the store holds no sealed key, creates) the store key,
@@ -477,11 +480,11 @@ static int skey_setup(dkim_state_t *dp, const dkim_conf_t *next, mns_error_t *er
 	int ret = mns_dkim_skey_load(path, c.sealed == 0, &dp->skey, &created, err);
 	if (ret == MNS_ENOENT)
 		mns_error_set_key(err, "store-key-file", "store_key",
-		                  "dkim: store key file %s is missing, but the store holds %zu sealed "
+		                  "dkim: store key file %s is missing, but the store holds sealed "
 		                  "private keys that only it opens: restore it from the backup made "
 		                  "with the store (mailnsd never makes a new one while sealed keys "
 		                  "exist)",
-		                  path, c.sealed);
+		                  path);
 	if (ret == MNS_OK && c.blob != NULL) {
 		char *pem = NULL;
 		size_t len = 0;
@@ -506,8 +509,7 @@ static int skey_setup(dkim_state_t *dp, const dkim_conf_t *next, mns_error_t *er
 		               "in the store cannot be opened without it)",
 		               path);
 	else
-		mns_plugin_log(p, MNS_LOG_INFO, "store key %s read (%zu sealed keys, %zu to seal)",
-		               path, c.sealed, c.plain);
+		mns_plugin_log(p, MNS_LOG_INFO, "store key %s read", path);
 	return MNS_OK;
 }
 
