@@ -560,6 +560,89 @@ static int check_cnames(zb_set_t *const *order, size_t n, mns_error_t *err)
 	return MNS_OK;
 }
 
+/* True when a positive answer with \a rr may need additional-section
+ * addresses: an NS, MX or SRV target at or below the apex. */
+static bool needs_additional(const mns_zone_t *z, const knot_rrset_t *rr)
+{
+	if (rr->type != KNOT_RRTYPE_NS && rr->type != KNOT_RRTYPE_MX && rr->type != KNOT_RRTYPE_SRV)
+		return false;
+	knot_rdata_t *rd = rr->rrs.rdata;
+	for (uint16_t i = 0; i < rr->rrs.count; i++, rd = knot_rdataset_next(rd)) {
+		const knot_dname_t *name = knot_rdata_name(rd, rr->type);
+		if (name != NULL && knot_dname_in_bailiwick(name, z->apex) >= 0)
+			return true;
+	}
+	return false;
+}
+
+/* Writes \a rr in wire form at \a p (owners 0xC00C, see mns_rrwire_t) with
+ * \a ttl. \return the octets written. */
+static size_t put_wire(uint8_t *p, const knot_rrset_t *rr, uint32_t ttl)
+{
+	uint8_t *start = p;
+	knot_rdata_t *rd = rr->rrs.rdata;
+	for (uint16_t i = 0; i < rr->rrs.count; i++, rd = knot_rdataset_next(rd)) {
+		knot_wire_write_u16(p, 0xc000 | KNOT_WIRE_HEADER_SIZE);
+		knot_wire_write_u16(p + 2, rr->type);
+		knot_wire_write_u16(p + 4, rr->rclass);
+		knot_wire_write_u32(p + 6, ttl);
+		knot_wire_write_u16(p + 10, rd->len);
+		memcpy(p + 12, rd->data, rd->len);
+		p += 12 + rd->len;
+	}
+	return (size_t)(p - start);
+}
+
+/* Prebuilds every RRset's wire form and the negative SOA into one allocation. */
+static int build_wire(mns_zone_t *z)
+{
+	size_t n_sets = 0, bytes = 0;
+	for (size_t i = 0; i < z->n_nodes; i++) {
+		const mns_node_t *n = &z->nodes[i];
+		for (uint16_t r = 0; r < n->n_rrsets; r++) {
+			const knot_rrset_t *rr = &n->rrsets[r];
+			knot_rdata_t *rd = rr->rrs.rdata;
+			for (uint16_t k = 0; k < rr->rrs.count; k++, rd = knot_rdataset_next(rd))
+				bytes += 12u + rd->len;
+		}
+		n_sets += n->n_rrsets;
+	}
+	const knot_rrset_t *soa = mns_node_rrset(&z->nodes[0], KNOT_RRTYPE_SOA);
+	if (soa != NULL)
+		bytes += 12u + soa->rrs.rdata->len;
+	size_t n_wires = n_sets + (soa != NULL ? 1 : 0);
+	if (bytes > UINT32_MAX || n_sets > UINT32_MAX)
+		return MNS_ERROR;
+	z->wires = malloc(n_wires * sizeof(*z->wires) + bytes + 1);
+	if (z->wires == NULL)
+		return MNS_ENOMEM;
+	z->wire = (uint8_t *)(z->wires + n_wires);
+	size_t w = 0, off = 0;
+	for (size_t i = 0; i < z->n_nodes; i++) {
+		mns_node_t *n = &z->nodes[i];
+		n->wire = (uint32_t)w;
+		for (uint16_t r = 0; r < n->n_rrsets; r++, w++) {
+			const knot_rrset_t *rr = &n->rrsets[r];
+			size_t len = put_wire(z->wire + off, rr, rr->ttl);
+			z->wires[w] = (mns_rrwire_t){
+			    .off = (uint32_t)off,
+			    .len = (uint32_t)len,
+			    .count = rr->rrs.count,
+			    .flags = needs_additional(z, rr) ? MNS_RRWIRE_ADDITIONAL : 0,
+			};
+			off += len;
+		}
+	}
+	if (soa != NULL) {
+		/* As knot_pkt_put() with KNOT_PF_SOAMINTTL writes it. */
+		uint32_t min = knot_soa_minimum(soa->rrs.rdata);
+		size_t len = put_wire(z->wire + off, soa, soa->ttl < min ? soa->ttl : min);
+		z->wires[w] = (mns_rrwire_t){.off = (uint32_t)off, .len = (uint32_t)len, .count = 1};
+		z->soa_neg = &z->wires[w];
+	}
+	return MNS_OK;
+}
+
 int mns_zb_build(mns_zone_builder_t *zb, mns_zone_t **out, mns_error_t *err)
 {
 	const knot_dname_t **names = NULL;
@@ -672,6 +755,13 @@ int mns_zb_build(mns_zone_builder_t *zb, mns_zone_t **out, mns_error_t *err)
 		z->slots[j] = (uint32_t)(i + 1);
 	}
 
+	ret = build_wire(z);
+	if (ret == MNS_ENOMEM)
+		goto enomem;
+	if (ret != MNS_OK) {
+		ret = mns_error_set(err, "zone_too_large", "zone has over 4 GiB of records");
+		goto out;
+	}
 	z->soa = mns_node_rrset(&z->nodes[0], KNOT_RRTYPE_SOA);
 	z->serial = z->soa != NULL ? knot_soa_serial(z->soa->rrs.rdata) : 0;
 	*out = z;
