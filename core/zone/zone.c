@@ -59,22 +59,7 @@ const mns_rrwire_t *mns_node_rrwire(const mns_zone_t *z, const mns_node_t *n, ui
 
 void mns_zone_free(mns_zone_t *z)
 {
-	if (z == NULL)
-		return;
-	if (z->nodes != NULL) {
-		for (size_t i = 0; i < z->n_nodes; i++) {
-			mns_node_t *n = &z->nodes[i];
-			for (uint16_t r = 0; r < n->n_rrsets; r++)
-				knot_rdataset_clear(&n->rrsets[r].rrs, NULL);
-			free(n->rrsets);
-			free(n->owner);
-		}
-	}
-	free(z->nodes);
-	free(z->slots);
-	free(z->wires);
-	free(z->apex);
-	free(z->tenant);
+	/* mns_zb_build() makes each zone one allocation. */
 	free(z);
 }
 
