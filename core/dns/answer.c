@@ -4,6 +4,20 @@
  *  section around lookup and answer), no malloc (libknot allocates from the
  *  context's arena, reset at the start of each message).
  *
+ *  Two paths give the same answers. The fast path (fast_answer) takes the
+ *  common query — QUERY, one question of class IN and a type that is not a
+ *  meta, DNSSEC or DS type, no answer or authority records, at most one OPT
+ *  (root owner, version 0, well-formed options, nothing after it) — and,
+ *  when the answer is one RRset without additional-section addresses, or
+ *  NODATA/NXDOMAIN with the SOA, and not a CNAME or a referral, and it fits
+ *  the client's limit, copies header, question and the zone's prebuilt wire
+ *  (mns_rrwire_t) into the response without parsing anything with libknot.
+ *  Everything else goes through the general path below (knot_pkt_parse,
+ *  knot_pkt_put). The responses parse to the same header, sections, RRs
+ *  and OPT; only the octets differ where libknot compresses names inside
+ *  RDATA (NS, MX, SOA) and the prebuilt wire does not
+ *  (tests/unit/dns/test_fastpath.c compares the two over every case).
+ *
  *  Choices not spelled out by the RFCs, or where servers differ (the table in
  *  tests/unit/dns/test_malformed.c pins each one down):
  *  - QR=1 or fewer than 12 octets: dropped (no answer at all).

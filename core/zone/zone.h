@@ -60,7 +60,9 @@ typedef struct mns_rrwire {
 } mns_rrwire_t;
 
 /** An immutable zone. After mns_zb_build() nothing in it changes; it is
- *  published in the index and freed after an RCU grace period. */
+ *  published in the index and freed after an RCU grace period. The zone and
+ *  everything it points to (nodes, owners, RRsets, RDATA, prebuilt wire,
+ *  slots) are one allocation. */
 typedef struct mns_zone {
 	struct cds_lfht_node ht_node; /**< Index linkage (owned by the index). */
 	struct rcu_head rcu; /**< Deferred free (owned by the index). */
