@@ -10,12 +10,14 @@
  *  (root owner, version 0, well-formed options, nothing after it) — and,
  *  when the answer is one RRset without additional-section addresses, or
  *  NODATA/NXDOMAIN with the SOA, and not a CNAME or a referral, and it fits
- *  the client's limit, copies header, question and the zone's prebuilt wire
- *  (mns_rrwire_t) into the response without parsing anything with libknot.
+ *  the client's limit, copies header and question, then each RR as a
+ *  12-octet header (the owner a pointer into the question, which keeps the
+ *  client's case) and the RDATA the zone holds in wire format, without
+ *  parsing anything with libknot.
  *  Everything else goes through the general path below (knot_pkt_parse,
  *  knot_pkt_put). The responses parse to the same header, sections, RRs
  *  and OPT; only the octets differ where libknot compresses names inside
- *  RDATA (NS, MX, SOA) and the prebuilt wire does not
+ *  RDATA (NS, MX, SOA) and the fast path does not
  *  (tests/unit/dns/test_fastpath.c compares the two over every case).
  *
  *  Choices not spelled out by the RFCs, or where servers differ (the table in
@@ -496,7 +498,7 @@ typedef struct qresult {
 	mns_stats_zone_t zone; /**< What answered. */
 } qresult_t;
 
-/* --- Fast path: answers copied from prebuilt wire ---------------------------- */
+/* --- Fast path: answers copied from the zone's wire-format data ------------ */
 
 /* The largest UDP payload we announce and send with EDNS. */
 static uint16_t server_payload(const mns_dns_ctx_t *ctx)
@@ -521,9 +523,10 @@ static bool fast_qtype(uint16_t qtype)
 }
 
 /* Answers the common query — one question of class IN, no other records but
- * a root OPT of version 0 — when the answer is one prebuilt RRset or a
- * negative answer with the SOA: header, question and the prebuilt octets
- * copied, no parse, no libknot packet. Everything else (and anything that
+ * a root OPT of version 0 — when the answer is one RRset or a negative
+ * answer with the SOA: header, question and the zone's RDATA copied, each
+ * RR behind a 12-octet header whose owner points into the question; no
+ * parse, no libknot packet. Everything else (and anything that
  * does not fit the client's limit) is left to the general path, which
  * answers the same (tests/unit/dns/test_fastpath.c compares the two).
  * \return the response length, or 0 to take the general path. */
@@ -602,55 +605,69 @@ static size_t fast_answer(qresult_t *res, mns_dns_ctx_t *ctx, const uint8_t *q, 
 	const mns_node_t *node = find_node(z, qname, &cut);
 	if (cut != NULL || (node != NULL && (node->flags & MNS_NODE_CNAME)))
 		return 0; /* referrals, CNAMEs */
-	const mns_rrwire_t *w = node != NULL ? mns_node_rrwire(z, node, qtype) : NULL;
-	const uint8_t *wire = z->wire;
-	const knot_dname_t *soa_owner = NULL;
+	const knot_rrset_t *rr = node != NULL ? mns_node_rrset(node, qtype) : NULL;
+	uint32_t ttl = rr != NULL ? rr->ttl : 0;
+	/* Owners point at the question name, or at its suffix that is the SOA's
+	 * owner: either way the client's case comes back, as with libknot's
+	 * compression. */
+	size_t owner_at = KNOT_WIRE_HEADER_SIZE;
 	int rcode = KNOT_RCODE_NOERROR;
-	bool negative = w == NULL;
+	bool negative = rr == NULL;
 	if (negative) {
 		if (node == NULL && !mns_index_is_ent(ctx->index, qname))
 			rcode = KNOT_RCODE_NXDOMAIN;
 		const mns_zone_t *sz = z->kind == MNS_ZONE_SUBTREE
 		                           ? mns_index_enclosing(ctx->index, z)
 		                           : z;
-		if (sz == NULL || sz->soa_neg == NULL)
+		if (sz == NULL || sz->soa == NULL)
 			return 0;
-		w = sz->soa_neg;
-		wire = sz->wire;
-		soa_owner = sz->apex;
-	} else if (w->flags & MNS_RRWIRE_ADDITIONAL) {
-		return 0;
+		rr = sz->soa;
+		ttl = sz->soa_neg_ttl;
+		owner_at += qname_size - knot_dname_size(sz->apex);
+	} else if ((node->flags & MNS_NODE_ADDITIONAL) &&
+	           (qtype == KNOT_RRTYPE_NS || qtype == KNOT_RRTYPE_MX ||
+	            qtype == KNOT_RRTYPE_SRV)) {
+		return 0; /* additional-section addresses: the general path */
 	}
 
-	size_t len = question_end + w->len + (edns ? OPT_WIRE_SIZE : 0);
-	if (len > limit)
-		return 0; /* the general path truncates */
-
-	/* Header as knot_pkt_init_response() and finish() make it: ID, RD and
-	 * CD copied, QR and AA set, the rest clear. */
-	memcpy(resp, q, question_end);
-	resp[2] = (uint8_t)(KNOT_WIRE_QR_MASK | KNOT_WIRE_AA_MASK | (q[2] & KNOT_WIRE_RD_MASK));
-	resp[3] = (uint8_t)((q[3] & KNOT_WIRE_CD_MASK) | rcode);
-	knot_wire_set_ancount(resp, negative ? 0 : w->count);
-	knot_wire_set_nscount(resp, negative ? w->count : 0);
-	knot_wire_set_arcount(resp, edns ? 1 : 0);
+	/* The RRs: [pointer][type][class][TTL][RDLENGTH], then the RDATA as the
+	 * zone stores it (wire format, names lowercase and uncompressed, which
+	 * RFC 1035 4.1.4 allows). What does not fit goes to the general path,
+	 * which truncates. */
 	uint8_t *p = resp + question_end;
-	memcpy(p, wire + w->off, w->len);
-	if (negative) {
-		/* The SOA's owner (the apex) is the question's suffix of its size:
-		 * point there, which keeps the query's case as libknot's
-		 * compression does. */
-		size_t suffix = KNOT_WIRE_HEADER_SIZE + qname_size - knot_dname_size(soa_owner);
-		knot_wire_write_u16(p, (uint16_t)(0xc000 | suffix));
+	const uint8_t *end = resp + limit - (edns ? OPT_WIRE_SIZE : 0);
+	if (p > end)
+		return 0;
+	const knot_rdata_t *rd = rr->rrs.rdata;
+	for (uint16_t i = 0; i < rr->rrs.count; i++, rd = knot_rdataset_next((knot_rdata_t *)rd)) {
+		if ((size_t)(end - p) < 12u + rd->len)
+			return 0;
+		knot_wire_write_u16(p, (uint16_t)(0xc000 | owner_at));
+		knot_wire_write_u16(p + 2, rr->type);
+		knot_wire_write_u16(p + 4, KNOT_CLASS_IN);
+		knot_wire_write_u32(p + 6, ttl);
+		knot_wire_write_u16(p + 10, rd->len);
+		memcpy(p + 12, rd->data, rd->len);
+		p += 12 + rd->len;
 	}
-	p += w->len;
 	if (edns) {
 		p[0] = 0;
 		knot_wire_write_u16(p + 1, KNOT_RRTYPE_OPT);
 		knot_wire_write_u16(p + 3, server_max);
 		knot_wire_write_u32(p + 5, dnssec_ok ? EDNS_DO : 0);
 		knot_wire_write_u16(p + 9, 0);
+		p += OPT_WIRE_SIZE;
 	}
+
+	/* Header and question as knot_pkt_init_response() and finish() make
+	 * them: ID, RD and CD copied, QR and AA set, the rest clear. */
+	memcpy(resp, q, question_end);
+	resp[2] = (uint8_t)(KNOT_WIRE_QR_MASK | KNOT_WIRE_AA_MASK | (q[2] & KNOT_WIRE_RD_MASK));
+	resp[3] = (uint8_t)((q[3] & KNOT_WIRE_CD_MASK) | rcode);
+	knot_wire_set_ancount(resp, negative ? 0 : rr->rrs.count);
+	knot_wire_set_nscount(resp, negative ? rr->rrs.count : 0);
+	knot_wire_set_arcount(resp, edns ? 1 : 0);
+	size_t len = (size_t)(p - resp);
 	res->qtype = qtype;
 	res->rcode = rcode;
 	res->zone = stats_kind(z);

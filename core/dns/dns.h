@@ -34,7 +34,7 @@ typedef struct mns_dns_ctx {
 	                        (mns_arena_init(&arena, MNS_DNS_ARENA_SIZE)). */
 	mns_stats_block_t *stats; /**< This thread's counters (NULL: not counted). */
 	bool no_fast_path; /**< Answer everything through libknot (tests, benchmarks). */
-	uint64_t fast_answers; /**< Messages answered from prebuilt wire (tests, benchmarks). */
+	uint64_t fast_answers; /**< Messages answered by the fast path (tests, benchmarks). */
 } mns_dns_ctx_t;
 
 /** \brief Answers one message.

@@ -575,34 +575,6 @@ static bool needs_additional(const knot_dname_t *apex, const knot_rrset_t *rr)
 	return false;
 }
 
-/* Octets of \a rr in wire form (see mns_rrwire_t). */
-static size_t wire_size(const knot_rrset_t *rr)
-{
-	size_t n = 0;
-	knot_rdata_t *rd = rr->rrs.rdata;
-	for (uint16_t i = 0; i < rr->rrs.count; i++, rd = knot_rdataset_next(rd))
-		n += 12u + rd->len;
-	return n;
-}
-
-/* Writes \a rr in wire form at \a p (owners 0xC00C, see mns_rrwire_t) with
- * \a ttl. \return the octets written. */
-static size_t put_wire(uint8_t *p, const knot_rrset_t *rr, uint32_t ttl)
-{
-	uint8_t *start = p;
-	knot_rdata_t *rd = rr->rrs.rdata;
-	for (uint16_t i = 0; i < rr->rrs.count; i++, rd = knot_rdataset_next(rd)) {
-		knot_wire_write_u16(p, 0xc000 | KNOT_WIRE_HEADER_SIZE);
-		knot_wire_write_u16(p + 2, rr->type);
-		knot_wire_write_u16(p + 4, rr->rclass);
-		knot_wire_write_u32(p + 6, ttl);
-		knot_wire_write_u16(p + 10, rd->len);
-		memcpy(p + 12, rd->data, rd->len);
-		p += 12 + rd->len;
-	}
-	return (size_t)(p - start);
-}
-
 /* Places parts of the zone one after the other in one block. With base
  * NULL it only measures (the first of two identical passes). */
 typedef struct bump {
@@ -620,7 +592,7 @@ static void *bump(bump_t *b, size_t n)
 /* Lays out (b->base NULL) or writes the zone: the mns_zone_t, then the
  * nodes, their owners (a name that is a suffix of the next one in
  * canonical order, an ancestor, shares its octets), the RRsets and their
- * RDATA copied from the builder, the prebuilt wire, and the node hash.
+ * RDATA copied from the builder, and the node hash.
  * \return the zone (NULL when measuring). */
 static mns_zone_t *zone_fill(const mns_zone_builder_t *zb, zb_set_t *const *order,
                              const knot_dname_t *const *names, size_t n_nodes, size_t n_slots,
@@ -630,7 +602,6 @@ static mns_zone_t *zone_fill(const mns_zone_builder_t *zb, zb_set_t *const *orde
 	mns_zone_t *z = bump(b, sizeof(*z));
 	mns_node_t *nodes = bump(b, n_nodes * sizeof(*nodes));
 	knot_rrset_t *sets = bump(b, (zb->n_sets ? zb->n_sets : 1) * sizeof(*sets));
-	const knot_rrset_t *soa = NULL;
 	if (fill) {
 		memset(z, 0, sizeof(*z));
 		memset(nodes, 0, n_nodes * sizeof(*nodes));
@@ -665,17 +636,11 @@ static mns_zone_t *zone_fill(const mns_zone_builder_t *zb, zb_set_t *const *orde
 	}
 
 	/* RRsets: both lists are in canonical order. */
-	size_t bytes = 0;
 	for (size_t i = 0, j = 0; i < zb->n_sets && j < n_nodes; j++) {
 		for (; i < zb->n_sets && knot_dname_is_equal(order[i]->rr.owner, names[j]); i++) {
 			const knot_rrset_t *src = &order[i]->rr;
 			size_t size = src->rrs.size;
 			knot_rdata_t *rd = bump(b, size);
-			bytes += wire_size(src);
-			if (src->type == KNOT_RRTYPE_SOA && j == 0) {
-				soa = src;
-				bytes += 12u + src->rrs.rdata->len;
-			}
 			if (!fill)
 				continue;
 			mns_node_t *node = &nodes[j];
@@ -693,42 +658,19 @@ static mns_zone_t *zone_fill(const mns_zone_builder_t *zb, zb_set_t *const *orde
 				node->flags |= MNS_NODE_DELEG;
 				z->has_deleg = true;
 			}
+			if (needs_additional(nodes[0].owner, rr))
+				node->flags |= MNS_NODE_ADDITIONAL;
 		}
 	}
 
-	/* The prebuilt wire: every RRset in node order, then the negative SOA. */
-	size_t n_wires = zb->n_sets + (soa != NULL ? 1 : 0);
-	mns_rrwire_t *wires = bump(b, (n_wires ? n_wires : 1) * sizeof(*wires));
-	uint8_t *wire = bump(b, bytes);
 	uint32_t *slots = bump(b, n_slots * sizeof(*slots));
 	if (!fill)
 		return NULL;
-	z->wires = wires;
-	z->wire = wire;
-	size_t w = 0, off = 0;
-	for (size_t i = 0; i < n_nodes; i++) {
-		mns_node_t *n = &nodes[i];
-		n->wire = (uint32_t)w;
-		for (uint16_t r = 0; r < n->n_rrsets; r++, w++) {
-			const knot_rrset_t *rr = &n->rrsets[r];
-			size_t len = put_wire(wire + off, rr, rr->ttl);
-			wires[w] = (mns_rrwire_t){
-			    .off = (uint32_t)off,
-			    .len = (uint32_t)len,
-			    .count = rr->rrs.count,
-			    .flags = needs_additional(z->apex, rr) ? MNS_RRWIRE_ADDITIONAL : 0,
-			};
-			off += len;
-		}
-	}
 	z->soa = mns_node_rrset(&nodes[0], KNOT_RRTYPE_SOA);
 	if (z->soa != NULL) {
 		/* As knot_pkt_put() with KNOT_PF_SOAMINTTL writes it. */
 		uint32_t min = knot_soa_minimum(z->soa->rrs.rdata);
-		uint32_t ttl = z->soa->ttl < min ? z->soa->ttl : min;
-		size_t len = put_wire(wire + off, z->soa, ttl);
-		wires[w] = (mns_rrwire_t){.off = (uint32_t)off, .len = (uint32_t)len, .count = 1};
-		z->soa_neg = &wires[w];
+		z->soa_neg_ttl = z->soa->ttl < min ? z->soa->ttl : min;
 	}
 
 	/* Open-addressing table over the nodes. */

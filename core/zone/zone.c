@@ -47,16 +47,6 @@ const knot_rrset_t *mns_node_rrset(const mns_node_t *n, uint16_t type)
 	return NULL;
 }
 
-const mns_rrwire_t *mns_node_rrwire(const mns_zone_t *z, const mns_node_t *n, uint16_t type)
-{
-	if (z == NULL || n == NULL || z->wires == NULL)
-		return NULL;
-	for (uint16_t i = 0; i < n->n_rrsets; i++)
-		if (n->rrsets[i].type == type)
-			return &z->wires[n->wire + i];
-	return NULL;
-}
-
 void mns_zone_free(mns_zone_t *z)
 {
 	/* mns_zb_build() makes each zone one allocation. */
@@ -194,14 +184,4 @@ void mns_zone_set_serial(mns_zone_t *z, uint32_t serial)
 	/* The zone is still private to its builder's caller: writing is safe. */
 	knot_soa_serial_set(((knot_rrset_t *)z->soa)->rrs.rdata, serial);
 	z->serial = serial;
-	/* The prebuilt SOAs carry the serial too: after the header fields and
-	 * the two names of the RDATA. */
-	const knot_rdata_t *rd = z->soa->rrs.rdata;
-	size_t at = 12 + knot_dname_size(rd->data);
-	at += knot_dname_size(rd->data + at - 12);
-	const mns_rrwire_t *soa = mns_node_rrwire(z, &z->nodes[0], KNOT_RRTYPE_SOA);
-	if (soa != NULL)
-		knot_wire_write_u32(z->wire + soa->off + at, serial);
-	if (z->soa_neg != NULL)
-		knot_wire_write_u32(z->wire + z->soa_neg->off + at, serial);
 }

@@ -25,6 +25,9 @@ typedef enum mns_zone_kind {
 enum {
 	MNS_NODE_DELEG = 1 << 0, /**< Has NS and is not the apex: a delegation point. */
 	MNS_NODE_CNAME = 1 << 1, /**< Holds a CNAME (and nothing else). */
+	MNS_NODE_ADDITIONAL = 1 << 2, /**< An NS, MX or SRV RRset here has a target at
+	                                   or below the apex: a positive answer with it
+	                                   may carry addresses in the additional section. */
 };
 
 /** A name in a zone with its RRsets (none for an empty non-terminal). */
@@ -33,35 +36,11 @@ typedef struct mns_node {
 	knot_rrset_t *rrsets; /**< n_rrsets RRsets, owner pointers = this owner. */
 	uint16_t n_rrsets;
 	uint16_t flags;
-	uint32_t wire; /**< Index in the zone's wires of the first RRset's wire form
-	                    (the others follow in the same order as rrsets). */
 } mns_node_t;
-
-/** Flags of a prebuilt RRset. */
-enum {
-	/** NS, MX or SRV with a target inside the zone: a positive answer may
-	 *  need addresses in the additional section, which the prebuilt form
-	 *  does not carry. */
-	MNS_RRWIRE_ADDITIONAL = 1 << 0,
-};
-
-/** The prebuilt wire form of one RRset, for answers assembled by copying
- *  (core/dns/answer.c). Each RR is [owner 2][type 2][class 2][TTL 4]
- *  [RDLENGTH 2][RDATA]: the owner is a compression pointer, prebuilt as
- *  0xC00C (the question name, which keeps the query's case) and patched by
- *  the answerer when the owner is another suffix of the question. Names in
- *  RDATA are written uncompressed (always legal, RFC 1035 4.1.4 allows but
- *  does not require compression) and lowercase, as stored. */
-typedef struct mns_rrwire {
-	uint32_t off;   /**< Offset in the zone's wire buffer. */
-	uint32_t len;   /**< Octets, all RRs. */
-	uint16_t count; /**< RRs. */
-	uint16_t flags; /**< MNS_RRWIRE_*. */
-} mns_rrwire_t;
 
 /** An immutable zone. After mns_zb_build() nothing in it changes; it is
  *  published in the index and freed after an RCU grace period. The zone and
- *  everything it points to (nodes, owners, RRsets, RDATA, prebuilt wire,
+ *  everything it points to (nodes, owners, RRsets, RDATA in wire format,
  *  slots) are one allocation. */
 typedef struct mns_zone {
 	struct cds_lfht_node ht_node; /**< Index linkage (owned by the index). */
@@ -78,12 +57,8 @@ typedef struct mns_zone {
 	mns_node_t *nodes; /**< Sorted in canonical DNS order (apex first). */
 	uint32_t *slots; /**< Open-addressing hash: node index + 1, 0 = empty. */
 	uint32_t mask; /**< Slot count - 1 (a power of two at least 2 × n_nodes). */
-	mns_rrwire_t *wires; /**< Wire form of every RRset (see mns_node_t.wire), then
-	                          the negative SOA; one allocation with wire. */
-	uint8_t *wire; /**< The prebuilt RRs (mns_rrwire_t.off points here). */
-	const mns_rrwire_t *soa_neg; /**< The apex SOA as negative answers carry it
-	                                  (TTL = min(TTL, MINIMUM), RFC 2308 3);
-	                                  NULL without an SOA. */
+	uint32_t soa_neg_ttl; /**< TTL of the SOA in negative answers:
+	                           min(TTL, MINIMUM) (RFC 2308 3). */
 } mns_zone_t;
 
 /** \brief Starts a builder for the zone at \a apex whose producers may emit at
@@ -129,9 +104,6 @@ uint64_t mns_dname_hash(const knot_dname_t *name);
 const mns_node_t *mns_zone_find(const mns_zone_t *z, const knot_dname_t *name);
 /** \brief The node's RRset of \a type. \return NULL if absent. */
 const knot_rrset_t *mns_node_rrset(const mns_node_t *n, uint16_t type);
-/** \brief The prebuilt wire form of the RRset of \a type at \a n in \a z.
- *  \return NULL if absent. */
-const mns_rrwire_t *mns_node_rrwire(const mns_zone_t *z, const mns_node_t *n, uint16_t type);
 /** \brief Sets the SOA serial of a zone not yet published (it is immutable
  *  once in the index). */
 void mns_zone_set_serial(mns_zone_t *z, uint32_t serial);

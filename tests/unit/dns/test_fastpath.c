@@ -1,4 +1,4 @@
-/*  The prebuilt-wire fast path of mns_dns_process answers exactly as the
+/*  The fast path of mns_dns_process (RDATA copied from the zone) answers exactly as the
  *  general (libknot) path: every query of a table is answered both ways and
  *  the two responses must parse to the same header, question, RRs in the
  *  same sections and order (owners compared with their case), and OPT, and
@@ -84,7 +84,7 @@ static mns_zone_t *tenant_zone(void)
 	ok(mns_zb_add_mx(zb, "in", 3600, 10, "mail.mgeu.example.com", &err), &err);
 	add_a(zb, "mail", 25);
 	mns_zone_t *z = build(zb);
-	/* As the server sets it before publishing: the prebuilt SOAs follow. */
+	/* As the server sets it before publishing: both paths see the new serial. */
 	mns_zone_set_serial(z, 2024010199);
 	return z;
 }
@@ -331,7 +331,7 @@ static void check_case(const qcase_t *c)
 		fail_msg("%s: one way answered, the other did not", what);
 	if (lf == 0)
 		return;
-	/* Compression differs (the prebuilt RDATA names are not compressed): the
+	/* Compression differs (the fast path does not compress RDATA names): the
 	 * fast answer may be longer, never shorter, and within the same limit. */
 	if (lf < ls)
 		fail_msg("%s: fast answer %zu octets, general %zu", what, lf, ls);

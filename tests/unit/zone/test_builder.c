@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -382,7 +383,8 @@ static void test_delegation_flags(void **state)
 	mns_zone_t *z = build_ok(zb);
 	assert_true(z->has_deleg);
 	assert_int_equal(z->nodes[0].flags, 0); /* NS at the apex is no cut */
-	assert_int_equal(find(z, "child." APEX)->flags, MNS_NODE_DELEG);
+	/* A cut whose NS target is below it: glue to add. */
+	assert_int_equal(find(z, "child." APEX)->flags, MNS_NODE_DELEG | MNS_NODE_ADDITIONAL);
 	mns_zone_free(z);
 }
 
@@ -454,63 +456,45 @@ static void test_dump(void **state)
 	mns_zone_free(z);
 }
 
-static void test_prebuilt_wire(void **state)
+static void test_answer_hints(void **state)
 {
 	mns_error_t err;
 	mns_zone_builder_t *zb = tenant_builder();
 	assert_int_equal(mns_zb_add_ns(zb, "@", 3600, "ns2." APEX, &err), MNS_OK);
-	assert_int_equal(mns_zb_add_mx(zb, "@", 600, 10, "bounce.vendor.example", &err), MNS_OK);
+	assert_int_equal(mns_zb_add_mx(zb, "out", 600, 10, "bounce.vendor.example", &err), MNS_OK);
+	assert_int_equal(mns_zb_add_mx(zb, "in", 600, 10, "mail." APEX, &err), MNS_OK);
 	assert_int_equal(mns_zb_add_txt(zb, "a.b", 60, "hi", &err), MNS_OK);
 	mns_zone_t *z = build_ok(zb);
 
-	/* TXT: [pointer to the question][type][class][TTL][RDLENGTH][RDATA]. */
-	const mns_node_t *n = find(z, "a.b." APEX);
-	const mns_rrwire_t *w = mns_node_rrwire(z, n, KNOT_RRTYPE_TXT);
-	assert_non_null(w);
-	assert_int_equal(w->count, 1);
-	assert_int_equal(w->len, 12 + 3);
-	assert_int_equal(w->flags, 0);
-	assert_memory_equal(z->wire + w->off, "\xc0\x0c\x00\x10\x00\x01\x00\x00\x00\x3c\x00\x03\x02hi",
-	                    15);
-	assert_null(mns_node_rrwire(z, n, KNOT_RRTYPE_A));
-	/* An empty non-terminal has none; its owner is the suffix of its child's. */
-	const mns_node_t *ent = find(z, "b." APEX);
-	assert_null(mns_node_rrwire(z, ent, KNOT_RRTYPE_TXT));
+	/* NS or MX with a target in the zone: additional-section work. */
+	assert_true(z->nodes[0].flags & MNS_NODE_ADDITIONAL);
+	assert_true(find(z, "in." APEX)->flags & MNS_NODE_ADDITIONAL);
+	assert_false(find(z, "out." APEX)->flags & MNS_NODE_ADDITIONAL);
+	assert_false(find(z, "a.b." APEX)->flags & MNS_NODE_ADDITIONAL);
+
+	/* The SOA of negative answers: min(TTL 3600, MINIMUM 300). */
+	assert_int_equal(z->soa_neg_ttl, 300);
+
+	/* One allocation: an ancestor's owner is the suffix of its child's,
+	 * RDATA and the apex live inside the zone's block. */
+	const mns_node_t *n = find(z, "a.b." APEX), *ent = find(z, "b." APEX);
 	assert_ptr_equal(ent->owner, n->owner + 2);
-
-	/* Two NS, one of them in the zone: every RR has its header, and the
-	 * answerer must add addresses (or leave it to the general path). */
-	w = mns_node_rrwire(z, &z->nodes[0], KNOT_RRTYPE_NS);
-	assert_int_equal(w->count, 2);
-	const knot_rrset_t *ns = mns_node_rrset(&z->nodes[0], KNOT_RRTYPE_NS);
-	assert_int_equal(w->len, 2 * 12 + ns->rrs.rdata->len + knot_rdataset_next(ns->rrs.rdata)->len);
-	assert_true(w->flags & MNS_RRWIRE_ADDITIONAL);
-	const uint8_t *second = z->wire + w->off + 12 + ns->rrs.rdata->len;
-	assert_memory_equal(second, "\xc0\x0c\x00\x02\x00\x01", 6);
-	/* An MX out of the zone needs nothing more. */
-	assert_int_equal(mns_node_rrwire(z, &z->nodes[0], KNOT_RRTYPE_MX)->flags, 0);
-
-	/* The negative SOA: TTL min(3600, MINIMUM 300); serial updates reach
-	 * both prebuilt SOAs. */
-	assert_non_null(z->soa_neg);
-	const uint8_t *neg = z->wire + z->soa_neg->off;
-	assert_int_equal(knot_wire_read_u32(neg + 6), 300);
-	const mns_rrwire_t *soa = mns_node_rrwire(z, &z->nodes[0], KNOT_RRTYPE_SOA);
-	assert_int_equal(knot_wire_read_u32(z->wire + soa->off + 6), 3600);
-	mns_zone_set_serial(z, 4000000001u);
-	size_t at = 12 + knot_dname_size(z->soa->rrs.rdata->data);
-	at += knot_dname_size(z->soa->rrs.rdata->data + at - 12);
-	assert_int_equal(knot_wire_read_u32(neg + at), 4000000001u);
-	assert_int_equal(knot_wire_read_u32(z->wire + soa->off + at), 4000000001u);
-	assert_memory_equal(neg + 12, z->soa->rrs.rdata->data, z->soa->rrs.rdata->len);
+	assert_ptr_equal(z->apex, z->nodes[0].owner);
+	const uint8_t *lo = (const uint8_t *)z, *hi = lo + malloc_usable_size(z);
+	const uint8_t *rd = (const uint8_t *)mns_node_rrset(n, KNOT_RRTYPE_TXT)->rrs.rdata;
+	assert_true(rd > lo && rd < hi);
+	assert_true(z->apex > lo && z->apex < hi);
+	assert_true((const uint8_t *)z->slots > lo && (const uint8_t *)z->slots < hi);
 	mns_zone_free(z);
 
-	/* A SUBTREE has no SOA, so no negative one either. */
+	/* A SUBTREE has no SOA: no negative TTL either. */
 	zb = mns_zb_new("acme.hosted.example", "acme.hosted.example", MNS_ZONE_SUBTREE);
+	mns_zb_set_tenant(zb, "acme");
 	assert_int_equal(mns_zb_add_txt(zb, "@", 60, "x", &err), MNS_OK);
 	z = build_ok(zb);
-	assert_null(z->soa_neg);
-	assert_non_null(mns_node_rrwire(z, &z->nodes[0], KNOT_RRTYPE_TXT));
+	assert_null(z->soa);
+	assert_int_equal(z->soa_neg_ttl, 0);
+	assert_string_equal(z->tenant, "acme");
 	mns_zone_free(z);
 }
 
@@ -522,7 +506,7 @@ int main(void)
 	    cmocka_unit_test(test_cname_conflict),   cmocka_unit_test(test_ents_and_order),
 	    cmocka_unit_test(test_soa_rules),        cmocka_unit_test(test_rdata_checks),
 	    cmocka_unit_test(test_delegation_flags), cmocka_unit_test(test_dump),
-	    cmocka_unit_test(test_prebuilt_wire),
+	    cmocka_unit_test(test_answer_hints),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
