@@ -644,7 +644,7 @@ static size_t fast_answer(qresult_t *res, mns_dns_ctx_t *ctx, const uint8_t *q, 
 			return 0;
 		knot_wire_write_u16(p, (uint16_t)(0xc000 | owner_at));
 		knot_wire_write_u16(p + 2, rr->type);
-		knot_wire_write_u16(p + 4, KNOT_CLASS_IN);
+		knot_wire_write_u16(p + 4, rr->rclass);
 		knot_wire_write_u32(p + 6, ttl);
 		knot_wire_write_u16(p + 10, rd->len);
 		memcpy(p + 12, rd->data, rd->len);
