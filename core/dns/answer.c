@@ -518,17 +518,16 @@ enum {
 static bool fast_qtype(uint16_t qtype)
 {
 	return qtype != 0 && qtype != KNOT_RRTYPE_DS && !knot_rrtype_is_metatype(qtype) &&
-	       !knot_rrtype_is_dnssec(qtype) &&
-	       !(qtype >= 128 && qtype <= 255);
+	       !knot_rrtype_is_dnssec(qtype) && !(qtype >= 128 && qtype <= 255);
 }
 
 /* Answers the common query — one question of class IN, no other records but
  * a root OPT of version 0 — when the answer is one RRset or a negative
  * answer with the SOA: header, question and the zone's RDATA copied, each
  * RR behind a 12-octet header whose owner points into the question; no
- * parse, no libknot packet. Everything else (and anything that
- * does not fit the client's limit) is left to the general path, which
- * answers the same (tests/unit/dns/test_fastpath.c compares the two).
+ * parse, no libknot packet. Everything else (and anything that does not
+ * fit the client's limit) is left to the general path, which answers the
+ * same (tests/unit/dns/test_fastpath.c compares the two).
  * \return the response length, or 0 to take the general path. */
 static size_t fast_answer(qresult_t *res, mns_dns_ctx_t *ctx, const uint8_t *q, size_t qlen,
                           uint8_t *resp, size_t rmax, mns_transport_t transport)
@@ -634,14 +633,16 @@ static size_t fast_answer(qresult_t *res, mns_dns_ctx_t *ctx, const uint8_t *q, 
 	 * zone stores it (wire format, names lowercase and uncompressed, which
 	 * RFC 1035 4.1.4 allows). What does not fit goes to the general path,
 	 * which truncates. */
-	uint8_t *p = resp + question_end;
-	const uint8_t *end = resp + limit - (edns ? OPT_WIRE_SIZE : 0);
-	if (p > end)
+	size_t used = question_end + (edns ? OPT_WIRE_SIZE : 0);
+	if (used > limit)
 		return 0;
+	size_t room = limit - used;
+	uint8_t *p = resp + question_end;
 	const knot_rdata_t *rd = rr->rrs.rdata;
 	for (uint16_t i = 0; i < rr->rrs.count; i++, rd = knot_rdataset_next((knot_rdata_t *)rd)) {
-		if ((size_t)(end - p) < 12u + rd->len)
+		if (room < 12u + rd->len)
 			return 0;
+		room -= 12u + rd->len;
 		knot_wire_write_u16(p, (uint16_t)(0xc000 | owner_at));
 		knot_wire_write_u16(p + 2, rr->type);
 		knot_wire_write_u16(p + 4, rr->rclass);

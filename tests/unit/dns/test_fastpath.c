@@ -280,6 +280,7 @@ static void make_query(const qcase_t *c)
 }
 
 static uint8_t g_rf[65535], g_rs[65535];
+static size_t g_rmax; /* response buffer size when not 0 */
 
 /* Parses a response, case kept. */
 static knot_pkt_t *parse(uint8_t *wire, size_t len, const char *what)
@@ -319,7 +320,7 @@ static void check_case(const qcase_t *c)
 	char what[512];
 	describe(c, what, sizeof(what));
 	make_query(c);
-	size_t rmax = c->tr == TCP ? 65535 : sizeof(g_rf);
+	size_t rmax = g_rmax != 0 ? g_rmax : c->tr == TCP ? 65535 : sizeof(g_rf);
 	uint64_t fast_before = g_fast.fast_answers;
 	size_t lf = mns_dns_process(&g_fast, g_q, g_qlen, g_rf, rmax, (mns_transport_t)c->tr);
 	size_t ls = mns_dns_process(&g_slow, g_q, g_qlen, g_rs, rmax, (mns_transport_t)c->tr);
@@ -458,6 +459,25 @@ static void test_equivalence(void **state)
 	assert_true(g_fast.fast_answers > 30);
 }
 
+/* Response buffers smaller than the answer (a transport's limit): the
+ * fast path leaves them to the general path, which answers the same. */
+static void test_small_buffers(void **state)
+{
+	static const size_t sizes[] = {12, 13, 40, 64, 100};
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		g_rmax = sizes[i];
+		const qcase_t c1 = {"mgeu.example.com", T(SOA), IN, 1232, Q_PLAIN, TCP, false};
+		const qcase_t c2 = {"nope.mgeu.example.com", T(A), IN, NO_EDNS, Q_PLAIN, UDP, false};
+		check_case(&c1);
+		check_case(&c2);
+	}
+	/* Just enough room for the SOA: taken. */
+	g_rmax = 150;
+	const qcase_t c3 = {"mgeu.example.com", T(SOA), IN, NO_EDNS, Q_PLAIN, TCP, true};
+	check_case(&c3);
+	g_rmax = 0;
+}
+
 /* The negative SOA's owner points into the question: the apex's case as
  * the client wrote it, whatever the suffix. */
 static void test_negative_owner_case(void **state)
@@ -519,6 +539,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_equivalence),
 	    cmocka_unit_test(test_negative_owner_case),
+	    cmocka_unit_test(test_small_buffers),
 	    cmocka_unit_test(test_mixed_random),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
