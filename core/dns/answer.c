@@ -17,7 +17,9 @@
  *  Everything else goes through the general path below (knot_pkt_parse,
  *  knot_pkt_put). The responses parse to the same header, sections, RRs
  *  and OPT; only the octets differ where libknot compresses names inside
- *  RDATA (NS, MX, SOA) and the fast path does not
+ *  RDATA (NS, MX, SOA) and the fast path does not (a pointer into the
+ *  question also gives such a name the client's case; the fast path writes
+ *  it lowercase, as stored)
  *  (tests/unit/dns/test_fastpath.c compares the two over every case).
  *
  *  Choices not spelled out by the RFCs, or where servers differ (the table in
