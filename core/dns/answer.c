@@ -4,6 +4,24 @@
  *  section around lookup and answer), no malloc (libknot allocates from the
  *  context's arena, reset at the start of each message).
  *
+ *  Two paths give the same answers. The fast path (fast_answer) takes the
+ *  common query — QUERY, one question of class IN and a type that is not a
+ *  meta, DNSSEC or DS type, no answer or authority records, at most one OPT
+ *  (root owner, version 0, well-formed options, nothing after it) — and,
+ *  when the answer is one RRset without additional-section addresses, or
+ *  NODATA/NXDOMAIN with the SOA, and not a CNAME or a referral, and it fits
+ *  the client's limit, copies header and question, then each RR as a
+ *  12-octet header (the owner a pointer into the question, which keeps the
+ *  client's case) and the RDATA the zone holds in wire format, without
+ *  parsing anything with libknot.
+ *  Everything else goes through the general path below (knot_pkt_parse,
+ *  knot_pkt_put). The responses parse to the same header, sections, RRs
+ *  and OPT; only the octets differ where libknot compresses names inside
+ *  RDATA (NS, MX, SOA) and the fast path does not (a pointer into the
+ *  question also gives such a name the client's case; the fast path writes
+ *  it lowercase, as stored)
+ *  (tests/unit/dns/test_fastpath.c compares the two over every case).
+ *
  *  Choices not spelled out by the RFCs, or where servers differ (the table in
  *  tests/unit/dns/test_malformed.c pins each one down):
  *  - QR=1 or fewer than 12 octets: dropped (no answer at all).
@@ -364,6 +382,18 @@ static int answer_zone(qctx_t *c, const mns_zone_t *z)
 	}
 }
 
+/* The counters' name for the kind of \a z. */
+static mns_stats_zone_t stats_kind(const mns_zone_t *z)
+{
+	static const mns_stats_zone_t kinds[] = {
+		[MNS_ZONE_TENANT] = MNS_STATS_ZONE_TENANT,
+		[MNS_ZONE_SUBTREE] = MNS_STATS_ZONE_TENANT_CNAME,
+		[MNS_ZONE_HOSTED] = MNS_STATS_ZONE_HOSTED,
+		[MNS_ZONE_STATIC] = MNS_STATS_ZONE_STATIC,
+	};
+	return (unsigned)z->kind < MNS_ARRAY_SIZE(kinds) ? kinds[z->kind] : MNS_STATS_ZONE_NONE;
+}
+
 static int answer_query(qctx_t *c)
 {
 	const mns_index_t *idx = c->ctx->index;
@@ -394,13 +424,7 @@ static int answer_query(qctx_t *c)
 	const mns_zone_t *z = mns_index_lookup(idx, c->qname);
 	if (z == NULL)
 		return KNOT_RCODE_REFUSED;
-	static const mns_stats_zone_t kinds[] = {
-		[MNS_ZONE_TENANT] = MNS_STATS_ZONE_TENANT,
-		[MNS_ZONE_SUBTREE] = MNS_STATS_ZONE_TENANT_CNAME,
-		[MNS_ZONE_HOSTED] = MNS_STATS_ZONE_HOSTED,
-		[MNS_ZONE_STATIC] = MNS_STATS_ZONE_STATIC,
-	};
-	c->zone = (unsigned)z->kind < MNS_ARRAY_SIZE(kinds) ? kinds[z->kind] : MNS_STATS_ZONE_NONE;
+	c->zone = stats_kind(z);
 	if (c->qtype == KNOT_RRTYPE_DS && z->kind != MNS_ZONE_SUBTREE && c->qname[0] != 0 &&
 	    knot_dname_is_equal(c->qname, z->apex)) {
 		/* DS belongs to the parent side: answer from the parent when we
@@ -476,6 +500,184 @@ typedef struct qresult {
 	mns_stats_zone_t zone; /**< What answered. */
 } qresult_t;
 
+/* --- Fast path: answers copied from the zone's wire-format data ------------ */
+
+/* The largest UDP payload we announce and send with EDNS. */
+static uint16_t server_payload(const mns_dns_ctx_t *ctx)
+{
+	uint16_t max = ctx->conf != NULL ? ctx->conf->udp_max_payload : 1232;
+	return max < UDP_MIN_PAYLOAD ? UDP_MIN_PAYLOAD : max;
+}
+
+enum {
+	OPT_WIRE_SIZE = 11, /* root owner, type, class, TTL, RDLENGTH 0 */
+	EDNS_DO = 0x8000,
+};
+
+/* Types the fast path leaves to the general one: the meta types (their own
+ * rcodes, transfers, ANY) and the DNSSEC types (DS is answered from the
+ * parent side). */
+static bool fast_qtype(uint16_t qtype)
+{
+	return qtype != 0 && qtype != KNOT_RRTYPE_DS && !knot_rrtype_is_metatype(qtype) &&
+	       !knot_rrtype_is_dnssec(qtype) && !(qtype >= 128 && qtype <= 255);
+}
+
+/* Answers the common query — one question of class IN, no other records but
+ * a root OPT of version 0 — when the answer is one RRset or a negative
+ * answer with the SOA: header, question and the zone's RDATA copied, each
+ * RR behind a 12-octet header whose owner points into the question; no
+ * parse, no libknot packet. Everything else (and anything that does not
+ * fit the client's limit) is left to the general path, which answers the
+ * same (tests/unit/dns/test_fastpath.c compares the two).
+ * \return the response length, or 0 to take the general path. */
+static size_t fast_answer(qresult_t *res, mns_dns_ctx_t *ctx, const uint8_t *q, size_t qlen,
+                          uint8_t *resp, size_t rmax, mns_transport_t transport)
+{
+	/* Header: QUERY, one question, nothing else but possibly one OPT. */
+	if (knot_wire_get_opcode(q) != KNOT_OPCODE_QUERY || knot_wire_get_qdcount(q) != 1 ||
+	    knot_wire_get_ancount(q) != 0 || knot_wire_get_nscount(q) != 0 ||
+	    knot_wire_get_arcount(q) > 1)
+		return 0;
+
+	/* The question name, uncompressed, lowercased as libknot's parse does. */
+	knot_dname_storage_t qname;
+	size_t pos = KNOT_WIRE_HEADER_SIZE;
+	for (;;) {
+		if (pos >= qlen)
+			return 0;
+		uint8_t l = q[pos];
+		if (l & 0xc0)
+			return 0; /* a pointer (or an extended label) in the question */
+		size_t n = pos - KNOT_WIRE_HEADER_SIZE;
+		if (n + 1u + l > KNOT_DNAME_MAXLEN || pos + 1u + l > qlen)
+			return 0;
+		qname[n] = l;
+		for (size_t i = 1; i <= l; i++) {
+			uint8_t ch = q[pos + i];
+			qname[n + i] = ch >= 'A' && ch <= 'Z' ? (uint8_t)(ch + ('a' - 'A')) : ch;
+		}
+		pos += 1u + l;
+		if (l == 0)
+			break;
+	}
+	size_t qname_size = pos - KNOT_WIRE_HEADER_SIZE;
+	if (pos + 4 > qlen)
+		return 0;
+	uint16_t qtype = knot_wire_read_u16(q + pos);
+	if (knot_wire_read_u16(q + pos + 2) != KNOT_CLASS_IN || !fast_qtype(qtype))
+		return 0;
+	pos += 4;
+	size_t question_end = pos;
+
+	/* The OPT: root owner, version 0, well-formed options (ignored, as the
+	 * general path ignores them), and nothing after it. */
+	bool edns = knot_wire_get_arcount(q) == 1, dnssec_ok = false;
+	size_t limit = UDP_MIN_PAYLOAD;
+	uint16_t server_max = server_payload(ctx);
+	if (edns) {
+		if (pos + OPT_WIRE_SIZE > qlen || q[pos] != 0 ||
+		    knot_wire_read_u16(q + pos + 1) != KNOT_RRTYPE_OPT || q[pos + 6] != 0)
+			return 0;
+		uint16_t client = knot_wire_read_u16(q + pos + 3);
+		dnssec_ok = knot_wire_read_u16(q + pos + 7) & EDNS_DO;
+		size_t end = pos + OPT_WIRE_SIZE + knot_wire_read_u16(q + pos + 9);
+		if (end != qlen)
+			return 0;
+		for (pos += OPT_WIRE_SIZE; pos < end; pos += 4u + knot_wire_read_u16(q + pos + 2))
+			if (end - pos < 4 || end - pos - 4 < knot_wire_read_u16(q + pos + 2))
+				return 0;
+		limit = client < UDP_MIN_PAYLOAD ? UDP_MIN_PAYLOAD : client;
+		if (limit > server_max)
+			limit = server_max;
+	} else if (pos != qlen) {
+		return 0;
+	}
+	if (transport == MNS_TRANSPORT_TCP)
+		limit = KNOT_WIRE_MAX_PKTSIZE;
+	if (limit > rmax)
+		limit = rmax;
+
+	/* The zone and the node, as answer_zone() finds them. */
+	const mns_zone_t *z = mns_index_lookup(ctx->index, qname);
+	if (z == NULL)
+		return 0;
+	const mns_node_t *cut = NULL;
+	const mns_node_t *node = find_node(z, qname, &cut);
+	if (cut != NULL || (node != NULL && (node->flags & MNS_NODE_CNAME)))
+		return 0; /* referrals, CNAMEs */
+	const knot_rrset_t *rr = node != NULL ? mns_node_rrset(node, qtype) : NULL;
+	uint32_t ttl = rr != NULL ? rr->ttl : 0;
+	/* Owners point at the question name, or at its suffix that is the SOA's
+	 * owner: either way the client's case comes back, as with libknot's
+	 * compression. */
+	size_t owner_at = KNOT_WIRE_HEADER_SIZE;
+	int rcode = KNOT_RCODE_NOERROR;
+	bool negative = rr == NULL;
+	if (negative) {
+		if (node == NULL && !mns_index_is_ent(ctx->index, qname))
+			rcode = KNOT_RCODE_NXDOMAIN;
+		const mns_zone_t *sz = z->kind == MNS_ZONE_SUBTREE
+		                           ? mns_index_enclosing(ctx->index, z)
+		                           : z;
+		if (sz == NULL || sz->soa == NULL)
+			return 0;
+		rr = sz->soa;
+		ttl = sz->soa_neg_ttl;
+		owner_at += qname_size - knot_dname_size(sz->apex);
+	} else if ((node->flags & MNS_NODE_ADDITIONAL) &&
+	           (qtype == KNOT_RRTYPE_NS || qtype == KNOT_RRTYPE_MX ||
+	            qtype == KNOT_RRTYPE_SRV)) {
+		return 0; /* additional-section addresses: the general path */
+	}
+
+	/* The RRs: [pointer][type][class][TTL][RDLENGTH], then the RDATA as the
+	 * zone stores it (wire format, names lowercase and uncompressed, which
+	 * RFC 1035 4.1.4 allows). What does not fit goes to the general path,
+	 * which truncates. */
+	size_t used = question_end + (edns ? OPT_WIRE_SIZE : 0);
+	if (used > limit)
+		return 0;
+	size_t room = limit - used;
+	uint8_t *p = resp + question_end;
+	const knot_rdata_t *rd = rr->rrs.rdata;
+	for (uint16_t i = 0; i < rr->rrs.count; i++, rd = knot_rdataset_next((knot_rdata_t *)rd)) {
+		if (room < 12u + rd->len)
+			return 0;
+		room -= 12u + rd->len;
+		knot_wire_write_u16(p, (uint16_t)(0xc000 | owner_at));
+		knot_wire_write_u16(p + 2, rr->type);
+		knot_wire_write_u16(p + 4, rr->rclass);
+		knot_wire_write_u32(p + 6, ttl);
+		knot_wire_write_u16(p + 10, rd->len);
+		memcpy(p + 12, rd->data, rd->len);
+		p += 12 + rd->len;
+	}
+	if (edns) {
+		p[0] = 0;
+		knot_wire_write_u16(p + 1, KNOT_RRTYPE_OPT);
+		knot_wire_write_u16(p + 3, server_max);
+		knot_wire_write_u32(p + 5, dnssec_ok ? EDNS_DO : 0);
+		knot_wire_write_u16(p + 9, 0);
+		p += OPT_WIRE_SIZE;
+	}
+
+	/* Header and question as knot_pkt_init_response() and finish() make
+	 * them: ID, RD and CD copied, QR and AA set, the rest clear. */
+	memcpy(resp, q, question_end);
+	resp[2] = (uint8_t)(KNOT_WIRE_QR_MASK | KNOT_WIRE_AA_MASK | (q[2] & KNOT_WIRE_RD_MASK));
+	resp[3] = (uint8_t)((q[3] & KNOT_WIRE_CD_MASK) | rcode);
+	knot_wire_set_ancount(resp, negative ? 0 : rr->rrs.count);
+	knot_wire_set_nscount(resp, negative ? rr->rrs.count : 0);
+	knot_wire_set_arcount(resp, edns ? 1 : 0);
+	size_t len = (size_t)(p - resp);
+	res->qtype = qtype;
+	res->rcode = rcode;
+	res->zone = stats_kind(z);
+	ctx->fast_answers++;
+	return len;
+}
+
 static size_t process(qresult_t *res, mns_dns_ctx_t *ctx, const uint8_t *query, size_t qlen,
                       uint8_t *resp, size_t resp_max, mns_transport_t transport)
 {
@@ -486,6 +688,14 @@ static size_t process(qresult_t *res, mns_dns_ctx_t *ctx, const uint8_t *query, 
 	if (qlen > KNOT_WIRE_MAX_PKTSIZE)
 		return header_only(query, resp, resp_max, KNOT_RCODE_FORMERR);
 	size_t rmax = resp_max > KNOT_WIRE_MAX_PKTSIZE ? KNOT_WIRE_MAX_PKTSIZE : resp_max;
+
+	if (!ctx->no_fast_path && ctx->index != NULL) {
+		mns_rcu_read_lock();
+		size_t len = fast_answer(res, ctx, query, qlen, resp, rmax, transport);
+		mns_rcu_read_unlock();
+		if (len > 0)
+			return len;
+	}
 
 	qctx_t c = {.ctx = ctx, .rcode = -1};
 	mns_arena_reset(&ctx->arena);
@@ -512,10 +722,7 @@ static size_t process(qresult_t *res, mns_dns_ctx_t *ctx, const uint8_t *query, 
 
 	/* EDNS: echo an OPT when the query had a valid one (even when a later
 	 * part of the message, such as a second OPT, did not parse). */
-	const mns_dns_conf_t *conf = ctx->conf;
-	uint16_t server_max = conf != NULL ? conf->udp_max_payload : 1232;
-	if (server_max < UDP_MIN_PAYLOAD)
-		server_max = UDP_MIN_PAYLOAD;
+	uint16_t server_max = server_payload(ctx);
 	c.edns = opt_ok;
 	if (c.edns) {
 		if (knot_edns_init(&c.opt, server_max, 0, KNOT_EDNS_VERSION, &c.mm) != KNOT_EOK)

@@ -4,6 +4,7 @@
 #ifndef MNS_DNS_H
 #define MNS_DNS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <libknot/libknot.h>
@@ -32,6 +33,8 @@ typedef struct mns_dns_ctx {
 	mns_arena_t arena; /**< Reset per message; libknot allocates from it
 	                        (mns_arena_init(&arena, MNS_DNS_ARENA_SIZE)). */
 	mns_stats_block_t *stats; /**< This thread's counters (NULL: not counted). */
+	bool no_fast_path; /**< Answer everything through libknot (tests, benchmarks). */
+	uint64_t fast_answers; /**< Messages answered by the fast path (tests, benchmarks). */
 } mns_dns_ctx_t;
 
 /** \brief Answers one message.

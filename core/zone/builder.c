@@ -560,11 +560,136 @@ static int check_cnames(zb_set_t *const *order, size_t n, mns_error_t *err)
 	return MNS_OK;
 }
 
+/* True when a positive answer with \a rr may need additional-section
+ * addresses: an NS, MX or SRV target at or below \a apex. */
+static bool needs_additional(const knot_dname_t *apex, const knot_rrset_t *rr)
+{
+	if (rr->type != KNOT_RRTYPE_NS && rr->type != KNOT_RRTYPE_MX && rr->type != KNOT_RRTYPE_SRV)
+		return false;
+	knot_rdata_t *rd = rr->rrs.rdata;
+	for (uint16_t i = 0; i < rr->rrs.count; i++, rd = knot_rdataset_next(rd)) {
+		const knot_dname_t *name = knot_rdata_name(rd, rr->type);
+		if (name != NULL && knot_dname_in_bailiwick(name, apex) >= 0)
+			return true;
+	}
+	return false;
+}
+
+/* Places parts of the zone one after the other in one block. With base
+ * NULL it only measures (the first of two identical passes). */
+typedef struct bump {
+	uint8_t *base;
+	size_t used;
+} bump_t;
+
+static void *bump(bump_t *b, size_t n)
+{
+	size_t at = (b->used + 7) & ~(size_t)7; /* pointers and knot_rdata_t stay aligned */
+	b->used = at + n;
+	return b->base != NULL ? b->base + at : NULL;
+}
+
+/* Lays out (b->base NULL) or writes the zone: the mns_zone_t, then the
+ * nodes, their owners (a name that is a suffix of the next one in
+ * canonical order, an ancestor, shares its octets), the RRsets and their
+ * RDATA copied from the builder, and the node hash.
+ * \return the zone (NULL when measuring). */
+static mns_zone_t *zone_fill(const mns_zone_builder_t *zb, zb_set_t *const *order,
+                             const knot_dname_t *const *names, size_t n_nodes, size_t n_slots,
+                             bump_t *b)
+{
+	const bool fill = b->base != NULL;
+	mns_zone_t *z = bump(b, sizeof(*z));
+	mns_node_t *nodes = bump(b, n_nodes * sizeof(*nodes));
+	knot_rrset_t *sets = bump(b, (zb->n_sets ? zb->n_sets : 1) * sizeof(*sets));
+	if (fill) {
+		memset(z, 0, sizeof(*z));
+		memset(nodes, 0, n_nodes * sizeof(*nodes));
+		z->kind = zb->kind;
+		z->nodes = nodes;
+		z->n_nodes = n_nodes;
+	}
+
+	/* Owners, deepest first so that ancestors can point into them. */
+	for (size_t i = n_nodes; i-- > 0;) {
+		size_t len = knot_dname_size(names[i]);
+		if (i + 1 < n_nodes && knot_dname_in_bailiwick(names[i + 1], names[i]) > 0) {
+			if (fill)
+				nodes[i].owner = nodes[i + 1].owner +
+				                 (knot_dname_size(names[i + 1]) - len);
+			continue;
+		}
+		knot_dname_t *own = bump(b, len);
+		if (fill) {
+			memcpy(own, names[i], len);
+			nodes[i].owner = own;
+		}
+	}
+	if (fill)
+		z->apex = nodes[0].owner; /* names[0] is the apex */
+	if (zb->tenant != NULL) {
+		char *t = bump(b, strlen(zb->tenant) + 1);
+		if (fill) {
+			strcpy(t, zb->tenant);
+			z->tenant = t;
+		}
+	}
+
+	/* RRsets: both lists are in canonical order. */
+	for (size_t i = 0, j = 0; i < zb->n_sets && j < n_nodes; j++) {
+		for (; i < zb->n_sets && knot_dname_is_equal(order[i]->rr.owner, names[j]); i++) {
+			const knot_rrset_t *src = &order[i]->rr;
+			size_t size = src->rrs.size;
+			knot_rdata_t *rd = bump(b, size);
+			if (!fill)
+				continue;
+			mns_node_t *node = &nodes[j];
+			if (node->n_rrsets == 0)
+				node->rrsets = &sets[i];
+			knot_rrset_t *rr = &sets[i];
+			*rr = *src;
+			rr->owner = node->owner;
+			memcpy(rd, src->rrs.rdata, size);
+			rr->rrs.rdata = rd;
+			node->n_rrsets++;
+			if (rr->type == KNOT_RRTYPE_CNAME)
+				node->flags |= MNS_NODE_CNAME;
+			if (rr->type == KNOT_RRTYPE_NS && j != 0) {
+				node->flags |= MNS_NODE_DELEG;
+				z->has_deleg = true;
+			}
+			if (needs_additional(nodes[0].owner, rr))
+				node->flags |= MNS_NODE_ADDITIONAL;
+		}
+	}
+
+	uint32_t *slots = bump(b, n_slots * sizeof(*slots));
+	if (!fill)
+		return NULL;
+	z->soa = mns_node_rrset(&nodes[0], KNOT_RRTYPE_SOA);
+	if (z->soa != NULL) {
+		/* As knot_pkt_put() with KNOT_PF_SOAMINTTL writes it. */
+		uint32_t min = knot_soa_minimum(z->soa->rrs.rdata);
+		z->soa_neg_ttl = z->soa->ttl < min ? z->soa->ttl : min;
+	}
+
+	/* Open-addressing table over the nodes. */
+	memset(slots, 0, n_slots * sizeof(*slots));
+	z->slots = slots;
+	z->mask = (uint32_t)(n_slots - 1);
+	for (size_t i = 0; i < n_nodes; i++) {
+		uint32_t j = (uint32_t)mns_dname_hash(nodes[i].owner) & z->mask;
+		while (slots[j] != 0)
+			j = (j + 1) & z->mask;
+		slots[j] = (uint32_t)(i + 1);
+	}
+	return z;
+}
+
 int mns_zb_build(mns_zone_builder_t *zb, mns_zone_t **out, mns_error_t *err)
 {
 	const knot_dname_t **names = NULL;
 	zb_set_t **order = NULL;
-	mns_zone_t *z = NULL;
 	int ret = MNS_OK;
 
 	if (out != NULL)
@@ -585,6 +710,15 @@ int mns_zb_build(mns_zone_builder_t *zb, mns_zone_t **out, mns_error_t *err)
 	ret = check_cnames(order, zb->n_sets, err);
 	if (ret != MNS_OK)
 		goto out;
+	for (size_t i = 0, j; i < zb->n_sets; i = j) {
+		for (j = i; j < zb->n_sets && knot_dname_is_equal(order[j]->rr.owner, order[i]->rr.owner);
+		     j++)
+			;
+		if (j - i > UINT16_MAX) {
+			ret = mns_error_set(err, "zone_too_large", "too many types at one name");
+			goto out;
+		}
+	}
 
 	/* Every owner, every ancestor up to the apex (empty non-terminals) and
 	 * the apex itself. Ancestors are suffixes of the owner: no copies. */
@@ -611,77 +745,28 @@ int mns_zb_build(mns_zone_builder_t *zb, mns_zone_t **out, mns_error_t *err)
 		ret = mns_error_set(err, "zone_too_large", "zone has %zu names", n_nodes);
 		goto out;
 	}
-
-	z = calloc(1, sizeof(*z));
-	if (z == NULL)
-		goto enomem;
-	z->kind = zb->kind;
-	z->apex = knot_dname_copy(zb->apex, NULL);
-	z->tenant = zb->tenant != NULL ? strdup(zb->tenant) : NULL;
-	z->nodes = calloc(n_nodes, sizeof(*z->nodes));
-	if (z->apex == NULL || (zb->tenant != NULL && z->tenant == NULL) || z->nodes == NULL)
-		goto enomem;
-	z->n_nodes = n_nodes;
-	for (size_t i = 0; i < n_nodes; i++) {
-		z->nodes[i].owner = knot_dname_copy(names[i], NULL);
-		if (z->nodes[i].owner == NULL)
-			goto enomem;
-	}
-
-	/* Both lists are in canonical order: attach each node's sets. */
-	for (size_t i = 0, j = 0; i < zb->n_sets && j < n_nodes; j++) {
-		mns_node_t *node = &z->nodes[j];
-		size_t e = i;
-		while (e < zb->n_sets && knot_dname_is_equal(order[e]->rr.owner, node->owner))
-			e++;
-		if (e == i)
-			continue;
-		if (e - i > UINT16_MAX) {
-			ret = mns_error_set(err, "zone_too_large", "too many types at one name");
-			goto out;
-		}
-		node->rrsets = calloc(e - i, sizeof(*node->rrsets));
-		if (node->rrsets == NULL)
-			goto enomem;
-		for (; i < e; i++) {
-			knot_rrset_t *rr = &node->rrsets[node->n_rrsets++];
-			*rr = order[i]->rr;
-			rr->owner = node->owner;
-			knot_rdataset_init(&order[i]->rr.rrs); /* moved into the zone */
-			if (rr->type == KNOT_RRTYPE_CNAME)
-				node->flags |= MNS_NODE_CNAME;
-			if (rr->type == KNOT_RRTYPE_NS && j != 0) {
-				node->flags |= MNS_NODE_DELEG;
-				z->has_deleg = true;
-			}
-		}
-	}
-
-	/* Open-addressing table over the nodes. */
 	size_t n_slots = 2;
 	while (n_slots < 2 * n_nodes)
 		n_slots *= 2;
-	z->slots = calloc(n_slots, sizeof(*z->slots));
-	if (z->slots == NULL)
-		goto enomem;
-	z->mask = (uint32_t)(n_slots - 1);
-	for (size_t i = 0; i < n_nodes; i++) {
-		uint32_t j = (uint32_t)mns_dname_hash(z->nodes[i].owner) & z->mask;
-		while (z->slots[j] != 0)
-			j = (j + 1) & z->mask;
-		z->slots[j] = (uint32_t)(i + 1);
-	}
 
-	z->soa = mns_node_rrset(&z->nodes[0], KNOT_RRTYPE_SOA);
-	z->serial = z->soa != NULL ? knot_soa_serial(z->soa->rrs.rdata) : 0;
-	*out = z;
-	z = NULL;
+	/* One allocation for the whole zone: measure, then fill. */
+	bump_t b = {0};
+	zone_fill(zb, order, names, n_nodes, n_slots, &b);
+	if (b.used > UINT32_MAX) {
+		ret = mns_error_set(err, "zone_too_large", "zone has over 4 GiB of records");
+		goto out;
+	}
+	size_t total = b.used;
+	b = (bump_t){.base = malloc(total)};
+	if (b.base == NULL)
+		goto enomem;
+	*out = zone_fill(zb, order, names, n_nodes, n_slots, &b);
+	(*out)->serial = (*out)->soa != NULL ? knot_soa_serial((*out)->soa->rrs.rdata) : 0;
 	ret = MNS_OK;
 	goto out;
 enomem:
 	ret = nomem(err);
 out:
-	mns_zone_free(z);
 	free(names);
 	free(order);
 	return ret;

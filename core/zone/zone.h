@@ -25,6 +25,9 @@ typedef enum mns_zone_kind {
 enum {
 	MNS_NODE_DELEG = 1 << 0, /**< Has NS and is not the apex: a delegation point. */
 	MNS_NODE_CNAME = 1 << 1, /**< Holds a CNAME (and nothing else). */
+	MNS_NODE_ADDITIONAL = 1 << 2, /**< An NS, MX or SRV RRset here has a target at
+	                                   or below the apex: a positive answer with it
+	                                   may carry addresses in the additional section. */
 };
 
 /** A name in a zone with its RRsets (none for an empty non-terminal). */
@@ -36,7 +39,9 @@ typedef struct mns_node {
 } mns_node_t;
 
 /** An immutable zone. After mns_zb_build() nothing in it changes; it is
- *  published in the index and freed after an RCU grace period. */
+ *  published in the index and freed after an RCU grace period. The zone and
+ *  everything it points to (nodes, owners, RRsets, RDATA in wire format,
+ *  slots) are one allocation. */
 typedef struct mns_zone {
 	struct cds_lfht_node ht_node; /**< Index linkage (owned by the index). */
 	struct rcu_head rcu; /**< Deferred free (owned by the index). */
@@ -52,6 +57,8 @@ typedef struct mns_zone {
 	mns_node_t *nodes; /**< Sorted in canonical DNS order (apex first). */
 	uint32_t *slots; /**< Open-addressing hash: node index + 1, 0 = empty. */
 	uint32_t mask; /**< Slot count - 1 (a power of two at least 2 × n_nodes). */
+	uint32_t soa_neg_ttl; /**< TTL of the SOA in negative answers:
+	                           min(TTL, MINIMUM) (RFC 2308 3). */
 } mns_zone_t;
 
 /** \brief Starts a builder for the zone at \a apex whose producers may emit at

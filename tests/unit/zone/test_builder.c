@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -382,7 +383,8 @@ static void test_delegation_flags(void **state)
 	mns_zone_t *z = build_ok(zb);
 	assert_true(z->has_deleg);
 	assert_int_equal(z->nodes[0].flags, 0); /* NS at the apex is no cut */
-	assert_int_equal(find(z, "child." APEX)->flags, MNS_NODE_DELEG);
+	/* A cut whose NS target is below it: glue to add. */
+	assert_int_equal(find(z, "child." APEX)->flags, MNS_NODE_DELEG | MNS_NODE_ADDITIONAL);
 	mns_zone_free(z);
 }
 
@@ -454,6 +456,48 @@ static void test_dump(void **state)
 	mns_zone_free(z);
 }
 
+static void test_answer_hints(void **state)
+{
+	mns_error_t err;
+	mns_zone_builder_t *zb = tenant_builder();
+	assert_int_equal(mns_zb_add_ns(zb, "@", 3600, "ns2." APEX, &err), MNS_OK);
+	assert_int_equal(mns_zb_add_mx(zb, "out", 600, 10, "bounce.vendor.example", &err), MNS_OK);
+	assert_int_equal(mns_zb_add_mx(zb, "in", 600, 10, "mail." APEX, &err), MNS_OK);
+	assert_int_equal(mns_zb_add_txt(zb, "a.b", 60, "hi", &err), MNS_OK);
+	mns_zone_t *z = build_ok(zb);
+
+	/* NS or MX with a target in the zone: additional-section work. */
+	assert_true(z->nodes[0].flags & MNS_NODE_ADDITIONAL);
+	assert_true(find(z, "in." APEX)->flags & MNS_NODE_ADDITIONAL);
+	assert_false(find(z, "out." APEX)->flags & MNS_NODE_ADDITIONAL);
+	assert_false(find(z, "a.b." APEX)->flags & MNS_NODE_ADDITIONAL);
+
+	/* The SOA of negative answers: min(TTL 3600, MINIMUM 300). */
+	assert_int_equal(z->soa_neg_ttl, 300);
+
+	/* One allocation: an ancestor's owner is the suffix of its child's,
+	 * RDATA and the apex live inside the zone's block. */
+	const mns_node_t *n = find(z, "a.b." APEX), *ent = find(z, "b." APEX);
+	assert_ptr_equal(ent->owner, n->owner + 2);
+	assert_ptr_equal(z->apex, z->nodes[0].owner);
+	const uint8_t *lo = (const uint8_t *)z, *hi = lo + malloc_usable_size(z);
+	const uint8_t *rd = (const uint8_t *)mns_node_rrset(n, KNOT_RRTYPE_TXT)->rrs.rdata;
+	assert_true(rd > lo && rd < hi);
+	assert_true(z->apex > lo && z->apex < hi);
+	assert_true((const uint8_t *)z->slots > lo && (const uint8_t *)z->slots < hi);
+	mns_zone_free(z);
+
+	/* A SUBTREE has no SOA: no negative TTL either. */
+	zb = mns_zb_new("acme.hosted.example", "acme.hosted.example", MNS_ZONE_SUBTREE);
+	mns_zb_set_tenant(zb, "acme");
+	assert_int_equal(mns_zb_add_txt(zb, "@", 60, "x", &err), MNS_OK);
+	z = build_ok(zb);
+	assert_null(z->soa);
+	assert_int_equal(z->soa_neg_ttl, 0);
+	assert_string_equal(z->tenant, "acme");
+	mns_zone_free(z);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +506,7 @@ int main(void)
 	    cmocka_unit_test(test_cname_conflict),   cmocka_unit_test(test_ents_and_order),
 	    cmocka_unit_test(test_soa_rules),        cmocka_unit_test(test_rdata_checks),
 	    cmocka_unit_test(test_delegation_flags), cmocka_unit_test(test_dump),
+	    cmocka_unit_test(test_answer_hints),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
