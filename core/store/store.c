@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,11 +16,17 @@ struct mns_store {
 	char *dir; /* For error messages. */
 	uint64_t map_size;
 	MDB_dbi tenants, domains, zones, meta;
+	MDB_txn *group; /* The open group's parent transaction, or NULL. */
+	void (*group_flush)(void *data);
+	void *group_data;
+	uint64_t commits; /* Durable commits (each one an fsync). */
 };
 
 struct mns_txn {
 	mns_store_t *store;
 	MDB_txn *txn;
+	bool write;
+	bool member; /* Nested in the group: its commit only merges into it. */
 };
 
 /* Map size is address space, not disk: LMDB grows the file as needed. 16 GiB
@@ -97,8 +104,10 @@ int mns_store_open_map(const char *dir, uint64_t map_size, mns_store_t **out, mn
 		rc = mdb_env_set_maxdbs(s->env, 8);
 	if (rc == 0)
 		rc = mdb_env_set_mapsize(s->env, s->map_size);
+	/* No read-ahead: the start-up scan reads the map once, in key order, and
+	 * read-ahead would only pull more of it into memory. */
 	if (rc == 0)
-		rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
+		rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD, 0600);
 	if (rc != 0) {
 		store_error_in(s, err, rc, "open");
 		goto fail;
@@ -138,6 +147,8 @@ void mns_store_close(mns_store_t *s)
 {
 	if (s == NULL)
 		return;
+	if (s->group != NULL) /* Nobody was told ok: dropping it loses nothing promised. */
+		mdb_txn_abort(s->group);
 	mdb_env_close(s->env);
 	free(s->dir);
 	free(s);
@@ -145,6 +156,13 @@ void mns_store_close(mns_store_t *s)
 
 int mns_txn_begin(mns_store_t *s, bool write, mns_txn_t **out, mns_error_t *err)
 {
+	/* One write transaction at a time: an open group is committed (and its
+	 * members answered) before another writer starts. */
+	if (write && s->group != NULL && s->group_flush != NULL)
+		s->group_flush(s->group_data);
+	if (write && s->group != NULL)
+		return mns_error_set(err, "store_failed", "tenant store: a group commit is pending"),
+		       MNS_ESTORE;
 	mns_txn_t *t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return MNS_ENOMEM;
@@ -154,15 +172,67 @@ int mns_txn_begin(mns_store_t *s, bool write, mns_txn_t **out, mns_error_t *err)
 		return store_error_in(s, err, rc, "begin transaction");
 	}
 	t->store = s;
+	t->write = write;
 	*out = t;
 	return MNS_OK;
+}
+
+int mns_txn_begin_member(mns_store_t *s, mns_txn_t **out, mns_error_t *err)
+{
+	mns_txn_t *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return MNS_ENOMEM;
+	int rc = 0;
+	if (s->group == NULL)
+		rc = mdb_txn_begin(s->env, NULL, 0, &s->group);
+	if (rc == 0)
+		rc = mdb_txn_begin(s->env, s->group, 0, &t->txn);
+	if (rc != 0) {
+		free(t);
+		return store_error_in(s, err, rc, "begin transaction");
+	}
+	t->store = s;
+	t->write = t->member = true;
+	*out = t;
+	return MNS_OK;
+}
+
+void mns_store_set_group_flush(mns_store_t *s, void (*flush)(void *data), void *data)
+{
+	s->group_flush = flush;
+	s->group_data = data;
+}
+
+bool mns_store_group_open(const mns_store_t *s)
+{
+	return s->group != NULL;
+}
+
+int mns_store_group_commit(mns_store_t *s, mns_error_t *err)
+{
+	MDB_txn *g = s->group;
+	if (g == NULL)
+		return MNS_OK;
+	s->group = NULL;
+	int rc = mdb_txn_commit(g);
+	if (rc == 0)
+		s->commits++;
+	return rc == 0 ? MNS_OK : store_error_in(s, err, rc, "commit");
+}
+
+uint64_t mns_store_commits(const mns_store_t *s)
+{
+	return s->commits;
 }
 
 int mns_txn_commit(mns_txn_t *t, mns_error_t *err)
 {
 	mns_store_t *s = t->store;
+	bool durable = t->write && !t->member;
 	int rc = mdb_txn_commit(t->txn);
 	free(t);
+	if (rc == 0 && durable)
+		s->commits++;
 	return rc == 0 ? MNS_OK : store_error_in(s, err, rc, "commit");
 }
 
@@ -172,6 +242,23 @@ void mns_txn_abort(mns_txn_t *t)
 		return;
 	mdb_txn_abort(t->txn);
 	free(t);
+}
+
+void mns_store_drop_cached(mns_store_t *s)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0 ||
+	    info.me_mapaddr == NULL)
+		return;
+	/* The map is read-only and shared: dropping its pages from this process
+	 * loses nothing (they stay in the page cache and fault back in when
+	 * read), but a scan of every tenant no longer counts in our RSS. */
+	size_t len = ((size_t)info.me_last_pgno + 1) * st.ms_psize;
+	if (len > info.me_mapsize)
+		len = info.me_mapsize;
+	if (madvise(info.me_mapaddr, len, MADV_DONTNEED) != 0)
+		mns_log(MNS_LOG_DEBUG, "store, madvise failed (%s)", strerror(errno));
 }
 
 static MDB_val sval(const char *s)
