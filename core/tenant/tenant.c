@@ -1082,8 +1082,10 @@ size_t mns_tenant_publish_all(mns_server_t *s)
 	if (publish_hosted(s, hosted, &err) != MNS_OK)
 		mns_log(MNS_LOG_ERR, "hosted zone cannot be served: %s", err.message);
 	publish_state_t st = { .s = s, .txn = txn };
+	mns_index_reserve(s->index, mns_store_tenant_count(txn) + 1);
 	mns_store_tenant_each(txn, NULL, publish_one, &st);
 	mns_txn_abort(txn);
+	mns_store_drop_cached(s->store);
 	mns_log(MNS_LOG_INFO, "tenants published=%zu failed=%zu", st.ok, st.failed);
 	return st.failed;
 }
@@ -1231,6 +1233,7 @@ MNS_API int mns_plugin_tenant_foreach(mns_plugin_t *p,
 	foreach_state_t st = { p, cb, data };
 	ret = mns_store_tenant_each(txn, NULL, foreach_one, &st);
 	mns_txn_abort(txn);
+	mns_store_drop_cached(s->store); /* A walk over every tenant: see there. */
 	return ret;
 }
 

@@ -72,6 +72,7 @@ typedef struct mns_xfr {
 	size_t n_pending, cap_pending;
 	mns_zone_t *catalog;
 	bool catalog_dirty;
+	uint64_t catalog_next_ms; /* No periodic rebuild before this (mns_now_ms()). */
 	bool started;
 	uv_udp_t sock;
 	uv_timer_t flush, retry;
@@ -167,7 +168,9 @@ static void flush_cb(uv_timer_t *t);
 
 static void flush_arm(mns_xfr_t *x)
 {
-	if (x->started && !uv_is_active((uv_handle_t *)&x->flush))
+	/* (Armed later only for a paced catalog rebuild: NOTIFYs do not wait.) */
+	if (x->started && (!uv_is_active((uv_handle_t *)&x->flush) ||
+	                   uv_timer_get_due_in(&x->flush) > x->conf.notify_delay_ms))
 		uv_timer_start(&x->flush, flush_cb, x->conf.notify_delay_ms, 0);
 }
 
@@ -421,11 +424,18 @@ static void member_one(const mns_zone_t *z, void *data)
 	gather_push(g, z);
 }
 
+/* A rebuild costs time linear in the zones served; after one that took d,
+ * the next periodic one waits CATALOG_PACE * d, so that bulk additions (each
+ * marking the catalog dirty) spend at most about 1/CATALOG_PACE of the loop
+ * rebuilding it, instead of a rebuild per notify-delay (quadratic in all). */
+#define CATALOG_PACE 10
+
 /* Rebuilds the catalog from the zones in the index, with a new serial. */
 static void catalog_rebuild(mns_xfr_t *x)
 {
 	if (x->conf.catalog == NULL || !x->catalog_dirty)
 		return;
+	uint64_t t0 = mns_now_ms();
 	x->catalog_dirty = false;
 	mns_error_t err = {0};
 	mns_txn_t *txn = NULL;
@@ -463,7 +473,10 @@ static void catalog_rebuild(mns_xfr_t *x)
 		st->serial = cat->serial;
 		mark_pending(x, st);
 	}
-	mns_log(MNS_LOG_INFO, "xfr, catalog members=%zu serial=%u", g.n, serial);
+	uint64_t took = mns_now_ms() - t0;
+	x->catalog_next_ms = mns_now_ms() + CATALOG_PACE * took;
+	mns_log(MNS_LOG_INFO, "xfr, catalog members=%zu serial=%u (%llu ms)", g.n, serial,
+	        (unsigned long long)took);
 }
 
 /* --- NOTIFY ------------------------------------------------------------------------ */
@@ -632,7 +645,13 @@ static void sock_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const str
 static void flush_cb(uv_timer_t *t)
 {
 	mns_xfr_t *x = t->data;
-	catalog_rebuild(x);
+	uint64_t now = mns_now_ms();
+	if (x->catalog_dirty && now < x->catalog_next_ms)
+		/* Too soon after the last rebuild: the NOTIFYs below go now, the
+		 * catalog (and its NOTIFY) when its pace allows. */
+		uv_timer_start(&x->flush, flush_cb, x->catalog_next_ms - now, 0);
+	else
+		catalog_rebuild(x);
 	size_t n = x->n_pending;
 	for (size_t i = 0; i < n; i++) {
 		zstate_t *z = x->pending[i];

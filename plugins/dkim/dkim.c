@@ -55,12 +55,6 @@ static const dkim_conf_t dkim_defaults = {
     .export_dir = "",
 };
 
-/** When a tenant's next rotation step is due. */
-typedef struct sched_entry {
-	char id[64];
-	int64_t due;
-} sched_entry_t;
-
 /** The plugin's state (plugin data). */
 typedef struct dkim_state {
 	mns_plugin_t *p;
@@ -70,8 +64,8 @@ typedef struct dkim_state {
 	mns_plugin_timer_t *timer; /**< The rotation timer (one-shot, re-armed). */
 	int64_t timer_at_ms;       /**< When it fires (unix ms). */
 	bool scanned; /**< The stored tenants were scheduled since the last configure. */
-	sched_entry_t *sched;
-	size_t n_sched, cap_sched;
+	bool built;   /**< … by their builds (start-up, reload): no scan needed. */
+	mns_dkim_sched_t *sched; /**< Each tenant's next step (rotation.c). */
 	bool waiting_key;                    /**< A due publish step waits for the pool. */
 	bool sync_used;                      /**< This tick already generated a key on the loop. */
 	bool more_sync;                      /**< … and another one is due: tick again at once. */
@@ -143,45 +137,11 @@ static mns_dkim_policy_t policy_of(mns_plugin_t *p)
 
 /* --- Schedule --------------------------------------------------------------- */
 
-static sched_entry_t *sched_find(dkim_state_t *dp, const char *id)
-{
-	for (size_t i = 0; i < dp->n_sched; i++)
-		if (strcmp(dp->sched[i].id, id) == 0)
-			return &dp->sched[i];
-	return NULL;
-}
-
-/** Adds an entry for \a id (not yet in the schedule). */
-static void sched_append(dkim_state_t *dp, const char *id, int64_t due)
-{
-	if (due == INT64_MAX || strlen(id) >= sizeof(dp->sched[0].id))
-		return;
-	if (dp->n_sched == dp->cap_sched) {
-		size_t cap = dp->cap_sched ? dp->cap_sched * 2 : 64;
-		sched_entry_t *s = realloc(dp->sched, cap * sizeof(*s));
-		if (s == NULL) {
-			mns_plugin_log(dp->p, MNS_LOG_ERR, "out of memory: tenant %s not scheduled",
-			               id);
-			return;
-		}
-		dp->sched = s;
-		dp->cap_sched = cap;
-	}
-	sched_entry_t *e = &dp->sched[dp->n_sched++];
-	snprintf(e->id, sizeof(e->id), "%s", id);
-	e->due = due;
-}
-
 /** Sets tenant \a id's next step time; INT64_MAX removes it. */
 static void sched_set(dkim_state_t *dp, const char *id, int64_t due)
 {
-	sched_entry_t *e = sched_find(dp, id);
-	if (e == NULL)
-		sched_append(dp, id, due);
-	else if (due == INT64_MAX)
-		*e = dp->sched[--dp->n_sched];
-	else
-		e->due = due;
+	if (mns_dkim_sched_set(dp->sched, id, due) != MNS_OK)
+		mns_plugin_log(dp->p, MNS_LOG_ERR, "out of memory: tenant %s not scheduled", id);
 }
 
 /** The time of the next step of \a sec, INT64_MAX when nothing is scheduled. */
@@ -219,17 +179,16 @@ static void arm(dkim_state_t *dp)
 	if (dp->loop == NULL)
 		return;
 	int64_t now = (int64_t)time(NULL), best = INT64_MAX;
+	const char *first;
 	if (!dp->scanned || dp->more_sync) {
 		timer_set(dp, now_ms());
 		return;
 	}
-	for (size_t i = 0; i < dp->n_sched; i++) {
-		int64_t due = dp->sched[i].due;
-		if (dp->waiting_key && due <= now)
-			continue;
-		if (due < best)
-			best = due;
-	}
+	mns_dkim_sched_first(dp->sched, &first, &best);
+	/* Steps due now that wait for a pool key: the pool's ready callback
+	 * ticks; meanwhile look again in a minute at the latest. */
+	if (dp->waiting_key && best <= now)
+		best = now + 60;
 	if (best == INT64_MAX) {
 		if (dp->timer != NULL)
 			mns_plugin_timer_stop(dp->timer);
@@ -336,7 +295,10 @@ static int dkim_init(mns_plugin_t *p, mns_error_t *err)
 	dp->conf = dkim_defaults;
 	dp->loop = mns_plugin_uv_loop(p);
 	dp->pool = mns_dkim_pool_new(dp->loop, pool_ready, dp);
-	if (dp->pool == NULL) {
+	dp->sched = mns_dkim_sched_new();
+	if (dp->pool == NULL || dp->sched == NULL) {
+		mns_dkim_pool_free(dp->pool);
+		mns_dkim_sched_free(dp->sched);
 		free(dp);
 		mns_error_set(err, "out_of_memory", "dkim: cannot allocate the key pool");
 		return MNS_ENOMEM;
@@ -442,6 +404,8 @@ static int dkim_configure(mns_plugin_t *p, const json_t *conf, mns_error_t *err)
 		 * store from the timer, once the daemon runs (not from here: at
 		 * start-up the tenants' zones are not published yet). */
 		dp->scanned = false;
+		dp->built = false;
+		mns_dkim_sched_clear(dp->sched);
 		arm(dp);
 		if (dir_changed) {
 			mns_plugin_timer_stop(dp->export_periodic);
@@ -471,7 +435,7 @@ static void dkim_fini(mns_plugin_t *p)
 		return;
 	/* The core has stopped the plugin's timers before fini. */
 	mns_dkim_pool_free(dp->pool);
-	free(dp->sched);
+	mns_dkim_sched_free(dp->sched);
 	free(dp);
 	mns_plugin_set_data(p, NULL);
 }
@@ -871,6 +835,14 @@ static int dkim_tenant_build(mns_plugin_t *p, const mns_tenant_ctx_t *t, const j
 	size_t i;
 	int ret = MNS_OK;
 
+	dkim_state_t *dp = state_of(p);
+	if (dp != NULL && dp->loop != NULL) {
+		/* Every stored tenant is built at start-up and reload: its step is
+		 * scheduled here, from the document already parsed, so the timer
+		 * needs no scan of the store (seconds with a million tenants). */
+		sched_set(dp, t->id, next_due(p, section));
+		dp->built = true;
+	}
 	if (!json_is_array(selectors))
 		return MNS_OK; /* Nothing generated yet. */
 
@@ -1080,8 +1052,7 @@ static bool scan_one(mns_plugin_t *p, const char *tenant, const json_t *doc, voi
 {
 	scan_state_t *st = data;
 	st->n++;
-	/* Each id once, in order: no lookup needed. */
-	sched_append(st->dp, tenant, next_due(p, json_object_get(doc, "dkim")));
+	sched_set(st->dp, tenant, next_due(p, json_object_get(doc, "dkim")));
 	return true;
 }
 
@@ -1089,20 +1060,18 @@ static bool scan_one(mns_plugin_t *p, const char *tenant, const json_t *doc, voi
 static void scan(dkim_state_t *dp)
 {
 	scan_state_t st = {dp, 0};
-	dp->n_sched = 0;
+	mns_dkim_sched_clear(dp->sched);
 	if (mns_plugin_tenant_foreach(dp->p, scan_one, &st) != MNS_OK) {
 		mns_plugin_log(dp->p, MNS_LOG_ERR, "cannot read the tenants to schedule rotations");
 		return;
 	}
 	mns_dkim_policy_t pol = policy_of(dp->p);
 	int64_t now = (int64_t)time(NULL);
-	size_t due = 0;
-	for (size_t i = 0; i < dp->n_sched; i++)
-		due += dp->sched[i].due <= now;
+	size_t due = mns_dkim_sched_count_due(dp->sched, now);
 	mns_plugin_log(dp->p, MNS_LOG_INFO,
 	               "rotation: tenants=%zu scheduled=%zu due=%zu period=%llds lead=%llds "
 	               "hold=%llds pool=%zu",
-	               st.n, dp->n_sched, due, (long long)pol.period, (long long)pol.lead,
+	               st.n, mns_dkim_sched_count(dp->sched), due, (long long)pol.period, (long long)pol.lead,
 	               (long long)pol.hold, dp->conf.pool_size);
 }
 
@@ -1111,7 +1080,8 @@ static void rot_tick(mns_plugin_t *p, void *data)
 	dkim_state_t *dp = data;
 	dp->timer = NULL; /* One-shot: the core frees it after this call. */
 	if (!dp->scanned) {
-		scan(dp);
+		if (!dp->built)
+			scan(dp);
 		dp->scanned = true;
 		dp->export_fp_valid = false;
 		export_schedule(dp);
@@ -1124,15 +1094,17 @@ static void rot_tick(mns_plugin_t *p, void *data)
 	 * durable write: at most TICK_TENANTS per run, the rest in the next run
 	 * (at once), so other events on the loop are served in between. */
 	size_t n = 0;
-	char(*due)[64] = malloc((dp->n_sched ? dp->n_sched : 1) * sizeof(*due));
-	if (due != NULL) {
-		for (size_t i = 0; i < dp->n_sched && n < TICK_TENANTS; i++)
-			if (dp->sched[i].due <= now)
-				memcpy(due[n++], dp->sched[i].id, sizeof(due[0]));
-		for (size_t i = 0; i < n; i++)
-			process_tenant(dp, due[i], now);
-		free(due);
+	char due[TICK_TENANTS][64];
+	const char *id;
+	int64_t at;
+	/* The earliest first; each is taken out and process_tenant() schedules
+	 * it again (or drops it). */
+	while (n < TICK_TENANTS && mns_dkim_sched_first(dp->sched, &id, &at) && at <= now) {
+		snprintf(due[n++], sizeof(due[0]), "%s", id);
+		mns_dkim_sched_set(dp->sched, due[n - 1], INT64_MAX);
 	}
+	for (size_t i = 0; i < n; i++)
+		process_tenant(dp, due[i], now);
 	arm(dp);
 }
 
@@ -1402,18 +1374,17 @@ static int cmd_status(mns_plugin_t *p, const json_t *args, json_t **result, mns_
 	dkim_state_t *dp = state_of(p);
 	mns_dkim_pool_stats_t st;
 	mns_dkim_policy_t pol = policy_of(p);
-	const sched_entry_t *next = NULL;
+	const char *next_id = NULL;
+	int64_t next_at = 0;
 
 	mns_dkim_pool_stats(dp->pool, &st);
-	for (size_t i = 0; i < dp->n_sched; i++)
-		if (next == NULL || dp->sched[i].due < next->due)
-			next = &dp->sched[i];
+	bool next = mns_dkim_sched_first(dp->sched, &next_id, &next_at);
 	*result = json_pack(
 	    "{s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:o, s:{s:I, s:I, s:I}, s:s}", "pool", "size",
 	    (json_int_t)st.size, "available", (json_int_t)st.available, "in_flight",
 	    (json_int_t)st.in_flight, "generated", (json_int_t)st.generated, "taken",
-	    (json_int_t)st.taken, "scheduled", (json_int_t)dp->n_sched, "next",
-	    next != NULL ? json_pack("{s:s, s:I}", "tenant", next->id, "at", (json_int_t)next->due)
+	    (json_int_t)st.taken, "scheduled", (json_int_t)mns_dkim_sched_count(dp->sched), "next",
+	    next ? json_pack("{s:s, s:I}", "tenant", next_id, "at", (json_int_t)next_at)
 	                 : json_null(),
 	    "policy", "period", (json_int_t)pol.period, "lead", (json_int_t)pol.lead, "hold",
 	    (json_int_t)pol.hold, "export_dir", dp->conf.export_dir);
