@@ -61,6 +61,9 @@ mns_reply_t *mns_control_defer(mns_server_t *s);
 /** \brief While \a hold, answers that are sent do not let the connection's
  *  held requests run at once: they run on the next turn of the loop. */
 void mns_control_hold(mns_server_t *s, bool hold);
+/** \brief A group of mutations was opened: it is committed at the end of
+ *  this turn of the loop (which does not wait for I/O first). */
+void mns_control_group_opened(mns_server_t *s);
 
 /** \brief Opens a place for a deferred reply in the reply queue of the
  *  connection whose request is being handled. \return NULL when no request

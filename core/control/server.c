@@ -44,6 +44,8 @@ typedef struct mns_control {
 	uv_pipe_t listener;
 	uv_timer_t next_turn; /* Resumes clients that yielded (0 ms timer). */
 	uv_check_t group;     /* Commits the turn's group of mutations. */
+	uv_idle_t group_due;  /* Active while a group is open: the loop does not
+	                         block in poll before the check commits it. */
 	bool hold;            /* Answers do not resume held requests (group flush). */
 	int open_handles;     /* The last close frees this. */
 	struct ctl_client *clients;
@@ -454,6 +456,19 @@ static void group_check(uv_check_t *h)
 {
 	mns_control_t *ctl = h->data;
 	mns_tenant_group_flush(ctl->server);
+	uv_idle_stop(&ctl->group_due);
+}
+
+static void group_due_cb(uv_idle_t *h)
+{
+	(void)h; /* Only keeps poll from blocking: the check handle commits. */
+}
+
+void mns_control_group_opened(mns_server_t *s)
+{
+	mns_control_t *ctl = s->control;
+	if (ctl != NULL && !uv_is_active((uv_handle_t *)&ctl->group_due))
+		uv_idle_start(&ctl->group_due, group_due_cb);
 }
 
 void mns_control_hold(mns_server_t *s, bool hold)
@@ -529,8 +544,9 @@ int mns_control_start(mns_server_t *s)
 	uv_pipe_init(s->loop, &ctl->listener, 0);
 	uv_timer_init(s->loop, &ctl->next_turn);
 	uv_check_init(s->loop, &ctl->group);
-	ctl->listener.data = ctl->next_turn.data = ctl->group.data = ctl;
-	ctl->open_handles = 3;
+	uv_idle_init(s->loop, &ctl->group_due);
+	ctl->listener.data = ctl->next_turn.data = ctl->group.data = ctl->group_due.data = ctl;
+	ctl->open_handles = 4;
 	uv_check_start(&ctl->group, group_check);
 	uv_unref((uv_handle_t *)&ctl->group);
 	/* Create it private, then open it up to the configured mode. */
@@ -552,6 +568,7 @@ int mns_control_start(mns_server_t *s)
 		uv_close((uv_handle_t *)&ctl->listener, listener_closed);
 		uv_close((uv_handle_t *)&ctl->next_turn, listener_closed);
 		uv_close((uv_handle_t *)&ctl->group, listener_closed);
+		uv_close((uv_handle_t *)&ctl->group_due, listener_closed);
 		return MNS_ERROR;
 	}
 	s->control = ctl;
@@ -573,5 +590,6 @@ void mns_control_stop(mns_server_t *s)
 	uv_close((uv_handle_t *)&ctl->listener, listener_closed);
 	uv_close((uv_handle_t *)&ctl->next_turn, listener_closed);
 	uv_close((uv_handle_t *)&ctl->group, listener_closed);
+	uv_close((uv_handle_t *)&ctl->group_due, listener_closed);
 	s->control = NULL;
 }

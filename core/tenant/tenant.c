@@ -345,6 +345,7 @@ static member_t *group_push(mns_server_t *s)
 	member_t *m = &group.v[group.n++];
 	memset(m, 0, sizeof(*m));
 	mns_store_set_group_flush(s->store, group_hook, s);
+	mns_control_group_opened(s);
 	return m;
 }
 
