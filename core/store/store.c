@@ -246,19 +246,39 @@ void mns_txn_abort(mns_txn_t *t)
 
 void mns_store_drop_cached(mns_store_t *s)
 {
-	MDB_envinfo info;
-	MDB_stat st;
-	if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0 ||
-	    info.me_mapaddr == NULL)
-		return;
 	/* The map is read-only and shared: dropping its pages from this process
 	 * loses nothing (they stay in the page cache and fault back in when
-	 * read), but a scan of every tenant no longer counts in our RSS. */
-	size_t len = ((size_t)info.me_last_pgno + 1) * st.ms_psize;
-	if (len > info.me_mapsize)
-		len = info.me_mapsize;
-	if (madvise(info.me_mapaddr, len, MADV_DONTNEED) != 0)
-		mns_log(MNS_LOG_DEBUG, "store, madvise failed (%s)", strerror(errno));
+	 * read), but a scan of every tenant no longer counts in our RSS. LMDB
+	 * does not tell where it mapped the file (me_mapaddr is only set with
+	 * MDB_FIXEDMAP): /proc/self/maps does. */
+	const char *dir = NULL;
+	char path[4096], real[4096], line[4096 + 128];
+	if (mdb_env_get_path(s->env, &dir) != 0)
+		return;
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	if (realpath(path, real) == NULL)
+		return;
+	FILE *f = fopen("/proc/self/maps", "re");
+	if (f == NULL)
+		return;
+	size_t dropped = 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned long lo, hi;
+		int name = 0;
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &name) < 2 || name == 0)
+			continue;
+		char *nl = strchr(line + name, '\n');
+		if (nl != NULL)
+			*nl = '\0';
+		if (strcmp(line + name, real) != 0 || hi <= lo)
+			continue;
+		if (madvise((void *)lo, hi - lo, MADV_DONTNEED) == 0)
+			dropped += hi - lo;
+		else
+			mns_log(MNS_LOG_DEBUG, "store, madvise failed (%s)", strerror(errno));
+	}
+	fclose(f);
+	mns_log(MNS_LOG_DEBUG, "store, dropped %zu MiB of mapped store from memory", dropped >> 20);
 }
 
 static MDB_val sval(const char *s)
