@@ -344,9 +344,54 @@ static int key_cmp(const MDB_val *k, const char *key, size_t len)
 	return c != 0 ? c : (k->mv_size > len) - (k->mv_size < len);
 }
 
+/* Copies the document \a v into \a buf (grown as needed) with the value of
+ * every "private" string emptied: parsing is the start-up's main cost, and
+ * the private keys are most of a document's text. */
+static const char *strip_private(const MDB_val *v, char **buf, size_t *cap, size_t *len)
+{
+	static const char key[] = "\"private\":\"";
+	const size_t klen = sizeof(key) - 1;
+	if (*cap < v->mv_size + 1) {
+		char *nb = realloc(*buf, v->mv_size + 1);
+		if (nb == NULL)
+			return NULL;
+		*buf = nb;
+		*cap = v->mv_size + 1;
+	}
+	const char *p = v->mv_data, *end = p + v->mv_size;
+	char *o = *buf;
+	for (;;) {
+		const char *k = memmem(p, (size_t)(end - p), key, klen);
+		if (k == NULL)
+			break;
+		memcpy(o, p, (size_t)(k - p) + klen);
+		o += (k - p) + klen;
+		/* Skip the string's contents up to its unescaped closing quote. */
+		const char *q = k + klen;
+		while (q < end && *q != '"')
+			q += *q == '\\' ? 2 : 1;
+		if (q >= end)
+			return NULL; /* Not what it seemed: parse the original. */
+		p = q; /* The closing quote is copied with the rest. */
+	}
+	memcpy(o, p, (size_t)(end - p));
+	o += end - p;
+	*len = (size_t)(o - *buf);
+	/* The copy held key material until here. */
+	return *buf;
+}
+
 int mns_store_tenant_each(mns_txn_t *t, const char *after,
                           bool (*cb)(const char *id, json_t *doc, void *data), void *data)
 {
+	return mns_store_tenant_each_opts(t, after, false, cb, data);
+}
+
+int mns_store_tenant_each_opts(mns_txn_t *t, const char *after, bool no_private,
+                               bool (*cb)(const char *id, json_t *doc, void *data), void *data)
+{
+	char *buf = NULL;
+	size_t cap = 0;
 	MDB_cursor *cur;
 	int rc = mdb_cursor_open(t->txn, t->store->tenants, &cur);
 	if (rc != 0)
@@ -368,7 +413,10 @@ int mns_store_tenant_each(mns_txn_t *t, const char *after,
 	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		char id[128];
 		snprintf(id, sizeof(id), "%.*s", (int)k.mv_size, (const char *)k.mv_data);
-		json_t *doc = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+		size_t slen = 0;
+		const char *stripped = no_private ? strip_private(&v, &buf, &cap, &slen) : NULL;
+		json_t *doc = stripped ? json_loadb(stripped, slen, 0, NULL)
+		                       : json_loadb(v.mv_data, v.mv_size, 0, NULL);
 		if (doc == NULL) {
 			mns_log(MNS_LOG_ERR, "store, tenant %s is not valid JSON, skipped", id);
 			continue;
@@ -381,6 +429,10 @@ int mns_store_tenant_each(mns_txn_t *t, const char *after,
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		ret = store_error(NULL, rc, "iterate tenants");
 	mdb_cursor_close(cur);
+	if (buf != NULL) {
+		memset(buf, 0, cap); /* Emptied of private keys, but not of everything. */
+		free(buf);
+	}
 	return ret;
 }
 

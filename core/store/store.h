@@ -65,6 +65,11 @@ int mns_store_tenant_del(mns_txn_t *t, const char *id, mns_error_t *err);
  *  from the first) until \a cb returns false. */
 int mns_store_tenant_each(mns_txn_t *t, const char *after,
                           bool (*cb)(const char *id, json_t *doc, void *data), void *data);
+/** \brief mns_store_tenant_each(); with \a no_private the documents come
+ *  with every "private" string empty (the zones are built from public data;
+ *  parsing the keys was most of the start-up's time). */
+int mns_store_tenant_each_opts(mns_txn_t *t, const char *after, bool no_private,
+                               bool (*cb)(const char *id, json_t *doc, void *data), void *data);
 /** \brief Number of tenants. */
 size_t mns_store_tenant_count(mns_txn_t *t);
 

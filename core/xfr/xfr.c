@@ -61,7 +61,9 @@ typedef struct zstate {
 	notify_tx_t *tx; /* One per NOTIFY target. */
 } zstate_t;
 
-#define ZHASH 4096
+/* Buckets of the zone state table: a million zones make chains of four
+ * (every publication looks its zone up: start-up publishes them all). */
+#define ZHASH (1u << 18)
 
 typedef struct mns_xfr {
 	mns_server_t *s;
