@@ -410,8 +410,13 @@ int mns_store_tenant_each_opts(mns_txn_t *t, const char *after, bool no_private,
 		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 	}
 	int ret = MNS_OK;
+	size_t walked = 0;
 	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		char id[128];
+		/* The start-up walk reads the whole map once: drop what it read as
+		 * it goes, so the peak RSS does not hold the store either. */
+		if (no_private && ++walked % 16384 == 0)
+			mns_store_drop_cached(t->store);
 		snprintf(id, sizeof(id), "%.*s", (int)k.mv_size, (const char *)k.mv_data);
 		size_t slen = 0;
 		const char *stripped = no_private ? strip_private(&v, &buf, &cap, &slen) : NULL;

@@ -4,6 +4,7 @@
  *  step leaves the store and the served zones as they were.
  *  SPDX-License-Identifier: GPL-3.0-or-later */
 #include <ctype.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1088,6 +1089,9 @@ size_t mns_tenant_publish_all(mns_server_t *s)
 	mns_store_tenant_each_opts(txn, NULL, true, publish_one, &st);
 	mns_txn_abort(txn);
 	mns_store_drop_cached(s->store);
+	/* The parsed documents were freed between the zones built from them:
+	 * give the free pages back rather than keep them as resident holes. */
+	malloc_trim(0);
 	mns_log(MNS_LOG_INFO, "tenants published=%zu failed=%zu", st.ok, st.failed);
 	return st.failed;
 }

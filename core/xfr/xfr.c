@@ -291,7 +291,9 @@ static const mns_zone_t **transfer_zones(const mns_index_t *idx, const mns_zone_
 /* Records a new version of \a z in its state: a diff against the last one. */
 static void history_update(mns_xfr_t *x, zstate_t *st, const mns_zone_t *z, const mns_index_t *idx)
 {
-	if (x->conf.ixfr_history == 0 || z->soa == NULL)
+	/* No ACL entry: every transfer is refused, so no IXFR can use the
+	 * snapshot, a copy of every record (half the memory of the zones). */
+	if (x->conf.ixfr_history == 0 || x->conf.n_acl == 0 || z->soa == NULL)
 		return;
 	size_t nz = 0;
 	const mns_zone_t **zones = transfer_zones(idx, z, &nz);
