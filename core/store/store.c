@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "log/log.h"
@@ -38,6 +39,13 @@ struct mns_txn {
 static int store_error_in(const mns_store_t *s, mns_error_t *err, int rc, const char *what)
 {
 	const char *dir = s && s->dir ? s->dir : "the data directory";
+	/* LMDB reports a short write (a commit whose pages only partly fit on
+	 * the volume, likelier for a group's larger commit) as EIO: on a full
+	 * volume that is what it is. */
+	struct statvfs vfs;
+	if (rc == EIO && s && s->dir && statvfs(s->dir, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < (1u << 20))
+		rc = ENOSPC;
 	if (rc == MDB_MAP_FULL) {
 		mns_error_set(err, "store_full",
 		              "the tenant store is full (store-map-size %llu bytes reached in %s): "
