@@ -21,6 +21,7 @@ struct mns_store {
 	void (*group_flush)(void *data);
 	void *group_data;
 	uint64_t commits; /* Durable commits (each one an fsync). */
+	bool member_open; /* A member's nested transaction is running. */
 };
 
 struct mns_txn {
@@ -166,7 +167,7 @@ int mns_txn_begin(mns_store_t *s, bool write, mns_txn_t **out, mns_error_t *err)
 {
 	/* One write transaction at a time: an open group is committed (and its
 	 * members answered) before another writer starts. */
-	if (write && s->group != NULL && s->group_flush != NULL)
+	if (write && s->group != NULL && s->group_flush != NULL && !s->member_open)
 		s->group_flush(s->group_data);
 	if (write && s->group != NULL)
 		return mns_error_set(err, "store_failed", "tenant store: a group commit is pending"),
@@ -201,6 +202,7 @@ int mns_txn_begin_member(mns_store_t *s, mns_txn_t **out, mns_error_t *err)
 	}
 	t->store = s;
 	t->write = t->member = true;
+	s->member_open = true;
 	*out = t;
 	return MNS_OK;
 }
@@ -221,11 +223,19 @@ int mns_store_group_commit(mns_store_t *s, mns_error_t *err)
 	MDB_txn *g = s->group;
 	if (g == NULL)
 		return MNS_OK;
+	if (s->member_open) /* LMDB would commit the running member with it. */
+		return mns_error_set(err, "store_failed", "tenant store: a mutation is running"),
+		       MNS_ESTORE;
 	s->group = NULL;
 	int rc = mdb_txn_commit(g);
 	if (rc == 0)
 		s->commits++;
 	return rc == 0 ? MNS_OK : store_error_in(s, err, rc, "commit");
+}
+
+bool mns_store_member_running(const mns_store_t *s)
+{
+	return s->member_open;
 }
 
 uint64_t mns_store_commits(const mns_store_t *s)
@@ -237,6 +247,8 @@ int mns_txn_commit(mns_txn_t *t, mns_error_t *err)
 {
 	mns_store_t *s = t->store;
 	bool durable = t->write && !t->member;
+	if (t->member)
+		s->member_open = false;
 	int rc = mdb_txn_commit(t->txn);
 	free(t);
 	if (rc == 0 && durable)
@@ -248,6 +260,8 @@ void mns_txn_abort(mns_txn_t *t)
 {
 	if (t == NULL)
 		return;
+	if (t->member)
+		t->store->member_open = false;
 	mdb_txn_abort(t->txn);
 	free(t);
 }

@@ -44,6 +44,9 @@ int mns_txn_begin_member(mns_store_t *s, mns_txn_t **out, mns_error_t *err);
 /** \brief Commits the open group durably (one fsync for every member).
  *  On failure nothing of the group is stored. MNS_OK when none is open. */
 int mns_store_group_commit(mns_store_t *s, mns_error_t *err);
+/** \brief True while a member's nested transaction runs (the group cannot
+ *  be committed then: it is, at the end of the loop turn). */
+bool mns_store_member_running(const mns_store_t *s);
 /** \brief True while a group is open. */
 bool mns_store_group_open(const mns_store_t *s);
 /** \brief Sets what commits the open group (and answers its members) when

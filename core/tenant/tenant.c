@@ -385,7 +385,11 @@ static int group_defer(mns_server_t *s, json_t **result, mns_error_t *err)
 
 int mns_tenant_group_flush_status(mns_server_t *s, mns_error_t *err)
 {
-	if (group.n == 0 && (s->store == NULL || !mns_store_group_open(s->store)))
+	if (s->store == NULL || (group.n == 0 && !mns_store_group_open(s->store)))
+		return MNS_OK;
+	/* Called back from inside a member (a plugin check that writes): the
+	 * turn's end commits the group. */
+	if (mns_store_member_running(s->store))
 		return MNS_OK;
 	member_t *v = group.v;
 	size_t n = group.n;
