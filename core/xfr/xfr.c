@@ -1022,6 +1022,10 @@ int mns_xfr_start(mns_server_t *s)
 			for (zstate_t *z = x->zones[h]; z; z = z->next)
 				mark_pending(x, z);
 	}
+	/* The catalog of every zone published at start-up is built now, before
+	 * READY, rather than on the loop after it (where it held up the first
+	 * control replies for a second per 100,000 zones). */
+	catalog_rebuild(x);
 	if (x->catalog_dirty || x->n_pending > 0)
 		uv_timer_start(&x->flush, flush_cb, x->conf.notify_delay_ms, 0);
 	return MNS_OK;
