@@ -964,9 +964,15 @@ int mns_xfr_init(mns_server_t *s, char *errbuf, size_t errlen)
 		return MNS_ENOMEM;
 	}
 	x->next_id = (uint16_t)(mns_now_ms() * 2654435761u);
-	x->catalog_dirty = x->conf.catalog != NULL;
 	s->xfr = x;
-	mns_index_set_observer(s->index, observe, x);
+	/* With no ACL entry (every transfer and catalog query refused) and no
+	 * NOTIFY target nobody can learn of a zone change from us: following
+	 * the publications (a state per zone, the catalog) would only cost
+	 * memory and time, ~150 bytes and a catalog entry per tenant. */
+	if (x->conf.n_acl > 0 || x->conf.n_notify > 0) {
+		x->catalog_dirty = x->conf.catalog != NULL;
+		mns_index_set_observer(s->index, observe, x);
+	}
 	return MNS_OK;
 }
 
