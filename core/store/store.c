@@ -113,10 +113,8 @@ int mns_store_open_map(const char *dir, uint64_t map_size, mns_store_t **out, mn
 		rc = mdb_env_set_maxdbs(s->env, 8);
 	if (rc == 0)
 		rc = mdb_env_set_mapsize(s->env, s->map_size);
-	/* No read-ahead: the start-up scan reads the map once, in key order, and
-	 * read-ahead would only pull more of it into memory. */
 	if (rc == 0)
-		rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD, 0600);
+		rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
 	if (rc != 0) {
 		store_error_in(s, err, rc, "open");
 		goto fail;
