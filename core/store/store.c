@@ -1,5 +1,6 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
+#include <stddef.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -386,12 +387,20 @@ static const char *strip_private(const MDB_val *v, char **buf, size_t *cap, size
 			break;
 		memcpy(o, p, (size_t)(k - p) + klen);
 		o += (k - p) + klen;
-		/* Skip the string's contents up to its unescaped closing quote. */
+		/* Skip the string's contents up to its closing quote: the first
+		 * quote after an even number of backslashes. */
 		const char *q = k + klen;
-		while (q < end && *q != '"')
-			q += *q == '\\' ? 2 : 1;
-		if (q >= end)
-			return NULL; /* Not what it seemed: parse the original. */
+		for (;;) {
+			q = memchr(q, '"', (size_t)(end - q));
+			if (q == NULL)
+				return NULL; /* Not what it seemed: parse the original. */
+			size_t bs = 0;
+			while (q - bs > k + klen && q[-1 - (ptrdiff_t)bs] == '\\')
+				bs++;
+			if (bs % 2 == 0)
+				break;
+			q++;
+		}
 		p = q; /* The closing quote is copied with the rest. */
 	}
 	memcpy(o, p, (size_t)(end - p));
