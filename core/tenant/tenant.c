@@ -1237,6 +1237,9 @@ MNS_API int mns_plugin_tenant_foreach(mns_plugin_t *p,
 	mns_txn_t *txn;
 	if (s == NULL)
 		return MNS_ERROR;
+	/* A walk (the dkim export a tenant.add scheduled) sees the mutations of
+	 * the open group: a timer may run before the turn's end commits it. */
+	mns_tenant_group_flush(s);
 	int ret = mns_txn_begin(s->store, false, &txn, &err);
 	if (ret != MNS_OK)
 		return ret;
