@@ -78,19 +78,20 @@ static const struct {
 	const char *name;
 	core_cmd_fn fn;
 	bool mutation;
+	bool grouped; /* Joins the open group commit; every other command sees it committed. */
 } core_commands[] = {
-	{ "status", cmd_status, false },
-	{ "tenant.add", mns_tenant_cmd_add, true },
-	{ "tenant.get", mns_tenant_cmd_get, false },
-	{ "tenant.list", mns_tenant_cmd_list, false },
-	{ "tenant.update", mns_tenant_cmd_update, true },
-	{ "tenant.remove", mns_tenant_cmd_remove, true },
-	{ "tenant.records", mns_tenant_cmd_records, false },
-	{ "tenant.instructions", mns_tenant_cmd_instructions, false },
-	{ "plugin.list", cmd_plugin_list, false },
-	{ "commands", cmd_commands, false },
-	{ "events.subscribe", cmd_subscribe, false },
-	{ "stats", mns_stats_cmd, false },
+	{ "status", cmd_status, false, false },
+	{ "tenant.add", mns_tenant_cmd_add, true, true },
+	{ "tenant.get", mns_tenant_cmd_get, false, false },
+	{ "tenant.list", mns_tenant_cmd_list, false, false },
+	{ "tenant.update", mns_tenant_cmd_update, true, false },
+	{ "tenant.remove", mns_tenant_cmd_remove, true, true },
+	{ "tenant.records", mns_tenant_cmd_records, false, false },
+	{ "tenant.instructions", mns_tenant_cmd_instructions, false, false },
+	{ "plugin.list", cmd_plugin_list, false, false },
+	{ "commands", cmd_commands, false, false },
+	{ "events.subscribe", cmd_subscribe, false, false },
+	{ "stats", mns_stats_cmd, false, false },
 };
 
 /* Every command this daemon answers, from the tables dispatch() reads (so
@@ -183,6 +184,7 @@ static struct {
 	const char *cmd; /* The command's name in its table (NULL: unknown). */
 	const json_t *args;
 	bool mutation; /* A core command that changes tenants. */
+	bool grouped;  /* … and may join the group commit. */
 } current;
 
 bool mns_control_dispatching(void)
@@ -228,6 +230,26 @@ static void tenant_arg(const json_t *args, char out[64])
 	snprintf(out, 64, "%s", t ? t : "");
 }
 
+bool mns_control_can_defer(const mns_server_t *s)
+{
+	return current.server == s && s != NULL && current.plugin == NULL && current.grouped &&
+	       current.deferred == NULL && s->control != NULL && mns_control_dispatching();
+}
+
+mns_reply_t *mns_control_defer(mns_server_t *s)
+{
+	if (!mns_control_can_defer(s))
+		return NULL;
+	current.deferred = mns_control_reply_open(s, current.id);
+	if (current.deferred != NULL) {
+		current.deferred->cmd = current.cmd;
+		current.deferred->mutation = true;
+		mns_control_current_peer(s, &current.deferred->peer);
+		tenant_arg(current.args, current.deferred->tenant);
+	}
+	return current.deferred;
+}
+
 MNS_API mns_reply_t *mns_plugin_reply_defer(mns_plugin_t *p)
 {
 	if (current.server == NULL || current.plugin != p || current.deferred != NULL)
@@ -255,7 +277,7 @@ MNS_API void mns_plugin_reply(mns_reply_t *r, int ret, json_t *result, const mns
 	if (ret == MNS_PENDING)
 		ret = MNS_ERROR;
 	if (r->cmd != NULL) /* Not counted yet: the command deferred its reply. */
-		audit(r->cmd, r->tenant, &r->peer, ret, &e, false, false);
+		audit(r->cmd, r->tenant, &r->peer, ret, &e, r->mutation, false);
 	if (r->slot != NULL)
 		mns_control_reply_finish(r, response(r->id, ret, result, &e));
 	else
@@ -271,12 +293,18 @@ static int dispatch(mns_server_t *s, const char *cmd, const json_t *args, json_t
 		if (strcmp(core_commands[i].name, cmd) == 0) {
 			current.cmd = core_commands[i].name;
 			current.mutation = core_commands[i].mutation;
+			current.grouped = core_commands[i].grouped;
+			/* Everything else sees the group's mutations committed (a
+			 * read after a pipelined add finds the tenant). */
+			if (!current.grouped)
+				mns_tenant_group_flush(s);
 			return core_commands[i].fn(s, args, result, err);
 		}
 	for (size_t i = 0; i < s->n_plugins; i++) {
 		const mns_plugin_api_t *api = mns_plugin_api(s->plugins[i]);
 		for (const mns_plugin_command_t *c = api->commands; c && c->name; c++)
 			if (strcmp(c->name, cmd) == 0) {
+				mns_tenant_group_flush(s);
 				current.plugin = s->plugins[i];
 				current.cmd = c->name;
 				return c->fn(s->plugins[i], args, result, err);

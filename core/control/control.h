@@ -41,6 +41,7 @@ struct mns_reply {
 	const char *cmd; /**< The command (the plugin's table entry), for counters and the log. */
 	char tenant[64]; /**< The request's "tenant" argument, or "". */
 	mns_control_peer_t peer; /**< Who asked. */
+	bool mutation; /**< A core mutation (logged at notice). */
 };
 
 /** \brief The credentials of the connection whose request is being handled
@@ -49,6 +50,20 @@ void mns_control_current_peer(const mns_server_t *s, mns_control_peer_t *out);
 /** \brief True while a control request is being dispatched (its outcome is
  *  logged once by the control layer). */
 bool mns_control_dispatching(void);
+
+/** \brief True while a core command from a connection is being handled
+ *  and may answer later through mns_control_defer() (group commit). */
+bool mns_control_can_defer(const mns_server_t *s);
+/** \brief Defers the answer of the core command being handled; it goes out
+ *  through mns_plugin_reply(), in request order. \return NULL when it
+ *  cannot be deferred (see mns_control_can_defer()). */
+mns_reply_t *mns_control_defer(mns_server_t *s);
+/** \brief While \a hold, answers that are sent do not let the connection's
+ *  held requests run at once: they run on the next turn of the loop. */
+void mns_control_hold(mns_server_t *s, bool hold);
+/** \brief A group of mutations was opened: it is committed at the end of
+ *  this turn of the loop (which does not wait for I/O first). */
+void mns_control_group_opened(mns_server_t *s);
 
 /** \brief Opens a place for a deferred reply in the reply queue of the
  *  connection whose request is being handled. \return NULL when no request

@@ -9,8 +9,12 @@
  *  the replies drain. Only events (which it did not ask for one by one) can
  *  push the queue beyond MNS_CONTROL_MAX_PENDING, which disconnects it.
  *  One turn of the loop handles at most MNS_CONTROL_LINES_PER_TURN requests
- *  of a client; the rest wait for the next turn, so that a client sending
- *  many costly requests at once does not hold up DNS or other clients.
+ *  of a client (more, up to MNS_CONTROL_MAX_SLOTS, while they took under
+ *  MNS_CONTROL_TURN_NS together); the rest wait for the next turn, so that a
+ *  client sending many costly requests at once does not hold up DNS or
+ *  other clients, while cheap pipelined mutations still come in groups.
+ *  At the end of each turn (a check handle) the group of mutations the turn
+ *  gathered is committed durably at once and answered (tenant.c).
  *  SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,6 +25,7 @@
 
 #include "control/control.h"
 #include "log/log.h"
+#include "tenant/tenant.h"
 #include "util/secmem.h"
 
 /* Replies a client has not read yet, beyond which it is disconnected. */
@@ -31,11 +36,17 @@
 #define MNS_CONTROL_MAX_SLOTS 64
 /* Requests of one client handled before the loop gets its turn. */
 #define MNS_CONTROL_LINES_PER_TURN 8
+/* … or more while they took less than this much loop time (ns). */
+#define MNS_CONTROL_TURN_NS (20u * 1000 * 1000)
 
 typedef struct mns_control {
 	mns_server_t *server;
 	uv_pipe_t listener;
 	uv_timer_t next_turn; /* Resumes clients that yielded (0 ms timer). */
+	uv_check_t group;     /* Commits the turn's group of mutations. */
+	uv_idle_t group_due;  /* Active while a group is open: the loop does not
+	                         block in poll before the check commits it. */
+	bool hold;            /* Answers do not resume held requests (group flush). */
 	int open_handles;     /* The last close frees this. */
 	struct ctl_client *clients;
 	size_t n_clients;
@@ -318,11 +329,13 @@ static const char *feed(ctl_client_t *c, const char *p, const char *end)
 {
 	c->feeding = true;
 	unsigned lines = 0;
+	uint64_t t0 = uv_hrtime();
 	c->yielded = false;
 	while (p < end && !c->closing) {
 		if (throttled(c))
 			break;
-		if (lines == MNS_CONTROL_LINES_PER_TURN) {
+		if (lines >= MNS_CONTROL_LINES_PER_TURN &&
+		    (lines >= MNS_CONTROL_MAX_SLOTS || uv_hrtime() - t0 > MNS_CONTROL_TURN_NS)) {
 			c->yielded = true;
 			break;
 		}
@@ -381,6 +394,11 @@ static void maybe_resume(ctl_client_t *c)
 {
 	if (!c->paused || c->feeding || c->closing || throttled(c))
 		return;
+	if (c->ctl->hold) {
+		c->yielded = true;
+		schedule_turn(c);
+		return;
+	}
 	const char *end = c->held + c->held_len;
 	const char *rest = feed(c, c->held + c->held_off, end);
 	if (c->closing)
@@ -445,6 +463,31 @@ static void next_turn(uv_timer_t *t)
 		if (c->yielded)
 			maybe_resume(c);
 	}
+}
+
+static void group_check(uv_check_t *h)
+{
+	mns_control_t *ctl = h->data;
+	mns_tenant_group_flush(ctl->server);
+	uv_idle_stop(&ctl->group_due);
+}
+
+static void group_due_cb(uv_idle_t *h)
+{
+	(void)h; /* Only keeps poll from blocking: the check handle commits. */
+}
+
+void mns_control_group_opened(mns_server_t *s)
+{
+	mns_control_t *ctl = s->control;
+	if (ctl != NULL && !uv_is_active((uv_handle_t *)&ctl->group_due))
+		uv_idle_start(&ctl->group_due, group_due_cb);
+}
+
+void mns_control_hold(mns_server_t *s, bool hold)
+{
+	if (s->control != NULL)
+		((mns_control_t *)s->control)->hold = hold;
 }
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -513,8 +556,12 @@ int mns_control_start(mns_server_t *s)
 	}
 	uv_pipe_init(s->loop, &ctl->listener, 0);
 	uv_timer_init(s->loop, &ctl->next_turn);
-	ctl->listener.data = ctl->next_turn.data = ctl;
-	ctl->open_handles = 2;
+	uv_check_init(s->loop, &ctl->group);
+	uv_idle_init(s->loop, &ctl->group_due);
+	ctl->listener.data = ctl->next_turn.data = ctl->group.data = ctl->group_due.data = ctl;
+	ctl->open_handles = 4;
+	uv_check_start(&ctl->group, group_check);
+	uv_unref((uv_handle_t *)&ctl->group);
 	/* Create it private, then open it up to the configured mode. */
 	mode_t old = umask(0177);
 	int rc = uv_pipe_bind(&ctl->listener, path);
@@ -533,6 +580,8 @@ int mns_control_start(mns_server_t *s)
 		mns_log(MNS_LOG_ERR, "control, cannot listen on %s (%s)", path, strerror(-rc));
 		uv_close((uv_handle_t *)&ctl->listener, listener_closed);
 		uv_close((uv_handle_t *)&ctl->next_turn, listener_closed);
+		uv_close((uv_handle_t *)&ctl->group, listener_closed);
+		uv_close((uv_handle_t *)&ctl->group_due, listener_closed);
 		return MNS_ERROR;
 	}
 	s->control = ctl;
@@ -546,10 +595,14 @@ void mns_control_stop(mns_server_t *s)
 	mns_control_t *ctl = s->control;
 	if (ctl == NULL)
 		return;
+	/* Mutations already merged are committed (their clients may not hear). */
+	mns_tenant_group_flush(s);
 	while (ctl->clients)
 		client_close(ctl->clients);
 	unlink(s->conf->control);
 	uv_close((uv_handle_t *)&ctl->listener, listener_closed);
 	uv_close((uv_handle_t *)&ctl->next_turn, listener_closed);
+	uv_close((uv_handle_t *)&ctl->group, listener_closed);
+	uv_close((uv_handle_t *)&ctl->group_due, listener_closed);
 	s->control = NULL;
 }

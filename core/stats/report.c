@@ -76,6 +76,7 @@ void mns_stats_gauges_compute(mns_server_t *s, mns_stats_gauges_t *g)
 		mns_txn_abort(txn);
 	}
 	mns_store_usage(s->store, &g->store_file_bytes, &g->store_used_bytes);
+	g->store_commits = mns_store_commits(s->store);
 }
 
 static void set_int(json_t *o, const char *k, uint64_t v)
@@ -163,8 +164,9 @@ int mns_stats_cmd(mns_server_t *s, const json_t *args, json_t **result, mns_erro
 	set_int(r, "zones", g.zones);
 	set_int(r, "mutations", g.mutations);
 	json_object_set_new(r, "store",
-	                    json_pack("{s:I, s:I}", "file-bytes", (json_int_t)g.store_file_bytes,
-	                              "used-bytes", (json_int_t)g.store_used_bytes));
+	                    json_pack("{s:I, s:I, s:I}", "file-bytes", (json_int_t)g.store_file_bytes,
+	                              "used-bytes", (json_int_t)g.store_used_bytes, "commits",
+	                              (json_int_t)g.store_commits));
 	*result = r;
 	return MNS_OK;
 }

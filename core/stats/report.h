@@ -25,6 +25,7 @@ typedef struct mns_stats_gauges {
 	uint64_t by_state[MNS_VSTATE_COUNT];
 	uint64_t zones;
 	uint64_t store_file_bytes, store_used_bytes;
+	uint64_t store_commits; /**< Durable store commits (group commit: fewer than mutations). */
 	uint64_t mutations;
 } mns_stats_gauges_t;
 

@@ -1,10 +1,13 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
+#include <stddef.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "log/log.h"
@@ -15,11 +18,18 @@ struct mns_store {
 	char *dir; /* For error messages. */
 	uint64_t map_size;
 	MDB_dbi tenants, domains, zones, meta;
+	MDB_txn *group; /* The open group's parent transaction, or NULL. */
+	void (*group_flush)(void *data);
+	void *group_data;
+	uint64_t commits; /* Durable commits (each one an fsync). */
+	bool member_open; /* A member's nested transaction is running. */
 };
 
 struct mns_txn {
 	mns_store_t *store;
 	MDB_txn *txn;
+	bool write;
+	bool member; /* Nested in the group: its commit only merges into it. */
 };
 
 /* Map size is address space, not disk: LMDB grows the file as needed. 16 GiB
@@ -31,6 +41,13 @@ struct mns_txn {
 static int store_error_in(const mns_store_t *s, mns_error_t *err, int rc, const char *what)
 {
 	const char *dir = s && s->dir ? s->dir : "the data directory";
+	/* LMDB reports a short write (a commit whose pages only partly fit on
+	 * the volume, likelier for a group's larger commit) as EIO: on a full
+	 * volume that is what it is. */
+	struct statvfs vfs;
+	if (rc == EIO && s && s->dir && statvfs(s->dir, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < (1u << 20))
+		rc = ENOSPC;
 	if (rc == MDB_MAP_FULL) {
 		mns_error_set(err, "store_full",
 		              "the tenant store is full (store-map-size %llu bytes reached in %s): "
@@ -138,6 +155,8 @@ void mns_store_close(mns_store_t *s)
 {
 	if (s == NULL)
 		return;
+	if (s->group != NULL) /* Nobody was told ok: dropping it loses nothing promised. */
+		mdb_txn_abort(s->group);
 	mdb_env_close(s->env);
 	free(s->dir);
 	free(s);
@@ -145,6 +164,13 @@ void mns_store_close(mns_store_t *s)
 
 int mns_txn_begin(mns_store_t *s, bool write, mns_txn_t **out, mns_error_t *err)
 {
+	/* One write transaction at a time: an open group is committed (and its
+	 * members answered) before another writer starts. */
+	if (write && s->group != NULL && s->group_flush != NULL && !s->member_open)
+		s->group_flush(s->group_data);
+	if (write && s->group != NULL)
+		return mns_error_set(err, "store_failed", "tenant store: a group commit is pending"),
+		       MNS_ESTORE;
 	mns_txn_t *t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return MNS_ENOMEM;
@@ -154,15 +180,78 @@ int mns_txn_begin(mns_store_t *s, bool write, mns_txn_t **out, mns_error_t *err)
 		return store_error_in(s, err, rc, "begin transaction");
 	}
 	t->store = s;
+	t->write = write;
 	*out = t;
 	return MNS_OK;
+}
+
+int mns_txn_begin_member(mns_store_t *s, mns_txn_t **out, mns_error_t *err)
+{
+	mns_txn_t *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return MNS_ENOMEM;
+	int rc = 0;
+	if (s->group == NULL)
+		rc = mdb_txn_begin(s->env, NULL, 0, &s->group);
+	if (rc == 0)
+		rc = mdb_txn_begin(s->env, s->group, 0, &t->txn);
+	if (rc != 0) {
+		free(t);
+		return store_error_in(s, err, rc, "begin transaction");
+	}
+	t->store = s;
+	t->write = t->member = true;
+	s->member_open = true;
+	*out = t;
+	return MNS_OK;
+}
+
+void mns_store_set_group_flush(mns_store_t *s, void (*flush)(void *data), void *data)
+{
+	s->group_flush = flush;
+	s->group_data = data;
+}
+
+bool mns_store_group_open(const mns_store_t *s)
+{
+	return s->group != NULL;
+}
+
+int mns_store_group_commit(mns_store_t *s, mns_error_t *err)
+{
+	MDB_txn *g = s->group;
+	if (g == NULL)
+		return MNS_OK;
+	if (s->member_open) /* LMDB would commit the running member with it. */
+		return mns_error_set(err, "store_failed", "tenant store: a mutation is running"),
+		       MNS_ESTORE;
+	s->group = NULL;
+	int rc = mdb_txn_commit(g);
+	if (rc == 0)
+		s->commits++;
+	return rc == 0 ? MNS_OK : store_error_in(s, err, rc, "commit");
+}
+
+bool mns_store_member_running(const mns_store_t *s)
+{
+	return s->member_open;
+}
+
+uint64_t mns_store_commits(const mns_store_t *s)
+{
+	return s->commits;
 }
 
 int mns_txn_commit(mns_txn_t *t, mns_error_t *err)
 {
 	mns_store_t *s = t->store;
+	bool durable = t->write && !t->member;
+	if (t->member)
+		s->member_open = false;
 	int rc = mdb_txn_commit(t->txn);
 	free(t);
+	if (rc == 0 && durable)
+		s->commits++;
 	return rc == 0 ? MNS_OK : store_error_in(s, err, rc, "commit");
 }
 
@@ -170,8 +259,47 @@ void mns_txn_abort(mns_txn_t *t)
 {
 	if (t == NULL)
 		return;
+	if (t->member)
+		t->store->member_open = false;
 	mdb_txn_abort(t->txn);
 	free(t);
+}
+
+void mns_store_drop_cached(mns_store_t *s)
+{
+	/* The map is read-only and shared: dropping its pages from this process
+	 * loses nothing (they stay in the page cache and fault back in when
+	 * read), but a scan of every tenant no longer counts in our RSS. LMDB
+	 * does not tell where it mapped the file (me_mapaddr is only set with
+	 * MDB_FIXEDMAP): /proc/self/maps does. */
+	const char *dir = NULL;
+	char path[4096], real[4096], line[4096 + 128];
+	if (mdb_env_get_path(s->env, &dir) != 0)
+		return;
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	if (realpath(path, real) == NULL)
+		return;
+	FILE *f = fopen("/proc/self/maps", "re");
+	if (f == NULL)
+		return;
+	size_t dropped = 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned long lo, hi;
+		int name = 0;
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &name) < 2 || name == 0)
+			continue;
+		char *nl = strchr(line + name, '\n');
+		if (nl != NULL)
+			*nl = '\0';
+		if (strcmp(line + name, real) != 0 || hi <= lo)
+			continue;
+		if (madvise((void *)lo, hi - lo, MADV_DONTNEED) == 0)
+			dropped += hi - lo;
+		else
+			mns_log(MNS_LOG_DEBUG, "store, madvise failed (%s)", strerror(errno));
+	}
+	fclose(f);
+	mns_log(MNS_LOG_DEBUG, "store, dropped %zu MiB of mapped store from memory", dropped >> 20);
 }
 
 static MDB_val sval(const char *s)
@@ -237,9 +365,82 @@ static int key_cmp(const MDB_val *k, const char *key, size_t len)
 	return c != 0 ? c : (k->mv_size > len) - (k->mv_size < len);
 }
 
+/* The string members whose values the start-up walk leaves out: private
+ * keys, in the clear ("private", stores of older versions) or sealed
+ * ("sealed", the dkim plugin's ciphertext). They are most of a document's
+ * text and no zone is built from them. The core knows these two names only
+ * to skip them; nothing else here depends on a plugin's document. */
+static const char *const skipped_members[] = { "\"private\":\"", "\"sealed\":\"" };
+
+/* The first of skipped_members in [p, end), its length in *klen. */
+static const char *next_skipped(const char *p, const char *end, size_t *klen)
+{
+	const char *first = NULL;
+	for (size_t i = 0; i < sizeof(skipped_members) / sizeof(skipped_members[0]); i++) {
+		size_t n = strlen(skipped_members[i]);
+		const char *k = memmem(p, (size_t)(end - p), skipped_members[i], n);
+		if (k != NULL && (first == NULL || k < first)) {
+			first = k;
+			*klen = n;
+		}
+	}
+	return first;
+}
+
+/* Copies the document \a v into \a buf (grown as needed) with the value of
+ * every skipped member emptied: parsing is the start-up's main cost. */
+static const char *strip_private(const MDB_val *v, char **buf, size_t *cap, size_t *len)
+{
+	if (*cap < v->mv_size + 1) {
+		char *nb = realloc(*buf, v->mv_size + 1);
+		if (nb == NULL)
+			return NULL;
+		*buf = nb;
+		*cap = v->mv_size + 1;
+	}
+	const char *p = v->mv_data, *end = p + v->mv_size;
+	char *o = *buf;
+	for (;;) {
+		size_t klen = 0;
+		const char *k = next_skipped(p, end, &klen);
+		if (k == NULL)
+			break;
+		memcpy(o, p, (size_t)(k - p) + klen);
+		o += (k - p) + klen;
+		/* Skip the string's contents up to its closing quote: the first
+		 * quote after an even number of backslashes. */
+		const char *q = k + klen;
+		for (;;) {
+			q = memchr(q, '"', (size_t)(end - q));
+			if (q == NULL)
+				return NULL; /* Not what it seemed: parse the original. */
+			size_t bs = 0;
+			while (q - bs > k + klen && q[-1 - (ptrdiff_t)bs] == '\\')
+				bs++;
+			if (bs % 2 == 0)
+				break;
+			q++;
+		}
+		p = q; /* The closing quote is copied with the rest. */
+	}
+	memcpy(o, p, (size_t)(end - p));
+	o += end - p;
+	*len = (size_t)(o - *buf);
+	/* The copy held key material until here. */
+	return *buf;
+}
+
 int mns_store_tenant_each(mns_txn_t *t, const char *after,
                           bool (*cb)(const char *id, json_t *doc, void *data), void *data)
 {
+	return mns_store_tenant_each_opts(t, after, false, cb, data);
+}
+
+int mns_store_tenant_each_opts(mns_txn_t *t, const char *after, bool no_private,
+                               bool (*cb)(const char *id, json_t *doc, void *data), void *data)
+{
+	char *buf = NULL;
+	size_t cap = 0;
 	MDB_cursor *cur;
 	int rc = mdb_cursor_open(t->txn, t->store->tenants, &cur);
 	if (rc != 0)
@@ -258,10 +459,18 @@ int mns_store_tenant_each(mns_txn_t *t, const char *after,
 		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 	}
 	int ret = MNS_OK;
+	size_t walked = 0;
 	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		char id[128];
+		/* The start-up walk reads the whole map once: drop what it read as
+		 * it goes, so the peak RSS does not hold the store either. */
+		if (no_private && ++walked % 16384 == 0)
+			mns_store_drop_cached(t->store);
 		snprintf(id, sizeof(id), "%.*s", (int)k.mv_size, (const char *)k.mv_data);
-		json_t *doc = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+		size_t slen = 0;
+		const char *stripped = no_private ? strip_private(&v, &buf, &cap, &slen) : NULL;
+		json_t *doc = stripped ? json_loadb(stripped, slen, 0, NULL)
+		                       : json_loadb(v.mv_data, v.mv_size, 0, NULL);
 		if (doc == NULL) {
 			mns_log(MNS_LOG_ERR, "store, tenant %s is not valid JSON, skipped", id);
 			continue;
@@ -274,6 +483,10 @@ int mns_store_tenant_each(mns_txn_t *t, const char *after,
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		ret = store_error(NULL, rc, "iterate tenants");
 	mdb_cursor_close(cur);
+	if (buf != NULL) {
+		memset(buf, 0, cap); /* Emptied of private keys, but not of everything. */
+		free(buf);
+	}
 	return ret;
 }
 

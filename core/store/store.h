@@ -36,6 +36,28 @@ int mns_txn_commit(mns_txn_t *t, mns_error_t *err);
 /** \brief Drops and frees \a t. */
 void mns_txn_abort(mns_txn_t *t);
 
+/** \brief Starts a mutation as a member of the open group (group commit),
+ *  opening the group if there is none: a nested transaction whose commit
+ *  (mns_txn_commit()) only merges it into the group, and whose abort drops
+ *  it alone. Nothing is durable until mns_store_group_commit(). */
+int mns_txn_begin_member(mns_store_t *s, mns_txn_t **out, mns_error_t *err);
+/** \brief Commits the open group durably (one fsync for every member).
+ *  On failure nothing of the group is stored. MNS_OK when none is open. */
+int mns_store_group_commit(mns_store_t *s, mns_error_t *err);
+/** \brief True while a member's nested transaction runs (the group cannot
+ *  be committed then: it is, at the end of the loop turn). */
+bool mns_store_member_running(const mns_store_t *s);
+/** \brief True while a group is open. */
+bool mns_store_group_open(const mns_store_t *s);
+/** \brief Sets what commits the open group (and answers its members) when
+ *  another write transaction is about to start. */
+void mns_store_set_group_flush(mns_store_t *s, void (*flush)(void *data), void *data);
+/** \brief Durable commits so far (each one an fsync; stats "store commits"). */
+uint64_t mns_store_commits(const mns_store_t *s);
+/** \brief Drops the map's pages from this process's resident set (after a
+ *  scan of every tenant: they stay in the page cache). */
+void mns_store_drop_cached(mns_store_t *s);
+
 /** \brief Reads tenant \a id. \return MNS_OK, MNS_ENOENT, or MNS_ESTORE. */
 int mns_store_tenant_get(mns_txn_t *t, const char *id, json_t **doc);
 /** \brief Writes tenant \a id. */
@@ -46,6 +68,11 @@ int mns_store_tenant_del(mns_txn_t *t, const char *id, mns_error_t *err);
  *  from the first) until \a cb returns false. */
 int mns_store_tenant_each(mns_txn_t *t, const char *after,
                           bool (*cb)(const char *id, json_t *doc, void *data), void *data);
+/** \brief mns_store_tenant_each(); with \a no_private the documents come
+ *  with every "private" string empty (the zones are built from public data;
+ *  parsing the keys was most of the start-up's time). */
+int mns_store_tenant_each_opts(mns_txn_t *t, const char *after, bool no_private,
+                               bool (*cb)(const char *id, json_t *doc, void *data), void *data);
 /** \brief Number of tenants. */
 size_t mns_store_tenant_count(mns_txn_t *t);
 

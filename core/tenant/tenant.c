@@ -4,6 +4,7 @@
  *  step leaves the store and the served zones as they were.
  *  SPDX-License-Identifier: GPL-3.0-or-later */
 #include <ctype.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,11 +292,162 @@ static bool involves_hosted(const json_t *doc)
 	return doc && m && strcmp(m, "cname") == 0;
 }
 
+/* --- group commit ----------------------------------------------------------
+ * Mutations that arrive together over the control socket (pipelined on one
+ * connection, or from several clients in one turn of the loop) each run in
+ * a nested transaction of one group; the group is committed durably once,
+ * at the end of the loop turn (mns_tenant_group_flush()), and only then are
+ * their zones published and their oks sent, in request order. A member that
+ * fails is dropped alone (its nested transaction aborts) and answered with
+ * its error; if the group's commit fails, every member gets that error and
+ * nothing of the group is published. Main loop only. */
+
+/* A mutation merged into the open group, made visible once it is durable. */
+typedef struct member {
+	built_t b;
+	json_t *old; /* The replaced or removed document (NULL: an add). */
+	bool removed;
+	bool moved; /* The zone's name changed: the old one is withdrawn. */
+	bool hosted, vendor_zones;
+	uint32_t serial;
+	mns_reply_t *reply; /* Where its answer goes. */
+	json_t *result;
+} member_t;
+
+static struct {
+	mns_server_t *s;
+	member_t *v;
+	size_t n, cap;
+} group;
+
+static void group_hook(void *data)
+{
+	mns_tenant_group_flush(data);
+}
+
+/* Can this mutation join a group? Only one whose answer can wait: a control
+ * request from a connection (the store then has no other writer meanwhile). */
+static bool group_possible(mns_server_t *s)
+{
+	return mns_control_can_defer(s);
+}
+
+static member_t *group_push(mns_server_t *s)
+{
+	if (group.n == group.cap) {
+		size_t cap = group.cap ? 2 * group.cap : 16;
+		member_t *v = realloc(group.v, cap * sizeof(*v));
+		if (v == NULL)
+			return NULL;
+		group.v = v;
+		group.cap = cap;
+	}
+	group.s = s;
+	member_t *m = &group.v[group.n++];
+	memset(m, 0, sizeof(*m));
+	mns_store_set_group_flush(s->store, group_hook, s);
+	mns_control_group_opened(s);
+	return m;
+}
+
+/* Makes a durable mutation visible: withdraws what it replaced, publishes
+ * what it built. (The hosted and static zones are the caller's.) */
+static void member_publish(mns_server_t *s, member_t *m)
+{
+	if (m->old && (m->removed || m->moved))
+		withdraw_doc(s, m->old);
+	if (m->old)
+		withdraw_external(s, m->old, m->removed ? NULL : m->b.ext_names);
+	if (!m->removed)
+		built_publish(s, &m->b);
+	s->mutations++;
+}
+
+/* The answer of the mutation just merged into the group waits for the
+ * group's commit. \return MNS_PENDING (answered later), or, when it cannot
+ * wait, the outcome of committing the group now. */
+static int group_defer(mns_server_t *s, json_t **result, mns_error_t *err)
+{
+	member_t *m = &group.v[group.n - 1];
+	m->reply = mns_control_defer(s);
+	if (m->reply != NULL) {
+		m->result = *result;
+		*result = NULL;
+		return MNS_PENDING;
+	}
+	int ret = mns_tenant_group_flush_status(s, err);
+	if (ret != MNS_OK) {
+		json_decref(*result);
+		*result = NULL;
+	}
+	return ret;
+}
+
+int mns_tenant_group_flush_status(mns_server_t *s, mns_error_t *err)
+{
+	if (s->store == NULL || (group.n == 0 && !mns_store_group_open(s->store)))
+		return MNS_OK;
+	/* Called back from inside a member (a plugin check that writes): the
+	 * turn's end commits the group. */
+	if (mns_store_member_running(s->store))
+		return MNS_OK;
+	member_t *v = group.v;
+	size_t n = group.n;
+	group.v = NULL;
+	group.n = group.cap = 0;
+	mns_error_t e = { 0 };
+	int ret = mns_store_group_commit(s->store, &e);
+	if (err != NULL && ret != MNS_OK)
+		*err = e;
+	/* Answers may let a client's held requests run: not from in here (they
+	 * would start the next group inside this one's flush). */
+	mns_control_hold(s, true);
+	bool hosted = false, statics = false;
+	uint32_t serial = 0;
+	for (size_t i = 0; i < n && ret == MNS_OK; i++) {
+		member_publish(s, &v[i]);
+		if (v[i].hosted) {
+			hosted = true;
+			serial = v[i].serial;
+		}
+		statics = statics || (v[i].vendor_zones && s->n_static > 0);
+	}
+	mns_error_t perr = { 0 };
+	if (hosted && publish_hosted(s, serial, &perr) != MNS_OK)
+		mns_log(MNS_LOG_ERR, "hosted zone publish failed: %s", perr.message);
+	if (statics)
+		mns_server_static_reload(s);
+	if (n > 1)
+		mns_log(MNS_LOG_DEBUG, "store, group commit of %zu mutations: %s", n,
+		        ret == MNS_OK ? "ok" : e.code);
+	for (size_t i = 0; i < n; i++) {
+		member_t *m = &v[i];
+		built_free(&m->b);
+		json_decref(m->old);
+		if (ret == MNS_OK) {
+			mns_plugin_reply(m->reply, MNS_OK, m->result, NULL);
+		} else {
+			json_decref(m->result);
+			mns_plugin_reply(m->reply, ret, NULL, &e);
+		}
+	}
+	free(v);
+	mns_control_hold(s, false);
+	return ret;
+}
+
+void mns_tenant_group_flush(mns_server_t *s)
+{
+	mns_tenant_group_flush_status(s, NULL);
+}
+
 /* Stores \a doc (replacing \a old, if any), then publishes its zone. Takes
  * the transaction. The zone is built before the commit so that a document
- * whose records cannot be built is never stored. */
+ * whose records cannot be built is never stored. A group member (\a txn from
+ * mns_txn_begin_member()) is only merged into the group: it is published by
+ * mns_tenant_group_flush() once the group is durable. */
 static int commit_tenant(mns_server_t *s, mns_txn_t *txn, json_t *doc, const json_t *old,
-                         mns_error_t *err)
+                         bool grouped, mns_error_t *err)
 {
 	const char *id = json_string_value(json_object_get(doc, "tenant"));
 	uint32_t serial;
@@ -326,24 +478,35 @@ static int commit_tenant(mns_server_t *s, mns_txn_t *txn, json_t *doc, const jso
 		goto fail;
 	if ((ret = mns_store_tenant_put(txn, id, doc, err)) != MNS_OK)
 		goto fail;
+	member_t *m = grouped ? group_push(s) : NULL;
+	if (grouped && m == NULL) {
+		ret = mns_error_set(err, "out_of_memory", "out of memory");
+		goto fail;
+	}
 	ret = mns_txn_commit(txn, err);
 	txn = NULL;
-	if (ret != MNS_OK)
+	if (ret != MNS_OK) {
+		if (m != NULL)
+			group.n--;
 		goto fail;
-
+	}
+	/* A member keeps its own copy of the old document (the caller's goes). */
+	member_t now = { .b = b, .old = m && old ? json_deep_copy(old) : (json_t *)old, .hosted = hosted,
+	                 .vendor_zones = vendor_zones, .serial = serial,
+	                 .moved = old && !json_equal(json_object_get(old, "zone"),
+	                                             json_object_get(doc, "zone")) };
+	if (m != NULL) {
+		*m = now;
+		return MNS_OK;
+	}
 	/* Durable: now make it visible. Publishing replaces a zone at the same
 	 * apex atomically; only a moved zone leaves an old one to withdraw. */
-	if (old && !json_equal(json_object_get(old, "zone"), json_object_get(doc, "zone")))
-		withdraw_doc(s, old);
-	if (old)
-		withdraw_external(s, old, b.ext_names);
+	member_publish(s, &now);
 	mns_error_t perr;
-	built_publish(s, &b);
 	if (hosted && publish_hosted(s, serial, &perr) != MNS_OK)
 		mns_log(MNS_LOG_ERR, "hosted zone publish failed: %s", perr.message);
 	if (vendor_zones && s->n_static > 0)
 		mns_server_static_reload(s);
-	s->mutations++;
 	return MNS_OK;
 fail:
 	mns_txn_abort(txn);
@@ -578,7 +741,11 @@ static int apply(mns_server_t *s, const json_t *args, json_t *old, json_t **resu
 
 	mns_txn_t *txn = NULL;
 	json_t *doc = NULL;
-	if ((ret = mns_txn_begin(s->store, true, &txn, err)) != MNS_OK)
+	/* An add joins the group; an update (which read its old document
+	 * outside the group) commits alone, after the group. */
+	bool grouped = old == NULL && group_possible(s);
+	if ((ret = grouped ? mns_txn_begin_member(s->store, &txn, err)
+	                   : mns_txn_begin(s->store, true, &txn, err)) != MNS_OK)
 		return ret;
 	json_t *stored = NULL;
 	ret = mns_store_tenant_get(txn, id, &stored);
@@ -602,7 +769,7 @@ static int apply(mns_server_t *s, const json_t *args, json_t *old, json_t **resu
 		json_object_set_new(doc, "subdomain", json_string(sub));
 	if ((ret = check_sections(s, &n, old, args, doc, err)) != MNS_OK)
 		goto fail;
-	ret = commit_tenant(s, txn, doc, old, err);
+	ret = commit_tenant(s, txn, doc, old, grouped, err);
 	txn = NULL;
 	if (ret != MNS_OK)
 		goto fail;
@@ -614,7 +781,7 @@ static int apply(mns_server_t *s, const json_t *args, json_t *old, json_t **resu
 	if (notice[0])
 		json_object_set_new(*result, "notices", json_pack("[s]", notice));
 	json_decref(doc);
-	return MNS_OK;
+	return grouped ? group_defer(s, result, err) : MNS_OK;
 fail:
 	mns_log(MNS_LOG_DEBUG, "tenant=%s action=%s result=%s", id, old ? "update" : "add",
 	        err ? err->code : "error");
@@ -667,7 +834,9 @@ int mns_tenant_cmd_remove(mns_server_t *s, const json_t *args, json_t **result, 
 		ret = mns_json_check_keys(args, "args", (const char *const[]){ "tenant", NULL }, err);
 	if (ret != MNS_OK)
 		return ret;
-	if ((ret = mns_txn_begin(s->store, true, &txn, err)) != MNS_OK)
+	bool grouped = group_possible(s);
+	if ((ret = grouped ? mns_txn_begin_member(s->store, &txn, err)
+	                   : mns_txn_begin(s->store, true, &txn, err)) != MNS_OK)
 		return ret;
 	ret = mns_store_tenant_get(txn, id, &old);
 	if (ret == MNS_ENOENT) {
@@ -687,21 +856,33 @@ int mns_tenant_cmd_remove(mns_server_t *s, const json_t *args, json_t **result, 
 		ret = mns_store_meta_put_u32(txn, "static_floor", serial, err);
 	if (ret != MNS_OK)
 		goto fail;
+	member_t *m = grouped ? group_push(s) : NULL;
+	if (grouped && m == NULL) {
+		ret = mns_error_set(err, "out_of_memory", "out of memory");
+		goto fail;
+	}
 	ret = mns_txn_commit(txn, err);
 	txn = NULL;
-	if (ret != MNS_OK)
+	if (ret != MNS_OK) {
+		if (m != NULL)
+			group.n--;
 		goto fail;
-	withdraw_doc(s, old);
-	withdraw_external(s, old, NULL);
+	}
+	member_t now = { .old = old, .removed = true, .hosted = hosted,
+	                 .vendor_zones = vendor_zones, .serial = serial };
+	mns_log(MNS_LOG_DEBUG, "tenant=%s action=remove result=ok", id);
+	*result = json_pack("{s:s, s:b}", "tenant", id, "removed", 1);
+	if (m != NULL) {
+		*m = now; /* Takes old. */
+		return group_defer(s, result, err);
+	}
+	member_publish(s, &now);
 	mns_error_t perr;
 	if (hosted && publish_hosted(s, serial, &perr) != MNS_OK)
 		mns_log(MNS_LOG_ERR, "hosted zone publish failed: %s", perr.message);
 	if (vendor_zones && s->n_static > 0)
 		mns_server_static_reload(s);
-	s->mutations++;
-	mns_log(MNS_LOG_DEBUG, "tenant=%s action=remove result=ok", id);
 	json_decref(old);
-	*result = json_pack("{s:s, s:b}", "tenant", id, "removed", 1);
 	return MNS_OK;
 fail:
 	mns_txn_abort(txn);
@@ -907,8 +1088,14 @@ size_t mns_tenant_publish_all(mns_server_t *s)
 	if (publish_hosted(s, hosted, &err) != MNS_OK)
 		mns_log(MNS_LOG_ERR, "hosted zone cannot be served: %s", err.message);
 	publish_state_t st = { .s = s, .txn = txn };
-	mns_store_tenant_each(txn, NULL, publish_one, &st);
+	mns_index_reserve(s->index, mns_store_tenant_count(txn) + 1);
+	/* Zones hold public data only: the private keys are not even parsed. */
+	mns_store_tenant_each_opts(txn, NULL, true, publish_one, &st);
 	mns_txn_abort(txn);
+	mns_store_drop_cached(s->store);
+	/* The parsed documents were freed between the zones built from them:
+	 * give the free pages back rather than keep them as resident holes. */
+	malloc_trim(0);
 	mns_log(MNS_LOG_INFO, "tenants published=%zu failed=%zu", st.ok, st.failed);
 	return st.failed;
 }
@@ -941,7 +1128,7 @@ MNS_API int mns_plugin_tenant_set_section(mns_plugin_t *p, const char *tenant, j
 	}
 	json_t *doc = json_deep_copy(old);
 	json_object_set(doc, mns_plugin_name(p), section);
-	ret = commit_tenant(s, txn, doc, old, err);
+	ret = commit_tenant(s, txn, doc, old, false, err);
 	/* Under a control command the control layer logs the outcome once;
 	 * from a plugin's timer (a key rotation step) this is the line. */
 	int level = mns_control_dispatching() ? MNS_LOG_DEBUG : MNS_LOG_NOTICE;
@@ -1050,12 +1237,16 @@ MNS_API int mns_plugin_tenant_foreach(mns_plugin_t *p,
 	mns_txn_t *txn;
 	if (s == NULL)
 		return MNS_ERROR;
+	/* A walk (the dkim export a tenant.add scheduled) sees the mutations of
+	 * the open group: a timer may run before the turn's end commits it. */
+	mns_tenant_group_flush(s);
 	int ret = mns_txn_begin(s->store, false, &txn, &err);
 	if (ret != MNS_OK)
 		return ret;
 	foreach_state_t st = { p, cb, data };
 	ret = mns_store_tenant_each(txn, NULL, foreach_one, &st);
 	mns_txn_abort(txn);
+	mns_store_drop_cached(s->store); /* A walk over every tenant: see there. */
 	return ret;
 }
 

@@ -19,6 +19,15 @@ int mns_tenant_cmd_records(mns_server_t *s, const json_t *args, json_t **result,
 int mns_tenant_cmd_instructions(mns_server_t *s, const json_t *args, json_t **result,
                                 mns_error_t *err);
 
+/** \brief Commits the open group of mutations durably (one fsync), then
+ *  publishes their zones and sends their answers in order; on failure every
+ *  member is answered with the error and nothing is published. Called at the
+ *  end of each loop turn, before any other write and before a request that
+ *  must see the group's effects. Does nothing when no group is open. */
+void mns_tenant_group_flush(mns_server_t *s);
+/** \brief mns_tenant_group_flush() that returns the commit's outcome. */
+int mns_tenant_group_flush_status(mns_server_t *s, mns_error_t *err);
+
 /** \brief Builds and publishes the zones of every stored tenant and the
  *  hosted zone (start-up and reload). Tenants that fail to build are logged
  *  and skipped. \return the number of tenants that failed. */

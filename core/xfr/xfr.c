@@ -61,7 +61,9 @@ typedef struct zstate {
 	notify_tx_t *tx; /* One per NOTIFY target. */
 } zstate_t;
 
-#define ZHASH 4096
+/* Buckets of the zone state table: a million zones make chains of four
+ * (every publication looks its zone up: start-up publishes them all). */
+#define ZHASH (1u << 18)
 
 typedef struct mns_xfr {
 	mns_server_t *s;
@@ -72,6 +74,7 @@ typedef struct mns_xfr {
 	size_t n_pending, cap_pending;
 	mns_zone_t *catalog;
 	bool catalog_dirty;
+	uint64_t catalog_next_ms; /* No periodic rebuild before this (mns_now_ms()). */
 	bool started;
 	uv_udp_t sock;
 	uv_timer_t flush, retry;
@@ -167,7 +170,9 @@ static void flush_cb(uv_timer_t *t);
 
 static void flush_arm(mns_xfr_t *x)
 {
-	if (x->started && !uv_is_active((uv_handle_t *)&x->flush))
+	/* (Armed later only for a paced catalog rebuild: NOTIFYs do not wait.) */
+	if (x->started && (!uv_is_active((uv_handle_t *)&x->flush) ||
+	                   uv_timer_get_due_in(&x->flush) > x->conf.notify_delay_ms))
 		uv_timer_start(&x->flush, flush_cb, x->conf.notify_delay_ms, 0);
 }
 
@@ -286,7 +291,9 @@ static const mns_zone_t **transfer_zones(const mns_index_t *idx, const mns_zone_
 /* Records a new version of \a z in its state: a diff against the last one. */
 static void history_update(mns_xfr_t *x, zstate_t *st, const mns_zone_t *z, const mns_index_t *idx)
 {
-	if (x->conf.ixfr_history == 0 || z->soa == NULL)
+	/* No ACL entry: every transfer is refused, so no IXFR can use the
+	 * snapshot, a copy of every record (half the memory of the zones). */
+	if (x->conf.ixfr_history == 0 || x->conf.n_acl == 0 || z->soa == NULL)
 		return;
 	size_t nz = 0;
 	const mns_zone_t **zones = transfer_zones(idx, z, &nz);
@@ -421,11 +428,18 @@ static void member_one(const mns_zone_t *z, void *data)
 	gather_push(g, z);
 }
 
+/* A rebuild costs time linear in the zones served; after one that took d,
+ * the next periodic one waits CATALOG_PACE * d, so that bulk additions (each
+ * marking the catalog dirty) spend at most about 1/CATALOG_PACE of the loop
+ * rebuilding it, instead of a rebuild per notify-delay (quadratic in all). */
+#define CATALOG_PACE 10
+
 /* Rebuilds the catalog from the zones in the index, with a new serial. */
 static void catalog_rebuild(mns_xfr_t *x)
 {
 	if (x->conf.catalog == NULL || !x->catalog_dirty)
 		return;
+	uint64_t t0 = mns_now_ms();
 	x->catalog_dirty = false;
 	mns_error_t err = {0};
 	mns_txn_t *txn = NULL;
@@ -463,7 +477,10 @@ static void catalog_rebuild(mns_xfr_t *x)
 		st->serial = cat->serial;
 		mark_pending(x, st);
 	}
-	mns_log(MNS_LOG_INFO, "xfr, catalog members=%zu serial=%u", g.n, serial);
+	uint64_t took = mns_now_ms() - t0;
+	x->catalog_next_ms = mns_now_ms() + CATALOG_PACE * took;
+	mns_log(MNS_LOG_INFO, "xfr, catalog members=%zu serial=%u (%llu ms)", g.n, serial,
+	        (unsigned long long)took);
 }
 
 /* --- NOTIFY ------------------------------------------------------------------------ */
@@ -632,7 +649,13 @@ static void sock_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const str
 static void flush_cb(uv_timer_t *t)
 {
 	mns_xfr_t *x = t->data;
-	catalog_rebuild(x);
+	uint64_t now = mns_now_ms();
+	if (x->catalog_dirty && now < x->catalog_next_ms)
+		/* Too soon after the last rebuild: the NOTIFYs below go now, the
+		 * catalog (and its NOTIFY) when its pace allows. */
+		uv_timer_start(&x->flush, flush_cb, x->catalog_next_ms - now, 0);
+	else
+		catalog_rebuild(x);
 	size_t n = x->n_pending;
 	for (size_t i = 0; i < n; i++) {
 		zstate_t *z = x->pending[i];
@@ -941,9 +964,15 @@ int mns_xfr_init(mns_server_t *s, char *errbuf, size_t errlen)
 		return MNS_ENOMEM;
 	}
 	x->next_id = (uint16_t)(mns_now_ms() * 2654435761u);
-	x->catalog_dirty = x->conf.catalog != NULL;
 	s->xfr = x;
-	mns_index_set_observer(s->index, observe, x);
+	/* With no ACL entry (every transfer and catalog query refused) and no
+	 * NOTIFY target nobody can learn of a zone change from us: following
+	 * the publications (a state per zone, the catalog) would only cost
+	 * memory and time, ~150 bytes and a catalog entry per tenant. */
+	if (x->conf.n_acl > 0 || x->conf.n_notify > 0) {
+		x->catalog_dirty = x->conf.catalog != NULL;
+		mns_index_set_observer(s->index, observe, x);
+	}
 	return MNS_OK;
 }
 
@@ -999,6 +1028,10 @@ int mns_xfr_start(mns_server_t *s)
 			for (zstate_t *z = x->zones[h]; z; z = z->next)
 				mark_pending(x, z);
 	}
+	/* The catalog of every zone published at start-up is built now, before
+	 * READY, rather than on the loop after it (where it held up the first
+	 * control replies for a second per 100,000 zones). */
+	catalog_rebuild(x);
 	if (x->catalog_dirty || x->n_pending > 0)
 		uv_timer_start(&x->flush, flush_cb, x->conf.notify_delay_ms, 0);
 	return MNS_OK;

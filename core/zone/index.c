@@ -72,6 +72,17 @@ mns_index_t *mns_index_new(void)
 	return idx;
 }
 
+void mns_index_reserve(mns_index_t *idx, size_t zones)
+{
+	/* AUTO_RESIZE grows the table lazily, from a background thread, so a
+	 * load of many zones at once walks long bucket chains meanwhile: size
+	 * it for what is about to come (a power of two, one bucket per zone). */
+	unsigned long want = 64;
+	while (want < zones && want < (1ul << 30))
+		want <<= 1;
+	cds_lfht_resize(idx->ht, want);
+}
+
 static int match_ent(struct cds_lfht_node *node, const void *key)
 {
 	return knot_dname_is_equal(caa_container_of(node, ent_t, node)->name, key);

@@ -19,6 +19,9 @@ typedef struct mns_index mns_index_t;
 
 /** \brief A new, empty index. \return NULL on OOM. */
 mns_index_t *mns_index_new(void);
+/** \brief Sizes the zone table for about \a zones zones before they are
+ *  published (start-up), instead of growing it lazily during the load. */
+void mns_index_reserve(mns_index_t *idx, size_t zones);
 /** \brief Frees the index and every zone in it (waits for pending RCU frees). */
 void mns_index_free(mns_index_t *idx);
 /** \brief Publishes \a z (taking ownership), replacing any zone with the same

@@ -61,12 +61,6 @@ static const dkim_conf_t dkim_defaults = {
     .store_key_file = "",
 };
 
-/** When a tenant's next rotation step is due. */
-typedef struct sched_entry {
-	char id[64];
-	int64_t due;
-} sched_entry_t;
-
 /** The plugin's state (plugin data). */
 typedef struct dkim_state {
 	mns_plugin_t *p;
@@ -76,8 +70,8 @@ typedef struct dkim_state {
 	mns_plugin_timer_t *timer; /**< The rotation timer (one-shot, re-armed). */
 	int64_t timer_at_ms;       /**< When it fires (unix ms). */
 	bool scanned; /**< The stored tenants were scheduled since the last configure. */
-	sched_entry_t *sched;
-	size_t n_sched, cap_sched;
+	bool built;   /**< … by their builds (start-up, reload): no scan needed. */
+	mns_dkim_sched_t *sched; /**< Each tenant's next step (rotation.c). */
 	bool waiting_key;                    /**< A due publish step waits for the pool. */
 	bool sync_used;                      /**< This tick already generated a key on the loop. */
 	bool more_sync;                      /**< … and another one is due: tick again at once. */
@@ -90,7 +84,7 @@ typedef struct dkim_state {
 	const char *cur_tenant;        /**< process_tenant(): the tenant being stepped … */
 	const json_t *cur_sec;         /**< … and its section, for tick_key(). */
 	char (*migrate)[64];           /**< Tenants whose keys are still in the clear. */
-	size_t n_migrate, migrated_keys, migrated_tenants;
+	size_t n_migrate, cap_migrate, migrated_keys, migrated_tenants;
 	mns_plugin_timer_t *migrate_timer;
 } dkim_state_t;
 
@@ -160,45 +154,41 @@ static mns_dkim_policy_t policy_of(mns_plugin_t *p)
 
 /* --- Schedule --------------------------------------------------------------- */
 
-static sched_entry_t *sched_find(dkim_state_t *dp, const char *id)
-{
-	for (size_t i = 0; i < dp->n_sched; i++)
-		if (strcmp(dp->sched[i].id, id) == 0)
-			return &dp->sched[i];
-	return NULL;
-}
-
-/** Adds an entry for \a id (not yet in the schedule). */
-static void sched_append(dkim_state_t *dp, const char *id, int64_t due)
-{
-	if (due == INT64_MAX || strlen(id) >= sizeof(dp->sched[0].id))
-		return;
-	if (dp->n_sched == dp->cap_sched) {
-		size_t cap = dp->cap_sched ? dp->cap_sched * 2 : 64;
-		sched_entry_t *s = realloc(dp->sched, cap * sizeof(*s));
-		if (s == NULL) {
-			mns_plugin_log(dp->p, MNS_LOG_ERR, "out of memory: tenant %s not scheduled",
-			               id);
-			return;
-		}
-		dp->sched = s;
-		dp->cap_sched = cap;
-	}
-	sched_entry_t *e = &dp->sched[dp->n_sched++];
-	snprintf(e->id, sizeof(e->id), "%s", id);
-	e->due = due;
-}
-
 /** Sets tenant \a id's next step time; INT64_MAX removes it. */
 static void sched_set(dkim_state_t *dp, const char *id, int64_t due)
 {
-	sched_entry_t *e = sched_find(dp, id);
-	if (e == NULL)
-		sched_append(dp, id, due);
-	else if (due == INT64_MAX)
-		*e = dp->sched[--dp->n_sched];
-	else
-		e->due = due;
+	if (mns_dkim_sched_set(dp->sched, id, due) != MNS_OK)
+		mns_plugin_log(dp->p, MNS_LOG_ERR, "out of memory: tenant %s not scheduled", id);
+}
+
+/** Notes tenant \a id for sealing when its section \a sec still holds a
+ *  private key in the clear (a store written by an older version). Called
+ *  where each stored tenant passes anyway (its start-up build, or the scan),
+ *  so finding them costs no extra read of the store. */
+static void migrate_note(dkim_state_t *dp, const char *id, const json_t *sec)
+{
+	if (mns_dkim_section_count(sec, "private") == 0 || strlen(id) >= sizeof(dp->migrate[0]))
+		return;
+	if (dp->n_migrate == dp->cap_migrate) {
+		size_t cap = dp->cap_migrate ? dp->cap_migrate * 2 : 16;
+		char(*m)[64] = realloc(dp->migrate, cap * sizeof(*m));
+		if (m == NULL)
+			return; /* Sealed at the next start (or the next update). */
+		dp->migrate = m;
+		dp->cap_migrate = cap;
+	}
+	snprintf(dp->migrate[dp->n_migrate++], sizeof(dp->migrate[0]), "%s", id);
+}
+
+/** Forgets the tenants noted for sealing (a reload notes them again). */
+static void migrate_reset(dkim_state_t *dp)
+{
+	if (dp->migrate_timer != NULL) /* A reload during a migration: start over. */
+		mns_plugin_timer_stop(dp->migrate_timer);
+	dp->migrate_timer = NULL;
+	free(dp->migrate);
+	dp->migrate = NULL;
+	dp->n_migrate = dp->cap_migrate = 0;
 }
 
 /** The time of the next step of \a sec, INT64_MAX when nothing is scheduled. */
@@ -236,17 +226,16 @@ static void arm(dkim_state_t *dp)
 	if (dp->loop == NULL)
 		return;
 	int64_t now = (int64_t)time(NULL), best = INT64_MAX;
+	const char *first;
 	if (!dp->scanned || dp->more_sync) {
 		timer_set(dp, now_ms());
 		return;
 	}
-	for (size_t i = 0; i < dp->n_sched; i++) {
-		int64_t due = dp->sched[i].due;
-		if (dp->waiting_key && due <= now)
-			continue;
-		if (due < best)
-			best = due;
-	}
+	mns_dkim_sched_first(dp->sched, &first, &best);
+	/* Steps due now that wait for a pool key: the pool's ready callback
+	 * ticks; meanwhile look again in a minute at the latest. */
+	if (dp->waiting_key && best <= now)
+		best = now + 60;
 	if (best == INT64_MAX) {
 		if (dp->timer != NULL)
 			mns_plugin_timer_stop(dp->timer);
@@ -392,7 +381,10 @@ static int dkim_init(mns_plugin_t *p, mns_error_t *err)
 	dp->conf = dkim_defaults;
 	dp->loop = mns_plugin_uv_loop(p);
 	dp->pool = mns_dkim_pool_new(dp->loop, pool_ready, dp);
-	if (dp->pool == NULL) {
+	dp->sched = mns_dkim_sched_new();
+	if (dp->pool == NULL || dp->sched == NULL) {
+		mns_dkim_pool_free(dp->pool);
+		mns_dkim_sched_free(dp->sched);
 		free(dp);
 		mns_error_set(err, "out_of_memory", "dkim: cannot allocate the key pool");
 		return MNS_ENOMEM;
@@ -627,6 +619,9 @@ static int dkim_configure(mns_plugin_t *p, const json_t *conf, mns_error_t *err)
 		 * store from the timer, once the daemon runs (not from here: at
 		 * start-up the tenants' zones are not published yet). */
 		dp->scanned = false;
+		dp->built = false;
+		mns_dkim_sched_clear(dp->sched);
+		migrate_reset(dp);
 		arm(dp);
 		if (dir_changed) {
 			mns_plugin_timer_stop(dp->export_periodic);
@@ -658,7 +653,7 @@ static void dkim_fini(mns_plugin_t *p)
 	mns_dkim_pool_free(dp->pool);
 	mns_dkim_skey_free(dp->skey);
 	free(dp->migrate);
-	free(dp->sched);
+	mns_dkim_sched_free(dp->sched);
 	free(dp);
 	mns_plugin_set_data(p, NULL);
 }
@@ -1070,6 +1065,15 @@ static int dkim_tenant_build(mns_plugin_t *p, const mns_tenant_ctx_t *t, const j
 	size_t i;
 	int ret = MNS_OK;
 
+	dkim_state_t *dp = state_of(p);
+	if (dp != NULL && dp->loop != NULL) {
+		/* Every stored tenant is built at start-up and reload: its step is
+		 * scheduled here, from the document already parsed, so the timer
+		 * needs no scan of the store (seconds with a million tenants). */
+		sched_set(dp, t->id, next_due(p, section));
+		migrate_note(dp, t->id, section);
+		dp->built = true;
+	}
 	if (!json_is_array(selectors))
 		return MNS_OK; /* Nothing generated yet. */
 
@@ -1341,6 +1345,7 @@ static void migrate_run(dkim_state_t *dp)
 	}
 	free(dp->migrate);
 	dp->migrate = NULL;
+	dp->cap_migrate = 0;
 	if (dp->migrated_keys > 0)
 		mns_plugin_log(dp->p, MNS_LOG_NOTICE,
 		               "store: %zu private keys of %zu tenants sealed with %s (an older "
@@ -1351,55 +1356,35 @@ static void migrate_run(dkim_state_t *dp)
 
 typedef struct scan_state {
 	dkim_state_t *dp;
-	size_t n, cap_migrate;
+	size_t n;
 } scan_state_t;
 
 static bool scan_one(mns_plugin_t *p, const char *tenant, const json_t *doc, void *data)
 {
 	scan_state_t *st = data;
 	st->n++;
-	dkim_state_t *dp = st->dp;
-	if (mns_dkim_section_count(json_object_get(doc, "dkim"), "private") > 0 &&
-	    strlen(tenant) < sizeof(dp->migrate[0])) {
-		if (dp->n_migrate == st->cap_migrate) {
-			size_t cap = st->cap_migrate ? st->cap_migrate * 2 : 16;
-			char(*m)[64] = realloc(dp->migrate, cap * sizeof(*m));
-			if (m == NULL)
-				return true; /* Sealed at the next start (or the next update). */
-			dp->migrate = m;
-			st->cap_migrate = cap;
-		}
-		snprintf(dp->migrate[dp->n_migrate++], sizeof(dp->migrate[0]), "%s", tenant);
-	}
-	/* Each id once, in order: no lookup needed. */
-	sched_append(st->dp, tenant, next_due(p, json_object_get(doc, "dkim")));
+	migrate_note(st->dp, tenant, json_object_get(doc, "dkim"));
+	sched_set(st->dp, tenant, next_due(p, json_object_get(doc, "dkim")));
 	return true;
 }
 
 /** Schedules every stored tenant from its stored timestamps. */
 static void scan(dkim_state_t *dp)
 {
-	scan_state_t st = {dp, 0, 0};
-	dp->n_sched = 0;
-	if (dp->migrate_timer != NULL) /* A reload during a migration: start over. */
-		mns_plugin_timer_stop(dp->migrate_timer);
-	dp->migrate_timer = NULL;
-	free(dp->migrate);
-	dp->migrate = NULL;
-	dp->n_migrate = 0;
+	scan_state_t st = {dp, 0};
+	mns_dkim_sched_clear(dp->sched);
+	migrate_reset(dp);
 	if (mns_plugin_tenant_foreach(dp->p, scan_one, &st) != MNS_OK) {
 		mns_plugin_log(dp->p, MNS_LOG_ERR, "cannot read the tenants to schedule rotations");
 		return;
 	}
 	mns_dkim_policy_t pol = policy_of(dp->p);
 	int64_t now = (int64_t)time(NULL);
-	size_t due = 0;
-	for (size_t i = 0; i < dp->n_sched; i++)
-		due += dp->sched[i].due <= now;
+	size_t due = mns_dkim_sched_count_due(dp->sched, now);
 	mns_plugin_log(dp->p, MNS_LOG_INFO,
 	               "rotation: tenants=%zu scheduled=%zu due=%zu period=%llds lead=%llds "
 	               "hold=%llds pool=%zu",
-	               st.n, dp->n_sched, due, (long long)pol.period, (long long)pol.lead,
+	               st.n, mns_dkim_sched_count(dp->sched), due, (long long)pol.period, (long long)pol.lead,
 	               (long long)pol.hold, dp->conf.pool_size);
 }
 
@@ -1408,7 +1393,8 @@ static void rot_tick(mns_plugin_t *p, void *data)
 	dkim_state_t *dp = data;
 	dp->timer = NULL; /* One-shot: the core frees it after this call. */
 	if (!dp->scanned) {
-		scan(dp);
+		if (!dp->built)
+			scan(dp);
 		dp->scanned = true;
 		if (dp->n_migrate > 0)
 			migrate_run(dp);
@@ -1423,15 +1409,17 @@ static void rot_tick(mns_plugin_t *p, void *data)
 	 * durable write: at most TICK_TENANTS per run, the rest in the next run
 	 * (at once), so other events on the loop are served in between. */
 	size_t n = 0;
-	char(*due)[64] = malloc((dp->n_sched ? dp->n_sched : 1) * sizeof(*due));
-	if (due != NULL) {
-		for (size_t i = 0; i < dp->n_sched && n < TICK_TENANTS; i++)
-			if (dp->sched[i].due <= now)
-				memcpy(due[n++], dp->sched[i].id, sizeof(due[0]));
-		for (size_t i = 0; i < n; i++)
-			process_tenant(dp, due[i], now);
-		free(due);
+	char due[TICK_TENANTS][64];
+	const char *id;
+	int64_t at;
+	/* The earliest first; each is taken out and process_tenant() schedules
+	 * it again (or drops it). */
+	while (n < TICK_TENANTS && mns_dkim_sched_first(dp->sched, &id, &at) && at <= now) {
+		snprintf(due[n++], sizeof(due[0]), "%s", id);
+		mns_dkim_sched_set(dp->sched, due[n - 1], INT64_MAX);
 	}
+	for (size_t i = 0; i < n; i++)
+		process_tenant(dp, due[i], now);
 	arm(dp);
 }
 
@@ -1708,18 +1696,17 @@ static int cmd_status(mns_plugin_t *p, const json_t *args, json_t **result, mns_
 	dkim_state_t *dp = state_of(p);
 	mns_dkim_pool_stats_t st;
 	mns_dkim_policy_t pol = policy_of(p);
-	const sched_entry_t *next = NULL;
+	const char *next_id = NULL;
+	int64_t next_at = 0;
 
 	mns_dkim_pool_stats(dp->pool, &st);
-	for (size_t i = 0; i < dp->n_sched; i++)
-		if (next == NULL || dp->sched[i].due < next->due)
-			next = &dp->sched[i];
+	bool next = mns_dkim_sched_first(dp->sched, &next_id, &next_at);
 	*result = json_pack(
 	    "{s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:o, s:{s:I, s:I, s:I}, s:s}", "pool", "size",
 	    (json_int_t)st.size, "available", (json_int_t)st.available, "in_flight",
 	    (json_int_t)st.in_flight, "generated", (json_int_t)st.generated, "taken",
-	    (json_int_t)st.taken, "scheduled", (json_int_t)dp->n_sched, "next",
-	    next != NULL ? json_pack("{s:s, s:I}", "tenant", next->id, "at", (json_int_t)next->due)
+	    (json_int_t)st.taken, "scheduled", (json_int_t)mns_dkim_sched_count(dp->sched), "next",
+	    next ? json_pack("{s:s, s:I}", "tenant", next_id, "at", (json_int_t)next_at)
 	                 : json_null(),
 	    "policy", "period", (json_int_t)pol.period, "lead", (json_int_t)pol.lead, "hold",
 	    (json_int_t)pol.hold, "export_dir", dp->conf.export_dir);

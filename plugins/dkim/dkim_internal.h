@@ -115,6 +115,33 @@ size_t mns_dkim_catch_up(json_t *sec, const mns_dkim_policy_t *pol, int64_t now,
 int mns_dkim_rotate_check(const json_t *sec, size_t pair, int64_t now, const mns_dkim_policy_t *pol,
                           mns_dkim_step_t *st, char *why, size_t len);
 
+/* --- rotation.c: the schedule ------------------------------------------------ */
+
+/** When each tenant's next rotation step is due: a binary min-heap on the
+ *  time with a hash index by tenant id, so that setting, removing and
+ *  finding the earliest step cost O(log N) (O(1) for the earliest) with a
+ *  million tenants. */
+typedef struct mns_dkim_sched mns_dkim_sched_t;
+
+/** \brief A new, empty schedule. \return NULL on OOM. */
+mns_dkim_sched_t *mns_dkim_sched_new(void);
+/** \brief Frees \a s (NULL is fine). */
+void mns_dkim_sched_free(mns_dkim_sched_t *s);
+/** \brief Removes every entry. */
+void mns_dkim_sched_clear(mns_dkim_sched_t *s);
+/** \brief Sets tenant \a id's next step to \a due; INT64_MAX removes it. Ids
+ *  of 64 octets or more are not scheduled. \return MNS_OK or MNS_ENOMEM. */
+int mns_dkim_sched_set(mns_dkim_sched_t *s, const char *id, int64_t due);
+/** \brief Tenant \a id's next step time, INT64_MAX when it has none. */
+int64_t mns_dkim_sched_get(const mns_dkim_sched_t *s, const char *id);
+/** \brief The earliest entry: its id (valid until the next change) and time.
+ *  \return false when the schedule is empty. */
+bool mns_dkim_sched_first(const mns_dkim_sched_t *s, const char **id, int64_t *due);
+/** \brief Entries in the schedule. */
+size_t mns_dkim_sched_count(const mns_dkim_sched_t *s);
+/** \brief Entries due at or before \a now (a walk over all: for logs). */
+size_t mns_dkim_sched_count_due(const mns_dkim_sched_t *s, int64_t now);
+
 /* --- keys.c: key generation and the pool -------------------------------------- */
 
 /** A generated key pair, encoded. \a priv is wiped when freed. */

@@ -16,7 +16,9 @@
  *  after a restart the steps whose time has passed are applied in order, each
  *  exactly once (applying a step changes the state it was computed from).
  */
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dkim_internal.h"
@@ -343,4 +345,218 @@ int mns_dkim_rotate_check(const json_t *sec, size_t pair, int64_t now, const mns
 	step_set(st, MNS_DKIM_PUBLISH, pair, other_selector(pair, str_of(k.active, "selector")),
 	         now);
 	return MNS_OK;
+}
+
+/* --- The schedule ------------------------------------------------------------- */
+
+typedef struct sched_ent {
+	char id[64];
+	int64_t due;
+	uint64_t hash;
+	size_t slot; /* Its place in the hash index. */
+} sched_ent_t;
+
+struct mns_dkim_sched {
+	sched_ent_t *heap; /* Min-heap on due. */
+	size_t n, cap;
+	size_t *slots; /* Open addressing, linear probing: heap index + 1, 0 = empty. */
+	size_t mask;   /* Number of slots - 1 (a power of two), 0 before the first. */
+};
+
+static uint64_t id_hash(const char *id)
+{
+	uint64_t h = 14695981039346656037ull;
+	for (const unsigned char *c = (const unsigned char *)id; *c; c++)
+		h = (h ^ *c) * 1099511628211ull;
+	return h;
+}
+
+mns_dkim_sched_t *mns_dkim_sched_new(void)
+{
+	return calloc(1, sizeof(mns_dkim_sched_t));
+}
+
+void mns_dkim_sched_free(mns_dkim_sched_t *s)
+{
+	if (s == NULL)
+		return;
+	free(s->heap);
+	free(s->slots);
+	free(s);
+}
+
+void mns_dkim_sched_clear(mns_dkim_sched_t *s)
+{
+	s->n = 0;
+	if (s->slots != NULL)
+		memset(s->slots, 0, (s->mask + 1) * sizeof(*s->slots));
+}
+
+size_t mns_dkim_sched_count(const mns_dkim_sched_t *s)
+{
+	return s->n;
+}
+
+size_t mns_dkim_sched_count_due(const mns_dkim_sched_t *s, int64_t now)
+{
+	size_t due = 0;
+	for (size_t i = 0; i < s->n; i++)
+		due += s->heap[i].due <= now;
+	return due;
+}
+
+/* The slot holding \a id, or the empty slot where it would go. */
+static size_t slot_of(const mns_dkim_sched_t *s, const char *id, uint64_t h, bool *found)
+{
+	size_t i = (size_t)h & s->mask;
+	*found = false;
+	while (s->slots[i] != 0) {
+		const sched_ent_t *e = &s->heap[s->slots[i] - 1];
+		if (e->hash == h && strcmp(e->id, id) == 0) {
+			*found = true;
+			break;
+		}
+		i = (i + 1) & s->mask;
+	}
+	return i;
+}
+
+/* Keeps the index at most half full. */
+static int slots_grow(mns_dkim_sched_t *s)
+{
+	if (s->slots != NULL && 2 * (s->n + 1) <= s->mask + 1)
+		return MNS_OK;
+	size_t size = s->slots ? 2 * (s->mask + 1) : 64;
+	size_t *slots = calloc(size, sizeof(*slots));
+	if (slots == NULL)
+		return MNS_ENOMEM;
+	free(s->slots);
+	s->slots = slots;
+	s->mask = size - 1;
+	for (size_t i = 0; i < s->n; i++) {
+		size_t j = (size_t)s->heap[i].hash & s->mask;
+		while (s->slots[j] != 0)
+			j = (j + 1) & s->mask;
+		s->slots[j] = i + 1;
+		s->heap[i].slot = j;
+	}
+	return MNS_OK;
+}
+
+/* Empties slot \a i; later entries of its probe run move back (no tombstones). */
+static void slot_remove(mns_dkim_sched_t *s, size_t i)
+{
+	s->slots[i] = 0;
+	for (size_t j = (i + 1) & s->mask; s->slots[j] != 0; j = (j + 1) & s->mask) {
+		sched_ent_t *e = &s->heap[s->slots[j] - 1];
+		size_t home = (size_t)e->hash & s->mask;
+		/* It stays if its home lies cyclically in (i, j]. */
+		bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+		if (stays)
+			continue;
+		s->slots[i] = s->slots[j];
+		e->slot = i;
+		s->slots[j] = 0;
+		i = j;
+	}
+}
+
+static void heap_swap(mns_dkim_sched_t *s, size_t a, size_t b)
+{
+	sched_ent_t t = s->heap[a];
+	s->heap[a] = s->heap[b];
+	s->heap[b] = t;
+	s->slots[s->heap[a].slot] = a + 1;
+	s->slots[s->heap[b].slot] = b + 1;
+}
+
+static void sift_up(mns_dkim_sched_t *s, size_t i)
+{
+	while (i > 0 && s->heap[(i - 1) / 2].due > s->heap[i].due) {
+		heap_swap(s, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void sift_down(mns_dkim_sched_t *s, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < s->n && s->heap[l].due < s->heap[m].due)
+			m = l;
+		if (r < s->n && s->heap[r].due < s->heap[m].due)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(s, i, m);
+		i = m;
+	}
+}
+
+int mns_dkim_sched_set(mns_dkim_sched_t *s, const char *id, int64_t due)
+{
+	if (strlen(id) >= sizeof(s->heap[0].id))
+		return MNS_OK;
+	uint64_t h = id_hash(id);
+	bool found = false;
+	size_t slot = s->slots ? slot_of(s, id, h, &found) : 0;
+	if (found) {
+		size_t i = s->slots[slot] - 1;
+		if (due == INT64_MAX) {
+			slot_remove(s, slot);
+			size_t last = --s->n;
+			if (i != last) {
+				s->heap[i] = s->heap[last];
+				s->slots[s->heap[i].slot] = i + 1;
+				sift_up(s, i);
+				sift_down(s, i);
+			}
+			return MNS_OK;
+		}
+		int64_t was = s->heap[i].due;
+		s->heap[i].due = due;
+		if (due < was)
+			sift_up(s, i);
+		else
+			sift_down(s, i);
+		return MNS_OK;
+	}
+	if (due == INT64_MAX)
+		return MNS_OK;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+		sched_ent_t *heap = realloc(s->heap, cap * sizeof(*heap));
+		if (heap == NULL)
+			return MNS_ENOMEM;
+		s->heap = heap;
+		s->cap = cap;
+	}
+	if (slots_grow(s) != MNS_OK)
+		return MNS_ENOMEM;
+	slot = slot_of(s, id, h, &found);
+	size_t i = s->n++;
+	sched_ent_t *e = &s->heap[i];
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	e->due = due;
+	e->hash = h;
+	e->slot = slot;
+	s->slots[slot] = i + 1;
+	sift_up(s, i);
+	return MNS_OK;
+}
+
+int64_t mns_dkim_sched_get(const mns_dkim_sched_t *s, const char *id)
+{
+	bool found = false;
+	size_t slot = s->slots ? slot_of(s, id, id_hash(id), &found) : 0;
+	return found ? s->heap[s->slots[slot] - 1].due : INT64_MAX;
+}
+
+bool mns_dkim_sched_first(const mns_dkim_sched_t *s, const char **id, int64_t *due)
+{
+	if (s->n == 0)
+		return false;
+	*id = s->heap[0].id;
+	*due = s->heap[0].due;
+	return true;
 }

@@ -1913,6 +1913,69 @@ static void test_descriptor(void **state)
 	assert_null(mns_plugin_create(&mns_plugin_dkim, "spf", NULL, &err));
 }
 
+/* The rotation schedule (rotation.c): a heap with an index by id, checked
+ * against a plain array through many random sets and removals. */
+static void test_schedule_heap(void **state)
+{
+	enum { IDS = 300, OPS = 20000 };
+	int64_t model[IDS];
+	mns_dkim_sched_t *s = mns_dkim_sched_new();
+	assert_non_null(s);
+	for (int i = 0; i < IDS; i++)
+		model[i] = INT64_MAX;
+	unsigned r = 12345;
+	for (int op = 0; op < OPS; op++) {
+		r = r * 1103515245u + 12345u;
+		int i = (int)((r >> 8) % IDS);
+		int64_t due = (r >> 4) % 7 == 0 ? INT64_MAX : (int64_t)((r >> 12) % 1000);
+		char id[16];
+		snprintf(id, sizeof(id), "t%d", i);
+		assert_int_equal(mns_dkim_sched_set(s, id, due), MNS_OK);
+		model[i] = due;
+		if (op % 97 == 0) {
+			size_t n = 0;
+			int64_t best = INT64_MAX;
+			for (int j = 0; j < IDS; j++) {
+				char jid[16];
+				snprintf(jid, sizeof(jid), "t%d", j);
+				assert_true(mns_dkim_sched_get(s, jid) == model[j]);
+				n += model[j] != INT64_MAX;
+				best = model[j] < best ? model[j] : best;
+			}
+			assert_int_equal(mns_dkim_sched_count(s), n);
+			const char *fid;
+			int64_t fdue;
+			assert_int_equal(mns_dkim_sched_first(s, &fid, &fdue), n > 0);
+			if (n > 0) {
+				assert_true(fdue == best);
+				assert_true(model[atoi(fid + 1)] == best);
+			}
+		}
+	}
+	/* Taking the earliest one by one yields the times in order. */
+	int64_t last = INT64_MIN;
+	const char *fid;
+	int64_t fdue;
+	size_t left = mns_dkim_sched_count(s);
+	while (mns_dkim_sched_first(s, &fid, &fdue)) {
+		assert_true(fdue >= last);
+		last = fdue;
+		char copy[16];
+		snprintf(copy, sizeof(copy), "%s", fid);
+		assert_int_equal(mns_dkim_sched_set(s, copy, INT64_MAX), MNS_OK);
+		left--;
+		assert_int_equal(mns_dkim_sched_count(s), left);
+	}
+	assert_int_equal(left, 0);
+	/* Ids too long to index are not scheduled. */
+	char longid[80];
+	memset(longid, 'x', sizeof(longid) - 1);
+	longid[sizeof(longid) - 1] = '\0';
+	assert_int_equal(mns_dkim_sched_set(s, longid, 5), MNS_OK);
+	assert_int_equal(mns_dkim_sched_count(s), 0);
+	mns_dkim_sched_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1947,6 +2010,7 @@ int main(void)
 	    cmocka_unit_test(test_keygen_stop),
 	    cmocka_unit_test(test_key_import),
 	    cmocka_unit_test(test_pool_in_plugin),
+	    cmocka_unit_test(test_schedule_heap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

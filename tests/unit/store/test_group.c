@@ -1,0 +1,179 @@
+/*  Group commit in the store: members in nested transactions, one durable
+ *  commit for all, a failing member dropped alone, another writer commits the
+ *  group first; the start-up walk without private keys.
+ *  SPDX-License-Identifier: GPL-3.0-or-later */
+#include "mns_test.h"
+#include "store/store.h"
+
+static mns_store_t *open_store(char **dir)
+{
+	*dir = mns_test_tmpdir();
+	char data[512];
+	snprintf(data, sizeof(data), "%s/data", *dir);
+	mns_store_t *s = NULL;
+	mns_error_t err;
+	assert_int_equal(mns_store_open(data, &s, &err), MNS_OK);
+	return s;
+}
+
+static void put_member(mns_store_t *s, const char *id, bool commit)
+{
+	mns_txn_t *t;
+	mns_error_t err;
+	assert_int_equal(mns_txn_begin_member(s, &t, &err), MNS_OK);
+	json_t *doc = json_pack("{s:s}", "tenant", id);
+	assert_int_equal(mns_store_tenant_put(t, id, doc, &err), MNS_OK);
+	json_decref(doc);
+	if (commit)
+		assert_int_equal(mns_txn_commit(t, &err), MNS_OK);
+	else
+		mns_txn_abort(t);
+}
+
+static bool stored(mns_store_t *s, const char *id)
+{
+	mns_txn_t *t;
+	mns_error_t err;
+	json_t *doc = NULL;
+	assert_int_equal(mns_txn_begin(s, false, &t, &err), MNS_OK);
+	int ret = mns_store_tenant_get(t, id, &doc);
+	mns_txn_abort(t);
+	json_decref(doc);
+	return ret == MNS_OK;
+}
+
+static void test_group(void **state)
+{
+	char *dir;
+	mns_store_t *s = open_store(&dir);
+	mns_error_t err;
+	uint64_t c0 = mns_store_commits(s);
+
+	put_member(s, "a", true);
+	put_member(s, "b", false); /* Fails alone. */
+	put_member(s, "c", true);
+	assert_true(mns_store_group_open(s));
+	/* A member sees the earlier members of its group. */
+	mns_txn_t *t;
+	json_t *doc = NULL;
+	assert_int_equal(mns_txn_begin_member(s, &t, &err), MNS_OK);
+	assert_int_equal(mns_store_tenant_get(t, "a", &doc), MNS_OK);
+	json_decref(doc);
+	mns_txn_abort(t);
+	/* Nothing is visible (or durable) before the group commits. */
+	assert_false(stored(s, "a"));
+	assert_int_equal(mns_store_commits(s), c0);
+	assert_int_equal(mns_store_group_commit(s, &err), MNS_OK);
+	assert_false(mns_store_group_open(s));
+	assert_int_equal(mns_store_commits(s), c0 + 1);
+	assert_true(stored(s, "a"));
+	assert_false(stored(s, "b"));
+	assert_true(stored(s, "c"));
+	/* Committing no group is a no-op. */
+	assert_int_equal(mns_store_group_commit(s, &err), MNS_OK);
+	assert_int_equal(mns_store_commits(s), c0 + 1);
+
+	/* Survives a reopen. */
+	mns_store_close(s);
+	char data[512];
+	snprintf(data, sizeof(data), "%s/data", dir);
+	assert_int_equal(mns_store_open(data, &s, &err), MNS_OK);
+	assert_true(stored(s, "c"));
+	mns_store_close(s);
+	mns_test_rmtree(dir);
+	free(dir);
+}
+
+static int flushes;
+
+static void flush_hook(void *data)
+{
+	mns_error_t err;
+	flushes++;
+	assert_int_equal(mns_store_group_commit(data, &err), MNS_OK);
+}
+
+static void test_writer_commits_group_first(void **state)
+{
+	char *dir;
+	mns_store_t *s = open_store(&dir);
+	mns_error_t err;
+	mns_store_set_group_flush(s, flush_hook, s);
+	put_member(s, "a", true);
+	/* Another write transaction: the group is committed before it starts. */
+	mns_txn_t *t;
+	assert_int_equal(mns_txn_begin(s, true, &t, &err), MNS_OK);
+	assert_int_equal(flushes, 1);
+	assert_false(mns_store_group_open(s));
+	json_t *doc = NULL;
+	assert_int_equal(mns_store_tenant_get(t, "a", &doc), MNS_OK);
+	json_decref(doc);
+	assert_int_equal(mns_txn_commit(t, &err), MNS_OK);
+	/* A group left open at close is dropped: nobody was told ok. */
+	put_member(s, "z", true);
+	mns_store_close(s);
+	char data[512];
+	snprintf(data, sizeof(data), "%s/data", dir);
+	assert_int_equal(mns_store_open(data, &s, &err), MNS_OK);
+	assert_true(stored(s, "a"));
+	assert_false(stored(s, "z"));
+	mns_store_close(s);
+	mns_test_rmtree(dir);
+	free(dir);
+}
+
+static bool collect(const char *id, json_t *doc, void *data)
+{
+	json_array_append(data, doc);
+	return true;
+}
+
+static void test_each_without_private(void **state)
+{
+	char *dir;
+	mns_store_t *s = open_store(&dir);
+	mns_error_t err;
+	mns_txn_t *t;
+	assert_int_equal(mns_txn_begin(s, true, &t, &err), MNS_OK);
+	json_t *doc = json_pack("{s:s, s:{s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}]}, s:s}", "tenant",
+	                        "k", "dkim", "selectors", "private",
+	                        "-----BEGIN \"PRIVATE\" KEY-----\n\\abc", "public", "MIIB",
+	                        "selector", "s1", "sealed", "AVxcsealed\"", "public", "MIIC",
+	                        "selector", "s2", "zone", "private\":\"");
+	assert_int_equal(mns_store_tenant_put(t, "k", doc, &err), MNS_OK);
+	assert_int_equal(mns_txn_commit(t, &err), MNS_OK);
+
+	json_t *plain = json_array(), *pub = json_array();
+	assert_int_equal(mns_txn_begin(s, false, &t, &err), MNS_OK);
+	assert_int_equal(mns_store_tenant_each_opts(t, NULL, false, collect, plain), MNS_OK);
+	assert_int_equal(mns_store_tenant_each_opts(t, NULL, true, collect, pub), MNS_OK);
+	mns_txn_abort(t);
+	assert_true(json_equal(json_array_get(plain, 0), doc));
+	const json_t *sel = json_array_get(
+	    json_object_get(json_object_get(json_array_get(pub, 0), "dkim"), "selectors"), 0);
+	assert_string_equal(json_string_value(json_object_get(sel, "private")), "");
+	assert_string_equal(json_string_value(json_object_get(sel, "public")), "MIIB");
+	sel = json_array_get(
+	    json_object_get(json_object_get(json_array_get(pub, 0), "dkim"), "selectors"), 1);
+	assert_string_equal(json_string_value(json_object_get(sel, "sealed")), "");
+	assert_string_equal(json_string_value(json_object_get(sel, "public")), "MIIC");
+	assert_string_equal(json_string_value(json_object_get(sel, "selector")), "s2");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(pub, 0), "zone")),
+	                    "private\":\"");
+	json_decref(doc);
+	json_decref(plain);
+	json_decref(pub);
+	mns_store_close(s);
+	mns_test_rmtree(dir);
+	free(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_group),
+		cmocka_unit_test(test_writer_commits_group_first),
+		cmocka_unit_test(test_each_without_private),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
