@@ -12,153 +12,45 @@
 #include <cmocka.h>
 
 #include "dns/dns.h"
+#include "dnszones.h"
 
 /* --- Fixture --------------------------------------------------------------- */
 
+#define ACME "acme.mailns.vendor.example"
+
 static mns_index_t *g_idx;
-static mns_dns_conf_t g_conf = {
-    .identity = "ns1.test",
-    .version = "mailns-test 1.0",
-    .udp_max_payload = 1232,
-};
 static mns_dns_ctx_t g_ctx;
-static char g_text600[601];
-static char g_text2000[2001];
 
 static uint8_t g_q[65535];
 static size_t g_qlen;
 static uint8_t g_r[65535];
 static size_t g_rlen;
 
-static void ok(int ret, const mns_error_t *err)
-{
-	if (ret != MNS_OK)
-		fail_msg("%s: %s", err->code, err->message);
-}
-
-static mns_zone_t *build(mns_zone_builder_t *zb)
-{
-	mns_error_t err = {0};
-	mns_zone_t *z = NULL;
-	ok(mns_zb_build(zb, &z, &err), &err);
-	mns_zb_free(zb);
-	return z;
-}
-
-static void add_a(mns_zone_builder_t *zb, const char *owner, uint8_t last)
-{
-	mns_error_t err;
-	const uint8_t a[4] = {192, 0, 2, last};
-	ok(mns_zb_add_rdata(zb, owner, KNOT_RRTYPE_A, 3600, a, 4, &err), &err);
-}
-
-static void add_ds(mns_zone_builder_t *zb, const char *owner)
-{
-	mns_error_t err;
-	uint8_t ds[4 + 32];
-	knot_wire_write_u16(ds, 12345);
-	ds[2] = 13; /* ECDSAP256SHA256 */
-	ds[3] = 2;  /* SHA-256 */
-	memset(ds + 4, 0xab, 32);
-	ok(mns_zb_add_rdata(zb, owner, KNOT_RRTYPE_DS, 3600, ds, sizeof(ds), &err), &err);
-}
-
-static mns_zone_t *tenant_zone(void)
-{
-	mns_error_t err;
-	mns_zone_builder_t *zb =
-	    mns_zb_new("mgeu.example.com", "mgeu.example.com", MNS_ZONE_TENANT);
-	mns_zb_set_producer(zb, "core");
-	ok(mns_zb_add_soa(zb, 3600, "ns1.vendor.example", "hostmaster.vendor.example", 2024010101,
-	                  7200, 3600, 1209600, 300, &err),
-	   &err);
-	ok(mns_zb_add_ns(zb, "@", 3600, "ns1.vendor.example", &err), &err);
-	ok(mns_zb_add_ns(zb, "@", 3600, "ns2.vendor.example", &err), &err);
-	mns_zb_set_producer(zb, "mx");
-	ok(mns_zb_add_mx(zb, "@", 3600, 10, "bounce.vendor.example", &err), &err);
-	mns_zb_set_producer(zb, "spf");
-	ok(mns_zb_add_txt(zb, "@", 3600, "v=spf1 include:_spf.vendor.example ~all", &err), &err);
-	mns_zb_set_producer(zb, "dkim");
-	ok(mns_zb_add_txt(zb, "s1._domainkey", 3600, g_text600, &err), &err);
-	ok(mns_zb_add_txt(zb, "big", 3600, g_text2000, &err), &err);
-	mns_zb_set_producer(zb, "dmarc");
-	ok(mns_zb_add_txt(zb, "_dmarc", 3600, "v=DMARC1; p=none", &err), &err);
-	return build(zb);
-}
-
-static mns_zone_t *hosted_zone(void)
-{
-	mns_error_t err;
-	mns_zone_builder_t *zb =
-	    mns_zb_new("mailns.vendor.example", "mailns.vendor.example", MNS_ZONE_HOSTED);
-	ok(mns_zb_add_soa(zb, 3600, "ns1.vendor.example", "hostmaster.vendor.example", 77, 7200,
-	                  3600, 1209600, 600, &err),
-	   &err);
-	ok(mns_zb_add_ns(zb, "@", 3600, "ns1.vendor.example", &err), &err);
-	return build(zb);
-}
-
-static mns_zone_t *subtree_zone(void)
-{
-	mns_error_t err;
-	mns_zone_builder_t *zb = mns_zb_new("acme.mailns.vendor.example",
-	                                    "acme.mailns.vendor.example", MNS_ZONE_SUBTREE);
-	mns_zb_set_tenant(zb, "acme");
-	ok(mns_zb_add_txt(zb, "s1._domainkey", 3600, "v=DKIM1; k=rsa; p=MIIB", &err), &err);
-	ok(mns_zb_add_mx(zb, "bounce", 3600, 10, "bounce.vendor.example", &err), &err);
-	ok(mns_zb_add_txt(zb, "bounce", 3600, "v=spf1 -all", &err), &err);
-	return build(zb);
-}
-
+/* The shared static zone and the cases only these tests ask about. */
 static mns_zone_t *static_zone(void)
 {
 	mns_error_t err;
-	mns_zone_builder_t *zb = mns_zb_new("vendor.example", "vendor.example", MNS_ZONE_STATIC);
-	ok(mns_zb_add_soa(zb, 7200, "ns1.vendor.example", "hostmaster.vendor.example", 5, 7200,
-	                  3600, 1209600, 120, &err),
-	   &err);
-	ok(mns_zb_add_ns(zb, "@", 7200, "ns1.vendor.example", &err), &err);
-	ok(mns_zb_add_ns(zb, "@", 7200, "ns2.vendor.example", &err), &err);
-	add_a(zb, "ns1", 1);
-	add_a(zb, "ns2", 2);
-	/* CNAME chain www → web → host (A), and the odd cases. */
-	ok(mns_zb_add_cname(zb, "www", 300, "web.vendor.example", &err), &err);
-	ok(mns_zb_add_cname(zb, "web", 300, "host.vendor.example", &err), &err);
-	add_a(zb, "host", 10);
-	ok(mns_zb_add_cname(zb, "dangling", 300, "nothere.vendor.example", &err), &err);
-	ok(mns_zb_add_cname(zb, "loop1", 300, "loop2.vendor.example", &err), &err);
-	ok(mns_zb_add_cname(zb, "loop2", 300, "loop1.vendor.example", &err), &err);
-	ok(mns_zb_add_cname(zb, "ext", 300, "www.example.net", &err), &err);
-	ok(mns_zb_add_cname(zb, "tosub", 300, "host.sub.vendor.example", &err), &err);
-	ok(mns_zb_add_mx(zb, "mail", 300, 10, "host.vendor.example", &err), &err);
-	add_a(zb, "x.y", 20); /* y.vendor.example is an empty non-terminal */
-	/* Delegation with glue below the cut and a DS. */
-	ok(mns_zb_add_ns(zb, "sub", 3600, "ns.sub.vendor.example", &err), &err);
-	add_a(zb, "ns.sub", 53);
-	add_ds(zb, "sub");
+	mns_zone_builder_t *zb = dz_static_begin();
+	/* The odd CNAME cases beside the chain www -> web -> host. */
+	dz_ok(mns_zb_add_cname(zb, "dangling", 300, "nothere.vendor.example", &err), &err);
+	dz_ok(mns_zb_add_cname(zb, "loop1", 300, "loop2.vendor.example", &err), &err);
+	dz_ok(mns_zb_add_cname(zb, "loop2", 300, "loop1.vendor.example", &err), &err);
+	dz_ok(mns_zb_add_cname(zb, "ext", 300, "www.example.net", &err), &err);
+	dz_ok(mns_zb_add_cname(zb, "tosub", 300, "host.sub.vendor.example", &err), &err);
 	/* Delegation without glue or DS. */
-	ok(mns_zb_add_ns(zb, "nods", 3600, "ns.example.net", &err), &err);
-	/* The hosted zone is delegated from here too, with a DS. */
-	ok(mns_zb_add_ns(zb, "mailns", 3600, "ns1.vendor.example", &err), &err);
-	add_ds(zb, "mailns");
-	return build(zb);
+	dz_ok(mns_zb_add_ns(zb, "nods", 3600, "ns.example.net", &err), &err);
+	return dz_build(zb);
 }
 
 static int setup(void **state)
 {
-	for (size_t i = 0; i < 600; i++)
-		g_text600[i] = (char)('a' + i % 26);
-	for (size_t i = 0; i < 2000; i++)
-		g_text2000[i] = (char)('A' + i % 26);
-	mns_rcu_register();
-	g_idx = mns_index_new();
-	assert_non_null(g_idx);
-	assert_int_equal(mns_index_publish(g_idx, tenant_zone()), MNS_OK);
-	assert_int_equal(mns_index_publish(g_idx, hosted_zone()), MNS_OK);
-	assert_int_equal(mns_index_publish(g_idx, subtree_zone()), MNS_OK);
+	g_idx = dz_index_new();
+	assert_int_equal(mns_index_publish(g_idx, dz_build(dz_tenant_begin())), MNS_OK);
+	assert_int_equal(mns_index_publish(g_idx, dz_hosted_zone()), MNS_OK);
+	assert_int_equal(mns_index_publish(g_idx, dz_subtree_zone(ACME)), MNS_OK);
 	assert_int_equal(mns_index_publish(g_idx, static_zone()), MNS_OK);
 	g_ctx.index = g_idx;
-	g_ctx.conf = &g_conf;
+	g_ctx.conf = &dz_conf;
 	assert_int_equal(mns_arena_init(&g_ctx.arena, MNS_DNS_ARENA_SIZE), 0);
 	return 0;
 }
@@ -166,8 +58,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	mns_arena_deinit(&g_ctx.arena);
-	mns_index_free(g_idx);
-	mns_rcu_unregister();
+	dz_index_free(g_idx);
 	return 0;
 }
 
@@ -308,7 +199,7 @@ static void test_long_txt_split_on_wire(void **state)
 	assert_int_equal(rd->data[0], 255);
 	assert_int_equal(rd->data[256], 255);
 	assert_int_equal(rd->data[512], 90);
-	assert_memory_equal(rd->data + 513, g_text600 + 510, 90);
+	assert_memory_equal(rd->data + 513, dz_text600 + 510, 90);
 	knot_pkt_free(r);
 }
 
@@ -443,13 +334,13 @@ static void test_edns_payload(void **state)
 	knot_pkt_free(r);
 
 	/* With a larger server limit the client's 4096 is honoured. */
-	g_conf.udp_max_payload = 4096;
+	dz_conf.udp_max_payload = 4096;
 	r = ask("big.mgeu.example.com", KNOT_RRTYPE_TXT, KNOT_CLASS_IN, 4096, MNS_TRANSPORT_TCP);
 	assert_false(knot_wire_get_tc(r->wire));
 	knot_pkt_free(r);
 	make_query("big.mgeu.example.com", KNOT_RRTYPE_TXT, KNOT_CLASS_IN, 4096, 0, false);
 	g_rlen = mns_dns_process(&g_ctx, g_q, g_qlen, g_r, sizeof(g_r), MNS_TRANSPORT_UDP);
-	g_conf.udp_max_payload = 1232;
+	dz_conf.udp_max_payload = 1232;
 	assert_true(g_rlen > 2000 && g_rlen <= 4096);
 	assert_false(knot_wire_get_tc(g_r));
 
@@ -618,12 +509,12 @@ static void test_chaos(void **state)
 	/* Our zones do not exist in CH. */
 	assert_rcode_of("mgeu.example.com", KNOT_RRTYPE_TXT, KNOT_CLASS_CH, KNOT_RCODE_REFUSED);
 	/* NULL settings refuse. */
-	g_conf.identity = NULL;
-	g_conf.version = NULL;
+	dz_conf.identity = NULL;
+	dz_conf.version = NULL;
 	assert_rcode_of("id.server", KNOT_RRTYPE_TXT, KNOT_CLASS_CH, KNOT_RCODE_REFUSED);
 	assert_rcode_of("version.bind", KNOT_RRTYPE_TXT, KNOT_CLASS_CH, KNOT_RCODE_REFUSED);
-	g_conf.identity = "ns1.test";
-	g_conf.version = "mailns-test 1.0";
+	dz_conf.identity = "ns1.test";
+	dz_conf.version = "mailns-test 1.0";
 }
 
 static void test_classes_and_meta_types(void **state)
@@ -883,9 +774,9 @@ static void test_hosted_and_subtree(void **state)
 
 static void test_subtree_without_hosted(void **state)
 {
-	mns_dns_ctx_t ctx = {.conf = &g_conf};
+	mns_dns_ctx_t ctx = {.conf = &dz_conf};
 	mns_index_t *idx = mns_index_new();
-	assert_int_equal(mns_index_publish(idx, subtree_zone()), MNS_OK);
+	assert_int_equal(mns_index_publish(idx, dz_subtree_zone(ACME)), MNS_OK);
 	ctx.index = idx;
 	assert_int_equal(mns_arena_init(&ctx.arena, MNS_DNS_ARENA_SIZE), 0);
 
@@ -903,8 +794,8 @@ static void test_subtree_without_hosted(void **state)
 	mns_zone_builder_t *zb = mns_zb_new("beta.mailns.vendor.example",
 	                                    "beta.mailns.vendor.example", MNS_ZONE_SUBTREE);
 	mns_error_t err;
-	ok(mns_zb_add_cname(zb, "c", 300, "missing.beta.mailns.vendor.example", &err), &err);
-	assert_int_equal(mns_index_publish(idx, build(zb)), MNS_OK);
+	dz_ok(mns_zb_add_cname(zb, "c", 300, "missing.beta.mailns.vendor.example", &err), &err);
+	assert_int_equal(mns_index_publish(idx, dz_build(zb)), MNS_OK);
 	make_query("c.beta.mailns.vendor.example", KNOT_RRTYPE_A, KNOT_CLASS_IN, NO_EDNS, 0, false);
 	g_rlen = mns_dns_process(&ctx, g_q, g_qlen, g_r, sizeof(g_r), MNS_TRANSPORT_UDP);
 	assert_int_equal(knot_wire_get_rcode(g_r), KNOT_RCODE_SERVFAIL);
@@ -947,7 +838,7 @@ static void test_small_arena(void **state)
 {
 	/* An arena too small for the packets: a header-only SERVFAIL, no crash.
 	 * (The fast path needs no arena: this is the general path.) */
-	mns_dns_ctx_t ctx = {.index = g_idx, .conf = &g_conf, .no_fast_path = true};
+	mns_dns_ctx_t ctx = {.index = g_idx, .conf = &dz_conf, .no_fast_path = true};
 	assert_int_equal(mns_arena_init(&ctx.arena, 256), 0);
 	make_query("mgeu.example.com", KNOT_RRTYPE_SOA, KNOT_CLASS_IN, NO_EDNS, 0, false);
 	g_rlen = mns_dns_process(&ctx, g_q, g_qlen, g_r, sizeof(g_r), MNS_TRANSPORT_UDP);

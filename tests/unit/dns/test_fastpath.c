@@ -16,151 +16,58 @@
 #include <cmocka.h>
 
 #include "dns/dns.h"
+#include "dnszones.h"
 
 /* --- Zones ------------------------------------------------------------------ */
 
 static mns_index_t *g_idx;
-static mns_dns_conf_t g_conf = {
-    .identity = "ns1.test",
-    .version = "mailns-test 1.0",
-    .udp_max_payload = 1232,
-};
 static mns_dns_ctx_t g_fast, g_slow; /* fast path on / off */
-static char g_text600[601];
-static char g_text2000[2001];
 
-static void ok(int ret, const mns_error_t *err)
-{
-	if (ret != MNS_OK)
-		fail_msg("%s: %s", err->code, err->message);
-}
-
-static mns_zone_t *build(mns_zone_builder_t *zb)
-{
-	mns_error_t err = {0};
-	mns_zone_t *z = NULL;
-	ok(mns_zb_build(zb, &z, &err), &err);
-	mns_zb_free(zb);
-	return z;
-}
-
-static void add_a(mns_zone_builder_t *zb, const char *owner, uint8_t last)
-{
-	mns_error_t err;
-	const uint8_t a[4] = {192, 0, 2, last};
-	ok(mns_zb_add_rdata(zb, owner, KNOT_RRTYPE_A, 3600, a, 4, &err), &err);
-}
-
-static void add_ds(mns_zone_builder_t *zb, const char *owner)
-{
-	mns_error_t err;
-	uint8_t ds[4 + 32];
-	knot_wire_write_u16(ds, 12345);
-	ds[2] = 13;
-	ds[3] = 2;
-	memset(ds + 4, 0xab, 32);
-	ok(mns_zb_add_rdata(zb, owner, KNOT_RRTYPE_DS, 3600, ds, sizeof(ds), &err), &err);
-}
-
-/* A typical ns-mode tenant, plus an MX whose target is in the zone. */
+/* The shared tenant zone with more: a DKIM selector with two keys, an MX
+ * whose target is in the zone, and that target's A. */
 static mns_zone_t *tenant_zone(void)
 {
 	mns_error_t err;
-	mns_zone_builder_t *zb =
-	    mns_zb_new("mgeu.example.com", "mgeu.example.com", MNS_ZONE_TENANT);
-	ok(mns_zb_add_soa(zb, 3600, "ns1.vendor.example", "hostmaster.vendor.example", 2024010101,
-	                  7200, 3600, 1209600, 300, &err),
-	   &err);
-	ok(mns_zb_add_ns(zb, "@", 3600, "ns1.vendor.example", &err), &err);
-	ok(mns_zb_add_ns(zb, "@", 3600, "ns2.vendor.example", &err), &err);
-	ok(mns_zb_add_mx(zb, "@", 3600, 10, "bounce.vendor.example", &err), &err);
-	ok(mns_zb_add_txt(zb, "@", 3600, "v=spf1 include:_spf.vendor.example ~all", &err), &err);
-	ok(mns_zb_add_txt(zb, "s1._domainkey", 3600, g_text600, &err), &err);
-	ok(mns_zb_add_txt(zb, "s2._domainkey", 3600, "v=DKIM1; k=rsa; p=MIIB", &err), &err);
-	ok(mns_zb_add_txt(zb, "s2._domainkey", 3600, "v=DKIM1; k=ed25519; p=11qYAY", &err),
-	   &err);
-	ok(mns_zb_add_txt(zb, "big", 3600, g_text2000, &err), &err);
-	ok(mns_zb_add_txt(zb, "_dmarc", 3600, "v=DMARC1; p=none", &err), &err);
-	ok(mns_zb_add_mx(zb, "in", 3600, 10, "mail.mgeu.example.com", &err), &err);
-	add_a(zb, "mail", 25);
-	mns_zone_t *z = build(zb);
+	mns_zone_builder_t *zb = dz_tenant_begin();
+	dz_ok(mns_zb_add_txt(zb, "s2._domainkey", 3600, "v=DKIM1; k=rsa; p=MIIB", &err), &err);
+	dz_ok(mns_zb_add_txt(zb, "s2._domainkey", 3600, "v=DKIM1; k=ed25519; p=11qYAY", &err),
+	      &err);
+	dz_ok(mns_zb_add_mx(zb, "in", 3600, 10, "mail.mgeu.example.com", &err), &err);
+	dz_add_a(zb, "mail", 25);
+	mns_zone_t *z = dz_build(zb);
 	/* As the server sets it before publishing: both paths see the new serial. */
 	mns_zone_set_serial(z, 2024010199);
 	return z;
 }
 
-static mns_zone_t *hosted_zone(void)
-{
-	mns_error_t err;
-	mns_zone_builder_t *zb =
-	    mns_zb_new("mailns.vendor.example", "mailns.vendor.example", MNS_ZONE_HOSTED);
-	ok(mns_zb_add_soa(zb, 3600, "ns1.vendor.example", "hostmaster.vendor.example", 77, 7200,
-	                  3600, 1209600, 600, &err),
-	   &err);
-	ok(mns_zb_add_ns(zb, "@", 3600, "ns1.vendor.example", &err), &err);
-	return build(zb);
-}
-
-static mns_zone_t *subtree_zone(const char *apex)
-{
-	mns_error_t err;
-	mns_zone_builder_t *zb = mns_zb_new(apex, apex, MNS_ZONE_SUBTREE);
-	mns_zb_set_tenant(zb, "acme");
-	ok(mns_zb_add_txt(zb, "s1._domainkey", 3600, "v=DKIM1; k=rsa; p=MIIB", &err), &err);
-	ok(mns_zb_add_mx(zb, "bounce", 3600, 10, "bounce.vendor.example", &err), &err);
-	ok(mns_zb_add_txt(zb, "bounce", 3600, "v=spf1 -all", &err), &err);
-	return build(zb);
-}
-
+/* The shared static zone with more: an RRset of three A at the end of the
+ * CNAME chain, and an AAAA. */
 static mns_zone_t *static_zone(void)
 {
 	mns_error_t err;
-	mns_zone_builder_t *zb = mns_zb_new("vendor.example", "vendor.example", MNS_ZONE_STATIC);
-	ok(mns_zb_add_soa(zb, 7200, "ns1.vendor.example", "hostmaster.vendor.example", 5, 7200,
-	                  3600, 1209600, 120, &err),
-	   &err);
-	ok(mns_zb_add_ns(zb, "@", 7200, "ns1.vendor.example", &err), &err);
-	ok(mns_zb_add_ns(zb, "@", 7200, "ns2.vendor.example", &err), &err);
-	add_a(zb, "ns1", 1);
-	add_a(zb, "ns2", 2);
-	ok(mns_zb_add_cname(zb, "www", 300, "web.vendor.example", &err), &err);
-	ok(mns_zb_add_cname(zb, "web", 300, "host.vendor.example", &err), &err);
-	add_a(zb, "host", 10);
-	add_a(zb, "host", 11);
-	add_a(zb, "host", 12);
-	ok(mns_zb_add_mx(zb, "mail", 300, 10, "host.vendor.example", &err), &err);
-	add_a(zb, "x.y", 20);
-	ok(mns_zb_add_ns(zb, "sub", 3600, "ns.sub.vendor.example", &err), &err);
-	add_a(zb, "ns.sub", 53);
-	add_ds(zb, "sub");
-	ok(mns_zb_add_ns(zb, "mailns", 3600, "ns1.vendor.example", &err), &err);
-	add_ds(zb, "mailns");
+	mns_zone_builder_t *zb = dz_static_begin();
+	dz_add_a(zb, "host", 11);
+	dz_add_a(zb, "host", 12);
 	const uint8_t aaaa[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
-	ok(mns_zb_add_rdata(zb, "v6", KNOT_RRTYPE_AAAA, 60, aaaa, sizeof(aaaa), &err), &err);
-	return build(zb);
+	dz_ok(mns_zb_add_rdata(zb, "v6", KNOT_RRTYPE_AAAA, 60, aaaa, sizeof(aaaa), &err), &err);
+	return dz_build(zb);
 }
 
 static int setup(void **state)
 {
-	for (size_t i = 0; i < 600; i++)
-		g_text600[i] = (char)('a' + i % 26);
-	for (size_t i = 0; i < 2000; i++)
-		g_text2000[i] = (char)('A' + i % 26);
-	mns_rcu_register();
-	g_idx = mns_index_new();
-	assert_non_null(g_idx);
+	g_idx = dz_index_new();
 	assert_int_equal(mns_index_publish(g_idx, static_zone()), MNS_OK);
-	assert_int_equal(mns_index_publish(g_idx, hosted_zone()), MNS_OK);
+	assert_int_equal(mns_index_publish(g_idx, dz_hosted_zone()), MNS_OK);
 	assert_int_equal(mns_index_publish(g_idx, tenant_zone()), MNS_OK);
-	assert_int_equal(mns_index_publish(g_idx, subtree_zone("acme.mailns.vendor.example")),
+	assert_int_equal(mns_index_publish(g_idx, dz_subtree_zone("acme.mailns.vendor.example")),
 	                 MNS_OK);
 	/* deep.mailns.vendor.example: an empty non-terminal only the index knows. */
-	assert_int_equal(mns_index_publish(g_idx, subtree_zone("x.deep.mailns.vendor.example")),
+	assert_int_equal(mns_index_publish(g_idx, dz_subtree_zone("x.deep.mailns.vendor.example")),
 	                 MNS_OK);
 	mns_dns_ctx_t *ctx[] = {&g_fast, &g_slow};
 	for (size_t i = 0; i < 2; i++) {
 		ctx[i]->index = g_idx;
-		ctx[i]->conf = &g_conf;
+		ctx[i]->conf = &dz_conf;
 		ctx[i]->stats = mns_stats_block_register();
 		assert_non_null(ctx[i]->stats);
 		assert_int_equal(mns_arena_init(&ctx[i]->arena, MNS_DNS_ARENA_SIZE), 0);
@@ -174,8 +81,7 @@ static int teardown(void **state)
 	mns_arena_deinit(&g_fast.arena);
 	mns_arena_deinit(&g_slow.arena);
 	mns_stats_reset();
-	mns_index_free(g_idx);
-	mns_rcu_unregister();
+	dz_index_free(g_idx);
 	return 0;
 }
 
