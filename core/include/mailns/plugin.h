@@ -244,7 +244,8 @@ MNS_API int mns_dname_normalize(const char *in, bool allow_underscore, char *out
 typedef void (*mns_plugin_timer_cb)(mns_plugin_t *p, void *data);
 typedef struct mns_plugin_timer mns_plugin_timer_t;
 /** Starts a timer firing after \a after_ms, then every \a repeat_ms (0 = once).
- *  Returns NULL on failure. Timers are stopped and freed when the plugin is
+ *  An \a after_ms of 0 fires on the next loop turn, after the loop has polled
+ *  for I/O (never in the pass that started it). Returns NULL on failure. Timers are stopped and freed when the plugin is
  *  unloaded, or earlier with mns_plugin_timer_stop(). */
 MNS_API mns_plugin_timer_t *mns_plugin_timer_start(mns_plugin_t *p, uint64_t after_ms,
                                                    uint64_t repeat_ms, mns_plugin_timer_cb cb,
