@@ -372,15 +372,24 @@ static int key_cmp(const MDB_val *k, const char *key, size_t len)
  * to skip them; nothing else here depends on a plugin's document. */
 static const char *const skipped_members[] = { "\"private\":\"", "\"sealed\":\"" };
 
-/* The first of skipped_members in [p, end), its length in *klen. */
-static const char *next_skipped(const char *p, const char *end, size_t *klen)
+#define N_SKIPPED (sizeof(skipped_members) / sizeof(skipped_members[0]))
+
+/* The first of skipped_members at or after \a p, its length in *klen.
+ * \a at caches each member's next position (NULL: no more) once \a searched:
+ * each is searched again only once passed, so a document is scanned about
+ * once per member, not once per occurrence of any. */
+static const char *next_skipped(const char *p, const char *end, const char **at,
+                                bool *searched, size_t *klen)
 {
 	const char *first = NULL;
-	for (size_t i = 0; i < sizeof(skipped_members) / sizeof(skipped_members[0]); i++) {
+	for (size_t i = 0; i < N_SKIPPED; i++) {
 		size_t n = strlen(skipped_members[i]);
-		const char *k = memmem(p, (size_t)(end - p), skipped_members[i], n);
-		if (k != NULL && (first == NULL || k < first)) {
-			first = k;
+		if (!searched[i] || (at[i] != NULL && at[i] < p)) {
+			at[i] = memmem(p, (size_t)(end - p), skipped_members[i], n);
+			searched[i] = true;
+		}
+		if (at[i] != NULL && (first == NULL || at[i] < first)) {
+			first = at[i];
 			*klen = n;
 		}
 	}
@@ -399,10 +408,12 @@ static const char *strip_private(const MDB_val *v, char **buf, size_t *cap, size
 		*cap = v->mv_size + 1;
 	}
 	const char *p = v->mv_data, *end = p + v->mv_size;
+	const char *at[N_SKIPPED] = { NULL };
+	bool searched[N_SKIPPED] = { false };
 	char *o = *buf;
 	for (;;) {
 		size_t klen = 0;
-		const char *k = next_skipped(p, end, &klen);
+		const char *k = next_skipped(p, end, at, searched, &klen);
 		if (k == NULL)
 			break;
 		memcpy(o, p, (size_t)(k - p) + klen);

@@ -73,6 +73,14 @@ int mns_store_tenant_each(mns_txn_t *t, const char *after,
  *  parsing the keys was most of the start-up's time). */
 int mns_store_tenant_each_opts(mns_txn_t *t, const char *after, bool no_private,
                                bool (*cb)(const char *id, json_t *doc, void *data), void *data);
+/** \brief The start-up walk: every tenant document, as
+ *  mns_store_tenant_each_opts(no_private) gives them and in the same order,
+ *  read and parsed on a second thread while \a cb (on the calling thread)
+ *  builds from the previous ones (core/store/walk.c). The reader has its own
+ *  read transaction. \return MNS_OK or the store error. */
+int mns_store_tenant_walk_parallel(mns_store_t *s,
+                                   bool (*cb)(const char *id, json_t *doc, void *data),
+                                   void *data);
 /** \brief Number of tenants. */
 size_t mns_store_tenant_count(mns_txn_t *t);
 

@@ -1089,8 +1089,13 @@ size_t mns_tenant_publish_all(mns_server_t *s)
 		mns_log(MNS_LOG_ERR, "hosted zone cannot be served: %s", err.message);
 	publish_state_t st = { .s = s, .txn = txn };
 	mns_index_reserve(s->index, mns_store_tenant_count(txn) + 1);
-	/* Zones hold public data only: the private keys are not even parsed. */
-	mns_store_tenant_each_opts(txn, NULL, true, publish_one, &st);
+	/* Zones hold public data only: the private keys are not even parsed.
+	 * The documents are read and parsed on a second thread while this one
+	 * builds (the plugins' build hooks and the index are this thread's). */
+	if (mns_store_tenant_walk_parallel(s->store, publish_one, &st) != MNS_OK) {
+		mns_log(MNS_LOG_ERR, "store, the tenant walk stopped early: some tenants are not served");
+		st.failed++;
+	}
 	mns_txn_abort(txn);
 	mns_store_drop_cached(s->store);
 	/* The parsed documents were freed between the zones built from them:

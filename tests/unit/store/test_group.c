@@ -1,6 +1,7 @@
 /*  Group commit in the store: members in nested transactions, one durable
  *  commit for all, a failing member dropped alone, another writer commits the
- *  group first; the start-up walk without private keys.
+ *  group first; the start-up walk without private keys, on one thread and on
+ *  two (core/store/walk.c).
  *  SPDX-License-Identifier: GPL-3.0-or-later */
 #include "mns_test.h"
 #include "store/store.h"
@@ -168,12 +169,77 @@ static void test_each_without_private(void **state)
 	free(dir);
 }
 
+typedef struct walked {
+	json_t *ids, *docs;
+	size_t limit; /* Stop after this many (0 = all). */
+} walked_t;
+
+static bool collect_walk(const char *id, json_t *doc, void *data)
+{
+	walked_t *w = data;
+	json_array_append_new(w->ids, json_string(id));
+	json_array_append(w->docs, doc);
+	return w->limit == 0 || json_array_size(w->ids) < w->limit;
+}
+
+static void test_parallel_walk(void **state)
+{
+	(void)state;
+	char *dir;
+	mns_store_t *s = open_store(&dir);
+	mns_error_t err;
+	mns_txn_t *t;
+	/* More documents than the ring holds (16 chunks of 64), so the reader
+	 * waits for the consumer as well as the other way round. */
+	enum { N = 3000 };
+	assert_int_equal(mns_txn_begin(s, true, &t, &err), MNS_OK);
+	for (int i = 0; i < N; i++) {
+		char id[32];
+		snprintf(id, sizeof(id), "t%05d", i);
+		json_t *doc = json_pack("{s:s, s:i, s:{s:[{s:s, s:s}]}}", "tenant", id, "n", i, "dkim",
+		                        "selectors", "sealed", "QUJD", "public", "MIIB");
+		assert_int_equal(mns_store_tenant_put(t, id, doc, &err), MNS_OK);
+		json_decref(doc);
+	}
+	assert_int_equal(mns_txn_commit(t, &err), MNS_OK);
+
+	walked_t one = { json_array(), json_array(), 0 }, two = { json_array(), json_array(), 0 };
+	assert_int_equal(mns_txn_begin(s, false, &t, &err), MNS_OK);
+	assert_int_equal(mns_store_tenant_each_opts(t, NULL, true, collect_walk, &one), MNS_OK);
+	mns_txn_abort(t);
+	assert_int_equal(mns_store_tenant_walk_parallel(s, collect_walk, &two), MNS_OK);
+	assert_int_equal(json_array_size(one.ids), N);
+	assert_true(json_equal(one.ids, two.ids)); /* Same order. */
+	assert_true(json_equal(one.docs, two.docs)); /* Same documents, keys left out. */
+	const json_t *sel = json_array_get(
+	    json_object_get(json_object_get(json_array_get(two.docs, 7), "dkim"), "selectors"), 0);
+	assert_string_equal(json_string_value(json_object_get(sel, "sealed")), "");
+
+	/* A consumer that stops: exactly that many calls, every handed-over
+	 * document released (ASan's leak check). */
+	walked_t part = { json_array(), json_array(), 1500 };
+	assert_int_equal(mns_store_tenant_walk_parallel(s, collect_walk, &part), MNS_OK);
+	assert_int_equal(json_array_size(part.ids), 1500);
+	assert_string_equal(json_string_value(json_array_get(part.ids, 1499)), "t01499");
+
+	json_decref(one.ids);
+	json_decref(one.docs);
+	json_decref(two.ids);
+	json_decref(two.docs);
+	json_decref(part.ids);
+	json_decref(part.docs);
+	mns_store_close(s);
+	mns_test_rmtree(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_group),
 		cmocka_unit_test(test_writer_commits_group_first),
 		cmocka_unit_test(test_each_without_private),
+		cmocka_unit_test(test_parallel_walk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,158 @@
+/*  The start-up walk over every tenant document, on two threads.
+ *
+ *  At start-up every stored tenant is read, parsed and built into a zone.
+ *  With a million tenants, reading and parsing the documents (LMDB, JSON)
+ *  is about half of the time and building the zones (plugins, the index)
+ *  the other half. Both are single-threaded by nature: the plugins' build
+ *  hooks and the index run on the main loop's thread only. So the reading
+ *  and parsing move to a second thread, which hands parsed documents over in
+ *  chunks through a small bounded ring, and the main thread only builds.
+ *
+ *  Everything the reader thread touches is its own: its read transaction
+ *  (LMDB ties a read transaction to its thread), its cursor, the documents
+ *  it parses (jansson objects are not shared until handed over under the
+ *  ring's lock, and are freed by the main thread). The order is the store's
+ *  order, as mns_store_tenant_each() gives it.
+ *  SPDX-License-Identifier: GPL-3.0-or-later */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log/log.h"
+#include "store/store.h"
+
+enum {
+	WALK_CHUNK = 64,  /**< Documents per hand-over (one lock round trip each). */
+	WALK_CHUNKS = 16, /**< Chunks in flight: bounds the parsed documents held. */
+};
+
+typedef struct walk_item {
+	char id[128];
+	json_t *doc;
+} walk_item_t;
+
+typedef struct walk_chunk {
+	size_t n;
+	walk_item_t items[WALK_CHUNK];
+} walk_chunk_t;
+
+typedef struct walk {
+	mns_store_t *store;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	walk_chunk_t ring[WALK_CHUNKS];
+	size_t head, tail; /**< Chunks filled / consumed so far (head - tail in flight). */
+	walk_chunk_t fill; /**< The reader's chunk being filled. */
+	bool done;         /**< The reader has finished (ret is set). */
+	bool stop;         /**< The consumer wants no more. */
+	int ret;
+} walk_t;
+
+/* Reader thread: passes a full (or the last) chunk to the consumer, waiting
+ * while the ring is full. \return false when the consumer stopped. */
+static bool walk_push(walk_t *w)
+{
+	pthread_mutex_lock(&w->mu);
+	while (w->head - w->tail == WALK_CHUNKS && !w->stop)
+		pthread_cond_wait(&w->cv, &w->mu);
+	bool go = !w->stop;
+	if (go) {
+		w->ring[w->head % WALK_CHUNKS] = w->fill;
+		w->head++;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (!go)
+		for (size_t i = 0; i < w->fill.n; i++)
+			json_decref(w->fill.items[i].doc);
+	w->fill.n = 0;
+	return go;
+}
+
+static bool walk_collect(const char *id, json_t *doc, void *data)
+{
+	walk_t *w = data;
+	walk_item_t *it = &w->fill.items[w->fill.n++];
+	snprintf(it->id, sizeof(it->id), "%s", id);
+	it->doc = json_incref(doc); /* The walk frees its reference after this call. */
+	return w->fill.n < WALK_CHUNK || walk_push(w);
+}
+
+static void *walk_reader(void *arg)
+{
+	walk_t *w = arg;
+	mns_error_t err = { 0 };
+	mns_txn_t *t;
+	int ret = mns_txn_begin(w->store, false, &t, &err);
+	if (ret == MNS_OK) {
+		ret = mns_store_tenant_each_opts(t, NULL, true, walk_collect, w);
+		mns_txn_abort(t);
+	} else {
+		mns_log(MNS_LOG_ERR, "store, cannot read tenants: %s", err.message);
+	}
+	if (w->fill.n > 0)
+		walk_push(w);
+	pthread_mutex_lock(&w->mu);
+	w->ret = ret;
+	w->done = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+int mns_store_tenant_walk_parallel(mns_store_t *s,
+                                   bool (*cb)(const char *id, json_t *doc, void *data),
+                                   void *data)
+{
+	walk_t *w = calloc(1, sizeof(*w)); /* ~130 KiB of ring: not on the stack. */
+	if (w == NULL)
+		return MNS_ENOMEM;
+	w->store = s;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	pthread_t reader;
+	if (pthread_create(&reader, NULL, walk_reader, w) != 0) {
+		/* No second thread: the same walk on this one. */
+		pthread_cond_destroy(&w->cv);
+		pthread_mutex_destroy(&w->mu);
+		free(w);
+		mns_error_t err = { 0 };
+		mns_txn_t *t;
+		int ret = mns_txn_begin(s, false, &t, &err);
+		if (ret != MNS_OK)
+			return ret;
+		ret = mns_store_tenant_each_opts(t, NULL, true, cb, data);
+		mns_txn_abort(t);
+		return ret;
+	}
+	bool more = true;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (w->head == w->tail && !w->done)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (w->head == w->tail)
+			break; /* Done and drained. */
+		/* The slot is not refilled before tail moves past it: use it
+		 * unlocked. */
+		walk_chunk_t *c = &w->ring[w->tail % WALK_CHUNKS];
+		pthread_mutex_unlock(&w->mu);
+		for (size_t i = 0; i < c->n; i++) {
+			if (more)
+				more = cb(c->items[i].id, c->items[i].doc, data);
+			json_decref(c->items[i].doc);
+		}
+		pthread_mutex_lock(&w->mu);
+		w->tail++;
+		if (!more)
+			w->stop = true;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(reader, NULL);
+	int ret = w->ret;
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+	return ret;
+}
