@@ -89,8 +89,10 @@ typedef struct ctl_write {
 static void client_closed(uv_handle_t *h)
 {
 	ctl_client_t *c = h->data;
-	free(c->buf);
-	free(c->held);
+	/* A half-received line or held-back requests may hold a key being
+	 * imported (tenant.add with dkim.import). */
+	mns_wipe_free(c->buf);
+	mns_wipe_free(c->held);
 	free(c);
 }
 
@@ -289,9 +291,14 @@ static bool append(ctl_client_t *c, const char *data, size_t n)
 		size_t cap = c->cap ? c->cap : 4096;
 		while (cap < c->len + n)
 			cap *= 2;
-		char *nb = realloc(c->buf, cap);
+		/* Not realloc(): the old block may hold part of a key being
+		 * imported, and realloc() would leave it in the heap unwiped. */
+		char *nb = malloc(cap);
 		if (nb == NULL)
 			return false;
+		if (c->len > 0)
+			memcpy(nb, c->buf, c->len);
+		mns_wipe_free(c->buf);
 		c->buf = nb;
 		c->cap = cap;
 	}
@@ -408,7 +415,7 @@ static void maybe_resume(ctl_client_t *c)
 		schedule_turn(c);
 		return;
 	}
-	free(c->held);
+	mns_wipe_free(c->held);
 	c->held = NULL;
 	c->held_off = c->held_len = 0;
 	c->paused = false;
