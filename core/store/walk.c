@@ -49,6 +49,14 @@ typedef struct walk {
 	int ret;
 } walk_t;
 
+/* Releases the documents of a consumed chunk. */
+static void walk_release(walk_chunk_t *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		json_decref(c->items[i].doc);
+	c->n = 0;
+}
+
 /* Reader thread: passes a full (or the last) chunk to the consumer, waiting
  * while the ring is full. \return false when the consumer stopped. */
 static bool walk_push(walk_t *w)
@@ -57,12 +65,20 @@ static bool walk_push(walk_t *w)
 	while (w->head - w->tail == WALK_CHUNKS && !w->stop)
 		pthread_cond_wait(&w->cv, &w->mu);
 	bool go = !w->stop;
+	size_t slot = w->head % WALK_CHUNKS;
+	pthread_mutex_unlock(&w->mu);
 	if (go) {
-		w->ring[w->head % WALK_CHUNKS] = w->fill;
+		/* The slot is free: the consumer is done with it (it only reads
+		 * [tail, head)). Its documents are released here, on the thread
+		 * whose malloc arena they came from: freed on the main thread,
+		 * each free took the reader's arena lock against its mallocs. */
+		walk_release(&w->ring[slot]);
+		pthread_mutex_lock(&w->mu);
+		w->ring[slot] = w->fill;
 		w->head++;
 		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mu);
 	}
-	pthread_mutex_unlock(&w->mu);
 	if (!go)
 		for (size_t i = 0; i < w->fill.n; i++)
 			json_decref(w->fill.items[i].doc);
@@ -137,11 +153,10 @@ int mns_store_tenant_walk_parallel(mns_store_t *s,
 		 * unlocked. */
 		walk_chunk_t *c = &w->ring[w->tail % WALK_CHUNKS];
 		pthread_mutex_unlock(&w->mu);
-		for (size_t i = 0; i < c->n; i++) {
-			if (more)
-				more = cb(c->items[i].id, c->items[i].doc, data);
-			json_decref(c->items[i].doc);
-		}
+		/* The documents stay in the slot: the reader releases them when
+		 * it reuses it, or this thread after the walk. */
+		for (size_t i = 0; i < c->n && more; i++)
+			more = cb(c->items[i].id, c->items[i].doc, data);
 		pthread_mutex_lock(&w->mu);
 		w->tail++;
 		if (!more)
@@ -150,6 +165,8 @@ int mns_store_tenant_walk_parallel(mns_store_t *s,
 	}
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(reader, NULL);
+	for (size_t i = 0; i < WALK_CHUNKS; i++)
+		walk_release(&w->ring[i]);
 	int ret = w->ret;
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
