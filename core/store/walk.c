@@ -10,9 +10,10 @@
  *
  *  Everything the reader thread touches is its own: its read transaction
  *  (LMDB ties a read transaction to its thread), its cursor, the documents
- *  it parses (jansson objects are not shared until handed over under the
- *  ring's lock, and are freed by the main thread). The order is the store's
- *  order, as mns_store_tenant_each() gives it.
+ *  it parses (jansson objects are handed over under the ring's lock and
+ *  released by the reader once the main thread is past them; jansson's
+ *  reference counts are atomic, so a reference a build keeps is safe).
+ *  The order is the store's order, as mns_store_tenant_each() gives it.
  *  SPDX-License-Identifier: GPL-3.0-or-later */
 #include <pthread.h>
 #include <stdio.h>
