@@ -235,23 +235,39 @@ static const mns_node_t *find_node(const mns_zone_t *z, const knot_dname_t *name
 	return n;
 }
 
-/* The SOA for negative answers from \a z. A SUBTREE (a tenant's part of the
- * hosted zone, or a tenant's record in a vendor zone) answers with the SOA of
- * the closest enclosing zone that has one: a few hash lookups, no allocation. */
-static const knot_rrset_t *negative_soa(const qctx_t *c, const mns_zone_t *z)
+/* The zone whose SOA answers negatively for \a z (NULL: none). A SUBTREE (a
+ * tenant's part of the hosted zone, or a tenant's record in a vendor zone)
+ * answers with the SOA of the closest enclosing zone that has one: a few
+ * hash lookups, no allocation. */
+static const mns_zone_t *negative_zone(const mns_index_t *idx, const mns_zone_t *z)
 {
-	if (z->kind != MNS_ZONE_SUBTREE)
-		return z->soa;
-	const mns_zone_t *up = mns_index_enclosing(c->ctx->index, z);
-	return up != NULL ? up->soa : NULL;
+	const mns_zone_t *sz = z->kind == MNS_ZONE_SUBTREE ? mns_index_enclosing(idx, z) : z;
+	return sz != NULL && sz->soa != NULL ? sz : NULL;
+}
+
+/* The largest response: TCP 65535; UDP the client's EDNS payload within
+ * [512, ours] (\a edns), else 512; never more than the buffer \a rmax. */
+static size_t response_limit(bool tcp, bool edns, uint16_t client, uint16_t server_max,
+                             size_t rmax)
+{
+	size_t limit = UDP_MIN_PAYLOAD;
+	if (tcp) {
+		limit = KNOT_WIRE_MAX_PKTSIZE;
+	} else if (edns) {
+		limit = client < UDP_MIN_PAYLOAD ? UDP_MIN_PAYLOAD : client;
+		if (limit > server_max)
+			limit = server_max;
+	}
+	return limit > rmax ? rmax : limit;
 }
 
 /* NXDOMAIN or NODATA: the SOA in authority with TTL = min(TTL, MINIMUM). */
 static int put_negative(qctx_t *c, const mns_zone_t *z, int rcode)
 {
-	const knot_rrset_t *soa = negative_soa(c, z);
-	if (soa == NULL)
+	const mns_zone_t *sz = negative_zone(c->ctx->index, z);
+	if (sz == NULL)
 		return KNOT_RCODE_SERVFAIL;
+	const knot_rrset_t *soa = sz->soa;
 	knot_pkt_begin(c->r, KNOT_AUTHORITY);
 	return put_rcode(put(c, KNOT_COMPR_HINT_NONE, soa, KNOT_PF_SOAMINTTL), rcode);
 }
@@ -540,28 +556,16 @@ static size_t fast_answer(qresult_t *res, mns_dns_ctx_t *ctx, const uint8_t *q, 
 	    knot_wire_get_arcount(q) > 1)
 		return 0;
 
-	/* The question name, uncompressed, lowercased as libknot's parse does. */
+	/* The question name, uncompressed (no packet given: a pointer fails the
+	 * check), lowercased as libknot's parse does. */
 	knot_dname_storage_t qname;
-	size_t pos = KNOT_WIRE_HEADER_SIZE;
-	for (;;) {
-		if (pos >= qlen)
-			return 0;
-		uint8_t l = q[pos];
-		if (l & 0xc0)
-			return 0; /* a pointer (or an extended label) in the question */
-		size_t n = pos - KNOT_WIRE_HEADER_SIZE;
-		if (n + 1u + l > KNOT_DNAME_MAXLEN || pos + 1u + l > qlen)
-			return 0;
-		qname[n] = l;
-		for (size_t i = 1; i <= l; i++) {
-			uint8_t ch = q[pos + i];
-			qname[n + i] = ch >= 'A' && ch <= 'Z' ? (uint8_t)(ch + ('a' - 'A')) : ch;
-		}
-		pos += 1u + l;
-		if (l == 0)
-			break;
-	}
-	size_t qname_size = pos - KNOT_WIRE_HEADER_SIZE;
+	int wire = knot_dname_wire_check(q + KNOT_WIRE_HEADER_SIZE, q + qlen, NULL);
+	if (wire <= 0)
+		return 0;
+	size_t qname_size = (size_t)wire;
+	memcpy(qname, q + KNOT_WIRE_HEADER_SIZE, qname_size);
+	knot_dname_to_lower(qname);
+	size_t pos = KNOT_WIRE_HEADER_SIZE + qname_size;
 	if (pos + 4 > qlen)
 		return 0;
 	uint16_t qtype = knot_wire_read_u16(q + pos);
@@ -573,13 +577,12 @@ static size_t fast_answer(qresult_t *res, mns_dns_ctx_t *ctx, const uint8_t *q, 
 	/* The OPT: root owner, version 0, well-formed options (ignored, as the
 	 * general path ignores them), and nothing after it. */
 	bool edns = knot_wire_get_arcount(q) == 1, dnssec_ok = false;
-	size_t limit = UDP_MIN_PAYLOAD;
-	uint16_t server_max = server_payload(ctx);
+	uint16_t client = 0, server_max = server_payload(ctx);
 	if (edns) {
 		if (pos + OPT_WIRE_SIZE > qlen || q[pos] != 0 ||
 		    knot_wire_read_u16(q + pos + 1) != KNOT_RRTYPE_OPT || q[pos + 6] != 0)
 			return 0;
-		uint16_t client = knot_wire_read_u16(q + pos + 3);
+		client = knot_wire_read_u16(q + pos + 3);
 		dnssec_ok = knot_wire_read_u16(q + pos + 7) & EDNS_DO;
 		size_t end = pos + OPT_WIRE_SIZE + knot_wire_read_u16(q + pos + 9);
 		if (end != qlen)
@@ -587,16 +590,10 @@ static size_t fast_answer(qresult_t *res, mns_dns_ctx_t *ctx, const uint8_t *q, 
 		for (pos += OPT_WIRE_SIZE; pos < end; pos += 4u + knot_wire_read_u16(q + pos + 2))
 			if (end - pos < 4 || end - pos - 4 < knot_wire_read_u16(q + pos + 2))
 				return 0;
-		limit = client < UDP_MIN_PAYLOAD ? UDP_MIN_PAYLOAD : client;
-		if (limit > server_max)
-			limit = server_max;
 	} else if (pos != qlen) {
 		return 0;
 	}
-	if (transport == MNS_TRANSPORT_TCP)
-		limit = KNOT_WIRE_MAX_PKTSIZE;
-	if (limit > rmax)
-		limit = rmax;
+	size_t limit = response_limit(transport == MNS_TRANSPORT_TCP, edns, client, server_max, rmax);
 
 	/* The zone and the node, as answer_zone() finds them. */
 	const mns_zone_t *z = mns_index_lookup(ctx->index, qname);
@@ -617,10 +614,8 @@ static size_t fast_answer(qresult_t *res, mns_dns_ctx_t *ctx, const uint8_t *q, 
 	if (negative) {
 		if (node == NULL && !mns_index_is_ent(ctx->index, qname))
 			rcode = KNOT_RCODE_NXDOMAIN;
-		const mns_zone_t *sz = z->kind == MNS_ZONE_SUBTREE
-		                           ? mns_index_enclosing(ctx->index, z)
-		                           : z;
-		if (sz == NULL || sz->soa == NULL)
+		const mns_zone_t *sz = negative_zone(ctx->index, z);
+		if (sz == NULL)
 			return 0;
 		rr = sz->soa;
 		ttl = sz->soa_neg_ttl;
@@ -732,19 +727,8 @@ static size_t process(qresult_t *res, mns_dns_ctx_t *ctx, const uint8_t *query, 
 		c.opt_size = (uint16_t)knot_edns_wire_size(&c.opt);
 	}
 
-	/* Size limit: TCP 65535; UDP the client's EDNS size within [512, ours], else 512. */
-	if (transport == MNS_TRANSPORT_TCP) {
-		c.limit = KNOT_WIRE_MAX_PKTSIZE;
-	} else if (c.edns) {
-		uint16_t client = knot_edns_get_payload(c.q->opt_rr);
-		c.limit = client < UDP_MIN_PAYLOAD ? UDP_MIN_PAYLOAD : client;
-		if (c.limit > server_max)
-			c.limit = server_max;
-	} else {
-		c.limit = UDP_MIN_PAYLOAD;
-	}
-	if (c.limit > rmax)
-		c.limit = rmax;
+	c.limit = response_limit(c.tcp, c.edns, c.edns ? knot_edns_get_payload(c.q->opt_rr) : 0,
+	                         server_max, rmax);
 	if (reset_response(&c) != 0)
 		return header_only(query, resp, resp_max, KNOT_RCODE_SERVFAIL);
 
