@@ -27,6 +27,7 @@
 #include "log/log.h"
 #include "tenant/tenant.h"
 #include "util/secmem.h"
+#include "util/util.h"
 
 /* Replies a client has not read yet, beyond which it is disconnected. */
 #define MNS_CONTROL_MAX_PENDING (16u * 1024 * 1024)
@@ -392,7 +393,7 @@ static void next_turn(uv_timer_t *t);
 static void schedule_turn(ctl_client_t *c)
 {
 	if (c->yielded && !uv_is_active((uv_handle_t *)&c->ctl->next_turn))
-		uv_timer_start(&c->ctl->next_turn, next_turn, 0, 0);
+		uv_timer_start(&c->ctl->next_turn, next_turn, mns_timer_after(0), 0);
 }
 
 /* Handles what was held back once the replies have drained (or on the next

@@ -10,6 +10,7 @@
 #include "log/log.h"
 #include "plugin/plugin_internal.h"
 #include "plugin/registry.h"
+#include "util/util.h"
 
 struct mns_plugin_timer {
 	uv_timer_t handle;
@@ -225,12 +226,7 @@ MNS_API mns_plugin_timer_t *mns_plugin_timer_start(mns_plugin_t *p, uint64_t aft
 	if (p->timers)
 		p->timers->prev = t;
 	p->timers = t;
-	/* "0 ms" means the next loop turn. libuv 1.44 (Debian 12) runs a timer
-	 * started from a timer callback with a 0 timeout in the same pass, so a
-	 * plugin that works through a long job in slices, re-arming at 0 after
-	 * each, would never let the loop poll: control requests and signals
-	 * waited for the whole job. 1 ms puts the next slice after a poll. */
-	uv_timer_start(&t->handle, timer_fired, after_ms > 0 ? after_ms : 1, repeat_ms);
+	uv_timer_start(&t->handle, timer_fired, mns_timer_after(after_ms), repeat_ms);
 	return t;
 }
 

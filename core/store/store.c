@@ -12,6 +12,7 @@
 
 #include "log/log.h"
 #include "store/store.h"
+#include "util/secmem.h"
 
 struct mns_store {
 	MDB_env *env;
@@ -494,10 +495,7 @@ int mns_store_tenant_each_opts(mns_txn_t *t, const char *after, bool no_private,
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		ret = store_error(NULL, rc, "iterate tenants");
 	mdb_cursor_close(cur);
-	if (buf != NULL) {
-		memset(buf, 0, cap); /* Emptied of private keys, but not of everything. */
-		free(buf);
-	}
+	mns_wipe_free(buf); /* Emptied of private keys, but not of everything. */
 	return ret;
 }
 

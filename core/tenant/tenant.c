@@ -315,7 +315,6 @@ typedef struct member {
 } member_t;
 
 static struct {
-	mns_server_t *s;
 	member_t *v;
 	size_t n, cap;
 } group;
@@ -342,7 +341,6 @@ static member_t *group_push(mns_server_t *s)
 		group.v = v;
 		group.cap = cap;
 	}
-	group.s = s;
 	member_t *m = &group.v[group.n++];
 	memset(m, 0, sizeof(*m));
 	mns_store_set_group_flush(s->store, group_hook, s);

@@ -17,4 +17,16 @@ uint64_t mns_now_ms(void);
 /** \brief Makes jansson wipe every block it frees (documents hold keys). */
 void mns_json_secure_init(void);
 
+/** \brief The timeout to give uv_timer_start() for "after \a ms": 0 becomes 1.
+ *  "0 ms" must mean the next loop turn, after the loop has polled for I/O.
+ *  libuv 1.44 (Debian 12) runs a timer started from a timer callback with a
+ *  0 timeout in the same pass, so a job done in slices that re-arms at 0
+ *  after each slice never let the loop poll: control requests and signals
+ *  waited for the whole job (79 s while 100,000 keys were sealed).
+ *  \return the timeout in milliseconds. */
+static inline uint64_t mns_timer_after(uint64_t ms)
+{
+	return ms > 0 ? ms : 1;
+}
+
 #endif
