@@ -323,4 +323,10 @@ void mns_dkim_tables_free(mns_dkim_tables_t *t);
 int mns_dkim_export_write(const char *dir, const json_t *entries, size_t *changed,
                           mns_error_t *err);
 
+/** \brief Memory for a private key or the store key: the secure heap when
+ *  the daemon set one up (core/util/secmem.h), else (full, or a unit test)
+ *  the ordinary heap; OPENSSL_secure_clear_free() wipes and frees either.
+ *  \return zeroed memory, or NULL. */
+void *mns_dkim_secret_alloc(size_t n);
+
 #endif

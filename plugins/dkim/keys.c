@@ -35,10 +35,7 @@
 
 /* --- One key ----------------------------------------------------------------- */
 
-/** Memory for a private key: the secure heap when the daemon set one up
- *  (core/util/secmem.h), else — full, or a unit test — the ordinary heap;
- *  OPENSSL_secure_clear_free() wipes and frees either. */
-static void *secret_alloc(size_t n)
+void *mns_dkim_secret_alloc(size_t n)
 {
 	void *p = OPENSSL_secure_zalloc(n);
 	return p != NULL ? p : OPENSSL_zalloc(n);
@@ -90,7 +87,7 @@ static char *private_pem(EVP_PKEY *pkey, size_t *lenp)
 	if (PEM_write_bio_PKCS8PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) == 1) {
 		char *data = NULL;
 		long len = BIO_get_mem_data(bio, &data);
-		if (len > 0 && data != NULL && (pem = secret_alloc((size_t)len + 1)) != NULL) {
+		if (len > 0 && data != NULL && (pem = mns_dkim_secret_alloc((size_t)len + 1)) != NULL) {
 			memcpy(pem, data, (size_t)len);
 			pem[len] = '\0';
 			*lenp = (size_t)len;
@@ -179,7 +176,7 @@ static bool pem_decode(const char *pem, size_t len, char label[32], unsigned cha
 		return false;
 	/* The base64 without line breaks, in the secure heap. */
 	size_t cap = (size_t)(e - body), n = 0, pad = 0;
-	char *b64 = secret_alloc(cap + 1);
+	char *b64 = mns_dkim_secret_alloc(cap + 1);
 	bool ok = b64 != NULL;
 	for (const char *p = body; ok && p < e; p++) {
 		unsigned char c = (unsigned char)*p;
@@ -194,7 +191,7 @@ static bool pem_decode(const char *pem, size_t len, char label[32], unsigned cha
 		b64[n++] = (char)c;
 	}
 	ok = ok && n > 0 && n % 4 == 0 && pad <= 2 && n <= INT32_MAX;
-	unsigned char *out = ok ? secret_alloc(n / 4 * 3 + 3) : NULL;
+	unsigned char *out = ok ? mns_dkim_secret_alloc(n / 4 * 3 + 3) : NULL;
 	int got = out != NULL ? EVP_DecodeBlock(out, (const unsigned char *)b64, (int)n) : -1;
 	if (b64 != NULL)
 		OPENSSL_secure_clear_free(b64, cap + 1);

@@ -40,14 +40,6 @@ struct mns_dkim_skey {
 	unsigned char *key; /**< MNS_DKIM_SKEY_LEN octets in the secure heap. */
 };
 
-/** Secret memory: the secure heap when the daemon set one up, else the
- *  ordinary heap (unit tests); OPENSSL_secure_clear_free() wipes either. */
-static void *secret_alloc(size_t n)
-{
-	void *p = OPENSSL_secure_zalloc(n);
-	return p != NULL ? p : OPENSSL_zalloc(n);
-}
-
 /* --- The store key ----------------------------------------------------------- */
 
 static mns_dkim_skey_t *skey_alloc(void)
@@ -55,7 +47,7 @@ static mns_dkim_skey_t *skey_alloc(void)
 	mns_dkim_skey_t *k = calloc(1, sizeof(*k));
 	if (k == NULL)
 		return NULL;
-	if ((k->key = secret_alloc(MNS_DKIM_SKEY_LEN)) == NULL) {
+	if ((k->key = mns_dkim_secret_alloc(MNS_DKIM_SKEY_LEN)) == NULL) {
 		free(k);
 		return NULL;
 	}
@@ -337,7 +329,7 @@ int mns_dkim_unseal(const mns_dkim_skey_t *k, const char *tenant, const char *se
 		goto out;
 	size_t clen = blen - SEAL_OVERHEAD;
 	unsigned char *ct = blob + 1 + SEAL_NONCE;
-	if ((plain = secret_alloc(clen + 1)) == NULL || (ctx = EVP_CIPHER_CTX_new()) == NULL) {
+	if ((plain = mns_dkim_secret_alloc(clen + 1)) == NULL || (ctx = EVP_CIPHER_CTX_new()) == NULL) {
 		ret = MNS_ENOMEM;
 		goto out;
 	}

@@ -102,5 +102,11 @@ int main(int argc, char **argv)
 		}
 	}
 	fprintf(stderr, "%zu inputs replayed\n", count);
+	if (count == 0) {
+		/* A renamed or misspelt corpus path would otherwise pass having
+		 * tested nothing. */
+		fprintf(stderr, "nothing to replay: check the paths given\n");
+		return 1;
+	}
 	return ret == 0 ? 0 : 1;
 }
