@@ -99,6 +99,8 @@ typedef struct qctx {
 	uint16_t opt_size;
 	bool tsig_badkey; /**< Append a BADKEY TSIG to the response. */
 	mns_stats_zone_t zone; /**< What answered (counters). */
+	const mns_zone_t *zone_hint; /**< The zone the fast path found for this
+	                                  question before it declined, or NULL. */
 	int rcode; /**< Final RCODE, -1 before finish() (counters). */
 } qctx_t;
 
@@ -437,7 +439,8 @@ static int answer_query(qctx_t *c)
 	if (qclass != KNOT_CLASS_IN && qclass != KNOT_CLASS_ANY)
 		return KNOT_RCODE_REFUSED;
 
-	const mns_zone_t *z = mns_index_lookup(idx, c->qname);
+	/* The fast path looked this very question up before it declined. */
+	const mns_zone_t *z = c->zone_hint != NULL ? c->zone_hint : mns_index_lookup(idx, c->qname);
 	if (z == NULL)
 		return KNOT_RCODE_REFUSED;
 	c->zone = stats_kind(z);
@@ -548,7 +551,8 @@ static bool fast_qtype(uint16_t qtype)
  * same (tests/unit/dns/test_fastpath.c compares the two).
  * \return the response length, or 0 to take the general path. */
 static size_t fast_answer(qresult_t *res, mns_dns_ctx_t *ctx, const uint8_t *q, size_t qlen,
-                          uint8_t *resp, size_t rmax, mns_transport_t transport)
+                          uint8_t *resp, size_t rmax, mns_transport_t transport,
+                          const mns_zone_t **found)
 {
 	/* Header: QUERY, one question, nothing else but possibly one OPT. */
 	if (knot_wire_get_opcode(q) != KNOT_OPCODE_QUERY || knot_wire_get_qdcount(q) != 1 ||
@@ -599,6 +603,7 @@ static size_t fast_answer(qresult_t *res, mns_dns_ctx_t *ctx, const uint8_t *q, 
 	const mns_zone_t *z = mns_index_lookup(ctx->index, qname);
 	if (z == NULL)
 		return 0;
+	*found = z; /* If we decline now, the general path need not look again. */
 	const mns_node_t *cut = NULL;
 	const mns_node_t *node = find_node(z, qname, &cut);
 	if (cut != NULL || (node != NULL && (node->flags & MNS_NODE_CNAME)))
@@ -684,15 +689,14 @@ static size_t process(qresult_t *res, mns_dns_ctx_t *ctx, const uint8_t *query, 
 		return header_only(query, resp, resp_max, KNOT_RCODE_FORMERR);
 	size_t rmax = resp_max > KNOT_WIRE_MAX_PKTSIZE ? KNOT_WIRE_MAX_PKTSIZE : resp_max;
 
+	const mns_zone_t *found = NULL;
 	if (!ctx->no_fast_path && ctx->index != NULL) {
-		mns_rcu_read_lock();
-		size_t len = fast_answer(res, ctx, query, qlen, resp, rmax, transport);
-		mns_rcu_read_unlock();
+		size_t len = fast_answer(res, ctx, query, qlen, resp, rmax, transport, &found);
 		if (len > 0)
 			return len;
 	}
 
-	qctx_t c = {.ctx = ctx, .rcode = -1};
+	qctx_t c = {.ctx = ctx, .rcode = -1, .zone_hint = found};
 	mns_arena_reset(&ctx->arena);
 	mns_arena_mm(&ctx->arena, &c.mm);
 
@@ -732,9 +736,6 @@ static size_t process(qresult_t *res, mns_dns_ctx_t *ctx, const uint8_t *query, 
 	if (reset_response(&c) != 0)
 		return header_only(query, resp, resp_max, KNOT_RCODE_SERVFAIL);
 
-	/* One read section over lookup and answer: the zones stay valid until
-	 * the response is complete. */
-	mns_rcu_read_lock();
 	int rcode;
 	if (knot_wire_get_opcode(qwire) != KNOT_OPCODE_QUERY) {
 		rcode = KNOT_RCODE_NOTIMPL;
@@ -752,7 +753,6 @@ static size_t process(qresult_t *res, mns_dns_ctx_t *ctx, const uint8_t *query, 
 		rcode = answer_query(&c);
 	}
 	size_t len = finish(&c, rcode, query, resp, resp_max);
-	mns_rcu_read_unlock();
 	res->zone = c.zone;
 	res->rcode = c.rcode;
 	return len;
@@ -765,7 +765,12 @@ size_t mns_dns_process(mns_dns_ctx_t *ctx, const uint8_t *query, size_t qlen, ui
 		return 0;
 	/* One counter update per message, answered or not: nothing else here. */
 	qresult_t out = {.zone = MNS_STATS_ZONE_NONE, .rcode = -1};
+	/* One read section over both paths: the zones stay valid until the
+	 * response is complete, and a zone the fast path found stays valid for
+	 * the general path when the fast path declines. */
+	mns_rcu_read_lock();
 	size_t len = process(&out, ctx, query, qlen, resp, resp_max, transport);
+	mns_rcu_read_unlock();
 	if (len == 0) {
 		mns_stats_dropped(ctx->stats);
 		return 0;
