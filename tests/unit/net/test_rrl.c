@@ -43,6 +43,15 @@ static void run(mns_rrl_t *rrl, const struct sockaddr_storage *src, mns_rrl_clas
 		counts[mns_rrl_check(rrl, (const struct sockaddr *)src, cls, now)]++;
 }
 
+/* The number of \a n responses at time \a now that pass. */
+static int passed(mns_rrl_t *rrl, const struct sockaddr_storage *src, mns_rrl_class_t cls, int n,
+                  uint64_t now)
+{
+	int counts[3] = {0};
+	run(rrl, src, cls, n, now, counts);
+	return counts[MNS_RRL_PASS];
+}
+
 static void test_burst_then_limit(void **state)
 {
 	mns_rrl_t *rrl = make(10, 0);
@@ -54,19 +63,11 @@ static void test_burst_then_limit(void **state)
 	assert_int_equal(c[MNS_RRL_DROP], 15);
 	assert_int_equal(c[MNS_RRL_SLIP], 0);
 	/* 100 ms refill one token at 10/s; 50 ms only half of one. */
-	memset(c, 0, sizeof(c));
-	run(rrl, &a, MNS_RRL_POSITIVE, 3, 1100, c);
-	assert_int_equal(c[MNS_RRL_PASS], 1);
-	memset(c, 0, sizeof(c));
-	run(rrl, &a, MNS_RRL_POSITIVE, 1, 1150, c);
-	assert_int_equal(c[MNS_RRL_PASS], 0);
-	memset(c, 0, sizeof(c));
-	run(rrl, &a, MNS_RRL_POSITIVE, 1, 1200, c);
-	assert_int_equal(c[MNS_RRL_PASS], 1);
+	assert_int_equal(passed(rrl, &a, MNS_RRL_POSITIVE, 3, 1100), 1);
+	assert_int_equal(passed(rrl, &a, MNS_RRL_POSITIVE, 1, 1150), 0);
+	assert_int_equal(passed(rrl, &a, MNS_RRL_POSITIVE, 1, 1200), 1);
 	/* A long pause refills to the burst and no further. */
-	memset(c, 0, sizeof(c));
-	run(rrl, &a, MNS_RRL_POSITIVE, 30, 60000, c);
-	assert_int_equal(c[MNS_RRL_PASS], 10);
+	assert_int_equal(passed(rrl, &a, MNS_RRL_POSITIVE, 30, 60000), 10);
 	mns_rrl_free(rrl);
 }
 
@@ -109,9 +110,7 @@ static void test_prefixes_and_classes(void **state)
 	memset(c, 0, sizeof(c));
 	run(rrl, &a2, MNS_RRL_POSITIVE, 1, 100, c);
 	assert_int_equal(c[MNS_RRL_DROP], 1);
-	memset(c, 0, sizeof(c));
-	run(rrl, &b, MNS_RRL_POSITIVE, 3, 100, c);
-	assert_int_equal(c[MNS_RRL_PASS], 3);
+	assert_int_equal(passed(rrl, &b, MNS_RRL_POSITIVE, 3, 100), 3);
 	memset(c, 0, sizeof(c));
 	run(rrl, &a1, MNS_RRL_NXDOMAIN, 3, 100, c);
 	run(rrl, &a1, MNS_RRL_ERROR, 3, 100, c);
@@ -124,9 +123,7 @@ static void test_prefixes_and_classes(void **state)
 	run(rrl, &x2, MNS_RRL_POSITIVE, 1, 100, c);
 	assert_int_equal(c[MNS_RRL_PASS], 3);
 	assert_int_equal(c[MNS_RRL_DROP], 1);
-	memset(c, 0, sizeof(c));
-	run(rrl, &y, MNS_RRL_POSITIVE, 3, 100, c);
-	assert_int_equal(c[MNS_RRL_PASS], 3);
+	assert_int_equal(passed(rrl, &y, MNS_RRL_POSITIVE, 3, 100), 3);
 	mns_rrl_free(rrl);
 }
 

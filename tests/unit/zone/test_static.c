@@ -135,6 +135,10 @@ static void test_generic_rdata_checked(void **state)
 	assert_int_equal(mns_zone_load_file(path, "example.org", &z, &err), MNS_OK);
 	unlink(path);
 	assert_non_null(z);
+	const knot_rrset_t *opaque = mns_node_rrset(find(z, "x.example.org"), 65280);
+	assert_non_null(opaque);
+	assert_int_equal(opaque->rrs.rdata->len, 3);
+	assert_non_null(mns_node_rrset(find(z, "ok.example.org"), KNOT_RRTYPE_A));
 	mns_zone_free(z);
 }
 
