@@ -343,8 +343,10 @@ static member_t *group_push(mns_server_t *s)
 	}
 	member_t *m = &group.v[group.n++];
 	memset(m, 0, sizeof(*m));
-	mns_store_set_group_flush(s->store, group_hook, s);
-	mns_control_group_opened(s);
+	if (group.n == 1) { /* The group opens: its flush hook and end-of-turn commit. */
+		mns_store_set_group_flush(s->store, group_hook, s);
+		mns_control_group_opened(s);
+	}
 	return m;
 }
 
