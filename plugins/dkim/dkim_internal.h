@@ -329,4 +329,8 @@ int mns_dkim_export_write(const char *dir, const json_t *entries, size_t *change
  *  \return zeroed memory, or NULL. */
 void *mns_dkim_secret_alloc(size_t n);
 
+/** \brief The base64 (no line breaks) of \a len octets. \return it,
+ *  malloc'd, or NULL. */
+char *mns_dkim_b64_encode(const unsigned char *in, size_t len);
+
 #endif

@@ -41,8 +41,7 @@ void *mns_dkim_secret_alloc(size_t n)
 	return p != NULL ? p : OPENSSL_zalloc(n);
 }
 
-/** Returns the base64 (no line breaks) of \a len octets, malloc'd, or NULL. */
-static char *b64_encode(const unsigned char *in, size_t len)
+char *mns_dkim_b64_encode(const unsigned char *in, size_t len)
 {
 	if (len > (size_t)(INT32_MAX / 4 * 3 - 3))
 		return NULL;
@@ -63,13 +62,13 @@ static char *public_b64(EVP_PKEY *pkey, bool ed25519)
 		size_t rawlen = sizeof(raw);
 		if (EVP_PKEY_get_raw_public_key(pkey, raw, &rawlen) != 1)
 			return NULL;
-		return b64_encode(raw, rawlen);
+		return mns_dkim_b64_encode(raw, rawlen);
 	}
 	unsigned char *der = NULL;
 	int len = i2d_PUBKEY(pkey, &der);
 	if (len <= 0)
 		return NULL;
-	char *out = b64_encode(der, (size_t)len);
+	char *out = mns_dkim_b64_encode(der, (size_t)len);
 	OPENSSL_free(der);
 	return out;
 }

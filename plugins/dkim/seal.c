@@ -274,8 +274,7 @@ char *mns_dkim_seal(const mns_dkim_skey_t *k, const char *tenant, const char *se
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, SEAL_TAG, blob + 1 + SEAL_NONCE + len) !=
 	        1)
 		goto out;
-	if ((out = malloc(4 * ((blen + 2) / 3) + 1)) != NULL)
-		EVP_EncodeBlock((unsigned char *)out, blob, (int)blen);
+	out = mns_dkim_b64_encode(blob, blen);
 out:
 	ERR_clear_error();
 	EVP_CIPHER_CTX_free(ctx); /* Cleanses the expanded key. */
