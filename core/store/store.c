@@ -371,34 +371,34 @@ static int key_cmp(const MDB_val *k, const char *key, size_t len)
  * ("sealed", the dkim plugin's ciphertext). They are most of a document's
  * text and no zone is built from them. The core knows these two names only
  * to skip them; nothing else here depends on a plugin's document. */
-static const char *const skipped_members[] = { "\"private\":\"", "\"sealed\":\"" };
-
-#define N_SKIPPED (sizeof(skipped_members) / sizeof(skipped_members[0]))
-
-/* The first of skipped_members at or after \a p, its length in *klen.
- * \a at caches each member's next position (NULL: no more) once \a searched:
- * each is searched again only once passed, so a document is scanned about
- * once per member, not once per occurrence of any. */
-static const char *next_skipped(const char *p, const char *end, const char **at,
-                                bool *searched, size_t *klen)
+static bool skipped_member(const char *name, size_t len)
 {
-	const char *first = NULL;
-	for (size_t i = 0; i < N_SKIPPED; i++) {
-		size_t n = strlen(skipped_members[i]);
-		if (!searched[i] || (at[i] != NULL && at[i] < p)) {
-			at[i] = memmem(p, (size_t)(end - p), skipped_members[i], n);
-			searched[i] = true;
-		}
-		if (at[i] != NULL && (first == NULL || at[i] < first)) {
-			first = at[i];
-			*klen = n;
-		}
+	return (len == 7 && memcmp(name, "private", 7) == 0) ||
+	       (len == 6 && memcmp(name, "sealed", 6) == 0);
+}
+
+/* The closing quote of the JSON string whose contents start at \a p: the
+ * first quote after an even number of backslashes. NULL: none. */
+static const char *string_end(const char *p, const char *end)
+{
+	for (const char *q = p;; q++) {
+		q = memchr(q, '"', (size_t)(end - q));
+		if (q == NULL)
+			return NULL;
+		size_t bs = 0;
+		while (q - bs > p && q[-1 - (ptrdiff_t)bs] == '\\')
+			bs++;
+		if (bs % 2 == 0)
+			return q;
 	}
-	return first;
 }
 
 /* Copies the document \a v into \a buf (grown as needed) with the value of
- * every skipped member emptied: parsing is the start-up's main cost. */
+ * every skipped member emptied: parsing is the start-up's main cost. One
+ * pass from string to string (outside strings a quote always opens one): a
+ * string that names a skipped member and is followed by ':' and a string
+ * value has that value's contents left out. \return NULL when the text is
+ * not what it seemed (the caller then parses the original). */
 static const char *strip_private(const MDB_val *v, char **buf, size_t *cap, size_t *len)
 {
 	if (*cap < v->mv_size + 1) {
@@ -408,35 +408,29 @@ static const char *strip_private(const MDB_val *v, char **buf, size_t *cap, size
 		*buf = nb;
 		*cap = v->mv_size + 1;
 	}
-	const char *p = v->mv_data, *end = p + v->mv_size;
-	const char *at[N_SKIPPED] = { NULL };
-	bool searched[N_SKIPPED] = { false };
+	const char *p = v->mv_data, *end = p + v->mv_size, *copied = p;
 	char *o = *buf;
 	for (;;) {
-		size_t klen = 0;
-		const char *k = next_skipped(p, end, at, searched, &klen);
-		if (k == NULL)
+		const char *open = memchr(p, '"', (size_t)(end - p));
+		if (open == NULL)
 			break;
-		memcpy(o, p, (size_t)(k - p) + klen);
-		o += (k - p) + klen;
-		/* Skip the string's contents up to its closing quote: the first
-		 * quote after an even number of backslashes. */
-		const char *q = k + klen;
-		for (;;) {
-			q = memchr(q, '"', (size_t)(end - q));
-			if (q == NULL)
-				return NULL; /* Not what it seemed: parse the original. */
-			size_t bs = 0;
-			while (q - bs > k + klen && q[-1 - (ptrdiff_t)bs] == '\\')
-				bs++;
-			if (bs % 2 == 0)
-				break;
-			q++;
-		}
-		p = q; /* The closing quote is copied with the rest. */
+		const char *close = string_end(open + 1, end);
+		if (close == NULL)
+			return NULL;
+		p = close + 1;
+		if (end - p < 2 || p[0] != ':' || p[1] != '"' ||
+		    !skipped_member(open + 1, (size_t)(close - open - 1)))
+			continue;
+		const char *value = p + 2, *value_end = string_end(value, end);
+		if (value_end == NULL)
+			return NULL;
+		memcpy(o, copied, (size_t)(value - copied));
+		o += value - copied;
+		copied = value_end; /* The closing quote is copied with the rest. */
+		p = value_end + 1;
 	}
-	memcpy(o, p, (size_t)(end - p));
-	o += end - p;
+	memcpy(o, copied, (size_t)(end - copied));
+	o += end - copied;
 	*len = (size_t)(o - *buf);
 	/* The copy held key material until here. */
 	return *buf;

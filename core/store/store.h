@@ -69,7 +69,7 @@ int mns_store_tenant_del(mns_txn_t *t, const char *id, mns_error_t *err);
 int mns_store_tenant_each(mns_txn_t *t, const char *after,
                           bool (*cb)(const char *id, json_t *doc, void *data), void *data);
 /** \brief mns_store_tenant_each(); with \a no_private the documents come
- *  with every "private" string empty (the zones are built from public data;
+ *  with every "private" and "sealed" string empty (the zones are built from public data;
  *  parsing the keys was most of the start-up's time). */
 int mns_store_tenant_each_opts(mns_txn_t *t, const char *after, bool no_private,
                                bool (*cb)(const char *id, json_t *doc, void *data), void *data);
@@ -77,7 +77,10 @@ int mns_store_tenant_each_opts(mns_txn_t *t, const char *after, bool no_private,
  *  mns_store_tenant_each_opts(no_private) gives them and in the same order,
  *  read and parsed on a second thread while \a cb (on the calling thread)
  *  builds from the previous ones (core/store/walk.c). The reader has its own
- *  read transaction. \return MNS_OK or the store error. */
+ *  read transaction. A document is valid during its call only: it lives in
+ *  a region of the walk's arena that is reused once the callback is past
+ *  it, so keep a copy (json_deep_copy), never a reference.
+ *  \return MNS_OK or the store error. */
 int mns_store_tenant_walk_parallel(mns_store_t *s,
                                    bool (*cb)(const char *id, json_t *doc, void *data),
                                    void *data);

@@ -14,6 +14,12 @@
  *  released by the reader once the main thread is past them; jansson's
  *  reference counts are atomic, so a reference a build keeps is safe).
  *  The order is the store's order, as mns_store_tenant_each() gives it.
+ *
+ *  The reader parses each chunk's documents into a region of a bump arena
+ *  (util/json_arena.h) rather than through malloc: a region goes back to
+ *  the reader whole when the chunk's slot is reused, and the documents'
+ *  dozens of frees each become a range check. The walk's chunks rotate
+ *  through WALK_CHUNKS + 1 regions: one per ring slot, one being filled.
  *  SPDX-License-Identifier: GPL-3.0-or-later */
 #include <pthread.h>
 #include <stdio.h>
@@ -22,11 +28,18 @@
 
 #include "log/log.h"
 #include "store/store.h"
+#include "util/json_arena.h"
 
 enum {
 	WALK_CHUNK = 64,  /**< Documents per hand-over (one lock round trip each). */
 	WALK_CHUNKS = 16, /**< Chunks in flight: bounds the parsed documents held. */
 };
+
+/* A chunk's region: 64 stripped documents take about 0.3 MiB parsed; a
+ * larger document still parses, its blocks then come from malloc. */
+#define WALK_REGION ((size_t)2 << 20)
+_Static_assert((WALK_CHUNKS + 1) * WALK_REGION <= MNS_JSON_ARENA_SPAN,
+               "the walk's regions fit in the arena");
 
 typedef struct walk_item {
 	char id[128];
@@ -35,6 +48,7 @@ typedef struct walk_item {
 
 typedef struct walk_chunk {
 	size_t n;
+	char *region; /**< Where its documents were parsed (NULL: malloc). */
 	walk_item_t items[WALK_CHUNK];
 } walk_chunk_t;
 
@@ -49,6 +63,12 @@ typedef struct walk {
 	bool stop;         /**< The consumer wants no more. */
 	int ret;
 } walk_t;
+
+/* The reader thread's JSON allocations come from \a region from now on. */
+static void region_use(char *region)
+{
+	mns_json_region_use(region, region != NULL ? region + WALK_REGION : NULL);
+}
 
 /* Releases the documents of a consumed chunk. */
 static void walk_release(walk_chunk_t *c)
@@ -74,11 +94,15 @@ static bool walk_push(walk_t *w)
 		 * whose malloc arena they came from: freed on the main thread,
 		 * each free took the reader's arena lock against its mallocs. */
 		walk_release(&w->ring[slot]);
+		char *free_region = w->ring[slot].region;
 		pthread_mutex_lock(&w->mu);
 		w->ring[slot] = w->fill;
 		w->head++;
 		pthread_cond_broadcast(&w->cv);
 		pthread_mutex_unlock(&w->mu);
+		/* The slot's old region is empty now: the next chunk's. */
+		w->fill.region = free_region;
+		region_use(w->fill.region);
 	}
 	if (!go)
 		for (size_t i = 0; i < w->fill.n; i++)
@@ -101,6 +125,7 @@ static void *walk_reader(void *arg)
 	walk_t *w = arg;
 	mns_error_t err = { 0 };
 	mns_txn_t *t;
+	region_use(w->fill.region);
 	int ret = mns_txn_begin(w->store, false, &t, &err);
 	if (ret == MNS_OK) {
 		ret = mns_store_tenant_each_opts(t, NULL, true, walk_collect, w);
@@ -110,6 +135,10 @@ static void *walk_reader(void *arg)
 	}
 	if (w->fill.n > 0)
 		walk_push(w);
+	region_use(NULL);
+	if (mns_json_region_spills() > 0)
+		mns_log(MNS_LOG_DEBUG, "store, %zu JSON blocks of the walk did not fit their region",
+		        mns_json_region_spills());
 	pthread_mutex_lock(&w->mu);
 	w->ret = ret;
 	w->done = true;
@@ -126,6 +155,14 @@ int mns_store_tenant_walk_parallel(mns_store_t *s,
 	if (w == NULL)
 		return MNS_ENOMEM;
 	w->store = s;
+	/* Without an arena (no address space for it) the documents come from
+	 * malloc, as on the one-thread walk. */
+	char *arena = mns_json_arena_map();
+	if (arena != NULL) {
+		for (size_t i = 0; i < WALK_CHUNKS; i++)
+			w->ring[i].region = arena + i * WALK_REGION;
+		w->fill.region = arena + WALK_CHUNKS * WALK_REGION;
+	}
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	pthread_t reader;
@@ -134,6 +171,8 @@ int mns_store_tenant_walk_parallel(mns_store_t *s,
 		pthread_cond_destroy(&w->cv);
 		pthread_mutex_destroy(&w->mu);
 		free(w);
+		if (arena != NULL)
+			mns_json_arena_unmap();
 		mns_error_t err = { 0 };
 		mns_txn_t *t;
 		int ret = mns_txn_begin(s, false, &t, &err);
@@ -168,6 +207,8 @@ int mns_store_tenant_walk_parallel(mns_store_t *s,
 	pthread_join(reader, NULL);
 	for (size_t i = 0; i < WALK_CHUNKS; i++)
 		walk_release(&w->ring[i]);
+	if (arena != NULL)
+		mns_json_arena_unmap(); /* Every document in it is released. */
 	int ret = w->ret;
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);

@@ -17,6 +17,7 @@
 #include "tenant/external.h"
 #include "tenant/instr.h"
 #include "tenant/tenant.h"
+#include "util/heap_thp.h"
 #include "util/util.h"
 #include "zone/zone.h"
 
@@ -1055,6 +1056,7 @@ typedef struct publish_state {
 	mns_server_t *s;
 	mns_txn_t *txn;
 	size_t ok, failed;
+	mns_heap_thp_t heap; /**< The zones' heap, in huge pages. */
 } publish_state_t;
 
 static bool publish_one(const char *id, json_t *doc, void *data)
@@ -1062,6 +1064,7 @@ static bool publish_one(const char *id, json_t *doc, void *data)
 	publish_state_t *st = data;
 	mns_error_t err = { 0 };
 	built_t b;
+	mns_heap_thp_poll(&st->heap);
 	if (build_zone(st->s, st->txn, doc, &b, &err) == MNS_OK) {
 		built_publish(st->s, &b);
 		st->ok++;
@@ -1089,6 +1092,7 @@ size_t mns_tenant_publish_all(mns_server_t *s)
 		mns_log(MNS_LOG_ERR, "hosted zone cannot be served: %s", err.message);
 	publish_state_t st = { .s = s, .txn = txn };
 	mns_index_reserve(s->index, mns_store_tenant_count(txn) + 1);
+	mns_heap_thp_begin(&st.heap);
 	/* Zones hold public data only: the private keys are not even parsed.
 	 * The documents are read and parsed on a second thread while this one
 	 * builds (the plugins' build hooks and the index are this thread's). */
@@ -1096,6 +1100,7 @@ size_t mns_tenant_publish_all(mns_server_t *s)
 		mns_log(MNS_LOG_ERR, "store, the tenant walk stopped early: some tenants are not served");
 		st.failed++;
 	}
+	mns_heap_thp_end(&st.heap);
 	mns_txn_abort(txn);
 	mns_store_drop_cached(s->store);
 	/* The parsed documents were freed between the zones built from them:

@@ -154,7 +154,10 @@ typedef struct mns_plugin_api {
 	 *  without it the section is stored as sent. */
 	int (*tenant_check)(mns_plugin_t *p, const mns_tenant_ctx_t *t, const json_t *old,
 	                    const json_t *in, json_t **out, mns_error_t *err);
-	/** Emits the tenant's records for this plugin into \a zb. */
+	/** Emits the tenant's records for this plugin into \a zb. \a section
+	 *  is valid during the call only (at start-up it lives in a reused
+	 *  arena): copy what you keep, with json_deep_copy() or by value; a
+	 *  json_incref() reference is not enough. */
 	int (*tenant_build)(mns_plugin_t *p, const mns_tenant_ctx_t *t, const json_t *section,
 	                    mns_zone_builder_t *zb, mns_error_t *err);
 	/** Adds the records the customer must create (cname mode). Optional. */
