@@ -442,8 +442,14 @@ int mns_store_tenant_each(mns_txn_t *t, const char *after,
 	return mns_store_tenant_each_opts(t, after, false, cb, data);
 }
 
-int mns_store_tenant_each_opts(mns_txn_t *t, const char *after, bool no_private,
-                               bool (*cb)(const char *id, json_t *doc, void *data), void *data)
+/* The walk behind mns_store_tenant_each_opts() and the start-up readers:
+ * with \a parts > 1 only the entries of every parts-th run of \a per (from
+ * run \a part on) are parsed; \a entry sees those, invalid ones with a NULL
+ * document, with their position in the walk. */
+static int tenant_walk(mns_txn_t *t, const char *after, bool no_private, size_t part,
+                       size_t parts, size_t per,
+                       bool (*entry)(size_t pos, const char *id, json_t *doc, void *data),
+                       void *data)
 {
 	char *buf = NULL;
 	size_t cap = 0;
@@ -465,23 +471,22 @@ int mns_store_tenant_each_opts(mns_txn_t *t, const char *after, bool no_private,
 		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 	}
 	int ret = MNS_OK;
-	size_t walked = 0;
-	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		char id[128];
+	for (size_t pos = 0; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), pos++) {
 		/* The start-up walk reads the whole map once: drop what it read as
 		 * it goes, so the peak RSS does not hold the store either. */
-		if (no_private && ++walked % 16384 == 0)
+		if (no_private && pos % 16384 == 16383 && (parts == 1 || pos / per % parts == part))
 			mns_store_drop_cached(t->store);
+		if (parts > 1 && pos / per % parts != part)
+			continue; /* Another reader's: the value is not even touched. */
+		char id[128];
 		snprintf(id, sizeof(id), "%.*s", (int)k.mv_size, (const char *)k.mv_data);
 		size_t slen = 0;
 		const char *stripped = no_private ? strip_private(&v, &buf, &cap, &slen) : NULL;
 		json_t *doc = stripped ? json_loadb(stripped, slen, 0, NULL)
 		                       : json_loadb(v.mv_data, v.mv_size, 0, NULL);
-		if (doc == NULL) {
+		if (doc == NULL)
 			mns_log(MNS_LOG_ERR, "store, tenant %s is not valid JSON, skipped", id);
-			continue;
-		}
-		bool more = cb(id, doc, data);
+		bool more = entry(pos, id, doc, data);
 		json_decref(doc);
 		if (!more)
 			break;
@@ -491,6 +496,32 @@ int mns_store_tenant_each_opts(mns_txn_t *t, const char *after, bool no_private,
 	mdb_cursor_close(cur);
 	mns_wipe_free(buf); /* Emptied of private keys, but not of everything. */
 	return ret;
+}
+
+typedef struct each_cb {
+	bool (*cb)(const char *id, json_t *doc, void *data);
+	void *data;
+} each_cb_t;
+
+static bool each_entry(size_t pos, const char *id, json_t *doc, void *data)
+{
+	(void)pos;
+	each_cb_t *e = data;
+	return doc == NULL || e->cb(id, doc, e->data);
+}
+
+int mns_store_tenant_each_opts(mns_txn_t *t, const char *after, bool no_private,
+                               bool (*cb)(const char *id, json_t *doc, void *data), void *data)
+{
+	each_cb_t e = { cb, data };
+	return tenant_walk(t, after, no_private, 0, 1, 1, each_entry, &e);
+}
+
+int mns_store_tenant_walk_part(mns_txn_t *t, size_t part, size_t parts, size_t per,
+                               bool (*entry)(size_t pos, const char *id, json_t *doc, void *data),
+                               void *data)
+{
+	return tenant_walk(t, NULL, true, part, parts, per, entry, data);
 }
 
 size_t mns_store_tenant_count(mns_txn_t *t)

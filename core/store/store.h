@@ -73,6 +73,15 @@ int mns_store_tenant_each(mns_txn_t *t, const char *after,
  *  parsing the keys was most of the start-up's time). */
 int mns_store_tenant_each_opts(mns_txn_t *t, const char *after, bool no_private,
                                bool (*cb)(const char *id, json_t *doc, void *data), void *data);
+/** \brief One reader's share of the start-up walk (core/store/walk.c): the
+ *  documents as mns_store_tenant_each_opts(no_private) gives them, but only
+ *  those in runs of \a per entries numbered \a part, \a part + \a parts, …
+ *  \a entry gets each one's position in the whole walk; an entry that is
+ *  not valid JSON comes with a NULL document (logged), so that the runs
+ *  stay countable. */
+int mns_store_tenant_walk_part(mns_txn_t *t, size_t part, size_t parts, size_t per,
+                               bool (*entry)(size_t pos, const char *id, json_t *doc, void *data),
+                               void *data);
 /** \brief The start-up walk: every tenant document, as
  *  mns_store_tenant_each_opts(no_private) gives them and in the same order,
  *  read and parsed on a second thread while \a cb (on the calling thread)

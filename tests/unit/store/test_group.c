@@ -306,6 +306,44 @@ static void test_parallel_walk_arena(void **state)
 	free(dir);
 }
 
+/* Walks that end at every kind of place: an empty store, less than one
+ * chunk, a chunk and one more entry (the second reader's partial chunk), in
+ * store order each time. */
+static void test_parallel_walk_small(void **state)
+{
+	(void)state;
+	char *dir;
+	mns_store_t *s = open_store(&dir);
+	mns_error_t err;
+	const int sizes[] = { 0, 1, 64, 65, 129 };
+	int have = 0;
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		mns_txn_t *t;
+		assert_int_equal(mns_txn_begin(s, true, &t, &err), MNS_OK);
+		for (; have < sizes[k]; have++) {
+			char id[32];
+			snprintf(id, sizeof(id), "t%05d", have);
+			json_t *doc = json_pack("{s:s}", "tenant", id);
+			assert_int_equal(mns_store_tenant_put(t, id, doc, &err), MNS_OK);
+			json_decref(doc);
+		}
+		assert_int_equal(mns_txn_commit(t, &err), MNS_OK);
+		walked_t w = { json_array(), json_array(), 0 };
+		assert_int_equal(mns_store_tenant_walk_parallel(s, copy_walk, &w), MNS_OK);
+		assert_int_equal(json_array_size(w.ids), (size_t)sizes[k]);
+		for (int i = 0; i < sizes[k]; i++) {
+			char id[32];
+			snprintf(id, sizeof(id), "t%05d", i);
+			assert_string_equal(json_string_value(json_array_get(w.ids, (size_t)i)), id);
+		}
+		json_decref(w.ids);
+		json_decref(w.docs);
+	}
+	mns_store_close(s);
+	mns_test_rmtree(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -314,6 +352,7 @@ int main(void)
 		cmocka_unit_test(test_each_without_private),
 		cmocka_unit_test(test_parallel_walk),
 		cmocka_unit_test(test_parallel_walk_arena),
+		cmocka_unit_test(test_parallel_walk_small),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
