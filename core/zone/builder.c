@@ -41,7 +41,17 @@ typedef struct zb_big {
 typedef struct zb_set {
 	knot_rrset_t rr;
 	const char *producer; /**< Who added it (arena copy), NULL = unnamed (core). */
+	const uint8_t *lf;    /**< mns_zb_build(): the owner's knot_dname_lf() octets, */
+	uint8_t lf_len;       /**< their count */
+	uint8_t depth;        /**< and the owner's labels below the apex. */
 } zb_set_t;
+
+/** A node name being sorted by mns_zb_build(). */
+typedef struct zb_name {
+	const knot_dname_t *name;
+	const uint8_t *lf; /**< knot_dname_lf() octets (a prefix of an owner's). */
+	uint8_t lf_len;
+} zb_name_t;
 
 struct mns_zone_builder {
 	knot_dname_storage_t apex; /**< Lowercase wire. */
@@ -182,6 +192,47 @@ static bool same_producer(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
+/* Equality of two uncompressed names, as knot_dname_is_equal() (octet by
+ * octet) without its per-label calls: the builder compares names often. */
+static bool dname_eq(const knot_dname_t *a, const knot_dname_t *b)
+{
+	for (;;) {
+		uint8_t len = *a;
+		if (len != *b)
+			return false;
+		if (len == 0)
+			return true;
+		if (memcmp(a + 1, b + 1, len) != 0)
+			return false;
+		a += len + 1;
+		b += len + 1;
+	}
+}
+
+/* True if \a anc is a proper ancestor of \a name (both uncompressed), as
+ * knot_dname_in_bailiwick(name, anc) > 0. */
+static bool dname_is_ancestor(const knot_dname_t *anc, const knot_dname_t *name)
+{
+	size_t al = knot_dname_size(anc), nl = knot_dname_size(name);
+	if (al >= nl)
+		return false;
+	while (nl > al) { /* Strip labels until the rest is as long as anc. */
+		nl -= (size_t)*name + 1;
+		name += *name + 1;
+	}
+	return nl == al && memcmp(anc, name, al) == 0;
+}
+
+/* The order of knot_dname_cmp() on two names given by their lookup-format
+ * octets (knot_dname_lf() without the length octet), computed once. */
+static int lf_cmp(const uint8_t *a, uint8_t al, const uint8_t *b, uint8_t bl)
+{
+	int c = memcmp(a, b, al < bl ? al : bl);
+	if (c != 0)
+		return c;
+	return (al > bl) - (al < bl);
+}
+
 /* Parses a text name into lowercase wire format in \a out. */
 static bool parse_name(const char *txt, knot_dname_storage_t out)
 {
@@ -274,7 +325,8 @@ static int resolve_owner(const mns_zone_builder_t *zb, const char *owner, knot_d
 	knot_dname_storage_t tmp;
 	if (knot_dname_from_str(tmp, owner, sizeof(tmp)) == NULL)
 		return mns_error_set(err, "invalid_name", "'%s' is not a valid domain name", owner);
-	if (is_absolute(owner)) {
+	bool absolute = is_absolute(owner);
+	if (absolute) {
 		memcpy(out, tmp, knot_dname_size(tmp));
 	} else {
 		size_t rel = knot_dname_size(tmp) - 1; /* without the root label */
@@ -287,7 +339,8 @@ static int resolve_owner(const mns_zone_builder_t *zb, const char *owner, knot_d
 		memcpy(out + rel, zb->base, bl);
 	}
 	knot_dname_to_lower(out);
-	if (knot_dname_in_bailiwick(out, zb->base) < 0)
+	/* A relative name was put below base: only an absolute one can be outside. */
+	if (absolute && knot_dname_in_bailiwick(out, zb->base) < 0)
 		return mns_error_set(err, "out_of_zone", "'%s' is not at or below %s", owner,
 		                     name_txt(zb->base, b1, sizeof(b1)));
 	return MNS_OK;
@@ -389,7 +442,7 @@ static zb_set_t *set_find(const mns_zone_builder_t *zb, const knot_dname_t *owne
 	size_t j = set_hash(owner, type) & mask;
 	while (zb->slots[j] != 0) {
 		zb_set_t *s = &zb->sets[zb->slots[j] - 1];
-		if (s->rr.type == type && knot_dname_is_equal(s->rr.owner, owner))
+		if (s->rr.type == type && dname_eq(s->rr.owner, owner))
 			return s;
 		j = (j + 1) & mask;
 	}
@@ -598,15 +651,17 @@ int mns_zb_add_wire(mns_zone_builder_t *zb, const knot_dname_t *owner, uint16_t 
 
 /* --- Build ----------------------------------------------------------------- */
 
+/* knot_dname_cmp() order, from lookup-format octets computed once per owner. */
 static int cmp_names(const void *a, const void *b)
 {
-	return knot_dname_cmp(*(const knot_dname_t *const *)a, *(const knot_dname_t *const *)b);
+	const zb_name_t *x = a, *y = b;
+	return lf_cmp(x->lf, x->lf_len, y->lf, y->lf_len);
 }
 
 static int cmp_sets(const void *a, const void *b)
 {
 	const zb_set_t *x = *(const zb_set_t *const *)a, *y = *(const zb_set_t *const *)b;
-	int c = knot_dname_cmp(x->rr.owner, y->rr.owner);
+	int c = lf_cmp(x->lf, x->lf_len, y->lf, y->lf_len);
 	if (c != 0)
 		return c;
 	return (x->rr.type > y->rr.type) - (x->rr.type < y->rr.type);
@@ -630,7 +685,7 @@ static int check_soa(const mns_zone_builder_t *zb, mns_error_t *err)
 			return mns_error_set(err, "misplaced_soa",
 			                     "SOA at %s: a subtree of the hosted zone has no SOA",
 			                     name_txt(s->rr.owner, b1, sizeof(b1)));
-		if (!knot_dname_is_equal(s->rr.owner, zb->apex))
+		if (!dname_eq(s->rr.owner, zb->apex))
 			return mns_error_set(err, "misplaced_soa",
 			                     "SOA at %s is not at the zone apex",
 			                     name_txt(s->rr.owner, b1, sizeof(b1)));
@@ -652,7 +707,7 @@ static int check_cnames(zb_set_t *const *order, size_t n, mns_error_t *err)
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
 		const zb_set_t *cname = NULL, *other = NULL;
-		for (; j < n && knot_dname_is_equal(order[j]->rr.owner, order[i]->rr.owner); j++) {
+		for (; j < n && dname_eq(order[j]->rr.owner, order[i]->rr.owner); j++) {
 			if (order[j]->rr.type == KNOT_RRTYPE_CNAME)
 				cname = order[j];
 			else if (!cname_companion(order[j]->rr.type) && other == NULL)
@@ -728,7 +783,7 @@ static mns_zone_t *zone_fill(const mns_zone_builder_t *zb, zb_set_t *const *orde
 	/* Owners, deepest first so that ancestors can point into them. */
 	for (size_t i = n_nodes; i-- > 0;) {
 		size_t len = knot_dname_size(names[i]);
-		if (i + 1 < n_nodes && knot_dname_in_bailiwick(names[i + 1], names[i]) > 0) {
+		if (i + 1 < n_nodes && dname_is_ancestor(names[i], names[i + 1])) {
 			if (fill)
 				nodes[i].owner = nodes[i + 1].owner +
 				                 (knot_dname_size(names[i + 1]) - len);
@@ -752,7 +807,7 @@ static mns_zone_t *zone_fill(const mns_zone_builder_t *zb, zb_set_t *const *orde
 
 	/* RRsets: both lists are in canonical order. */
 	for (size_t i = 0, j = 0; i < zb->n_sets && j < n_nodes; j++) {
-		for (; i < zb->n_sets && knot_dname_is_equal(order[i]->rr.owner, names[j]); i++) {
+		for (; i < zb->n_sets && dname_eq(order[i]->rr.owner, names[j]); i++) {
 			const knot_rrset_t *src = &order[i]->rr;
 			size_t size = src->rrs.size;
 			knot_rdata_t *rd = bump(b, size);
@@ -815,6 +870,24 @@ int mns_zb_build(mns_zone_builder_t *zb, mns_zone_t **out, mns_error_t *err)
 	if (ret != MNS_OK)
 		return ret;
 
+	/* Each owner's lookup-format octets (knot_dname_cmp()'s sort key),
+	 * once, and its depth below the apex. */
+	const int apex_labels = knot_dname_labels(zb->apex, NULL);
+	size_t n_names = 1;
+	for (size_t i = 0; i < zb->n_sets; i++) {
+		zb_set_t *s = &zb->sets[i];
+		knot_dname_storage_t storage;
+		const uint8_t *lf = knot_dname_lf(s->rr.owner, storage);
+		uint8_t *copy = arena_alloc(zb, lf[0] ? lf[0] : 1);
+		if (copy == NULL)
+			goto enomem;
+		memcpy(copy, lf + 1, lf[0]);
+		s->lf = copy;
+		s->lf_len = lf[0];
+		s->depth = (uint8_t)(knot_dname_labels(s->rr.owner, NULL) - apex_labels);
+		n_names += s->depth;
+	}
+
 	/* Sets in canonical (owner, type) order. */
 	order = arena_alloc(zb, (zb->n_sets ? zb->n_sets : 1) * sizeof(*order));
 	if (order == NULL)
@@ -826,8 +899,7 @@ int mns_zb_build(mns_zone_builder_t *zb, mns_zone_t **out, mns_error_t *err)
 	if (ret != MNS_OK)
 		goto out;
 	for (size_t i = 0, j; i < zb->n_sets; i = j) {
-		for (j = i; j < zb->n_sets && knot_dname_is_equal(order[j]->rr.owner, order[i]->rr.owner);
-		     j++)
+		for (j = i; j < zb->n_sets && dname_eq(order[j]->rr.owner, order[i]->rr.owner); j++)
 			;
 		if (j - i > UINT16_MAX) {
 			ret = mns_error_set(err, "zone_too_large", "too many types at one name");
@@ -836,26 +908,31 @@ int mns_zb_build(mns_zone_builder_t *zb, mns_zone_t **out, mns_error_t *err)
 	}
 
 	/* Every owner, every ancestor up to the apex (empty non-terminals) and
-	 * the apex itself. Ancestors are suffixes of the owner: no copies. */
-	size_t n_names = 1;
-	for (size_t i = 0; i < zb->n_sets; i++)
-		n_names += (size_t)knot_dname_in_bailiwick(zb->sets[i].rr.owner, zb->apex);
+	 * the apex itself. Ancestors are suffixes of the owner and their
+	 * lookup-format octets a prefix of the owner's: no copies. */
+	zb_name_t *keys = arena_alloc(zb, n_names * sizeof(*keys));
 	names = arena_alloc(zb, n_names * sizeof(*names));
-	if (names == NULL)
+	if (keys == NULL || names == NULL)
 		goto enomem;
 	size_t k = 0;
-	names[k++] = zb->apex;
+	knot_dname_storage_t apex_storage;
+	const uint8_t *apex_lf = knot_dname_lf(zb->apex, apex_storage);
+	keys[k++] = (zb_name_t){.name = zb->apex, .lf = apex_lf + 1, .lf_len = apex_lf[0]};
 	for (size_t i = 0; i < zb->n_sets; i++) {
-		const knot_dname_t *p = zb->sets[i].rr.owner;
-		int below = knot_dname_in_bailiwick(p, zb->apex);
-		for (int l = 0; l < below; l++, p = knot_wire_next_label(p, NULL))
-			names[k++] = p;
+		const zb_set_t *s = &zb->sets[i];
+		const knot_dname_t *p = s->rr.owner;
+		uint8_t lf_len = s->lf_len;
+		for (int l = 0; l < s->depth; l++) {
+			keys[k++] = (zb_name_t){.name = p, .lf = s->lf, .lf_len = lf_len};
+			lf_len = (uint8_t)(lf_len - (*p + 1));
+			p += *p + 1;
+		}
 	}
-	qsort(names, n_names, sizeof(*names), cmp_names);
+	qsort(keys, n_names, sizeof(*keys), cmp_names);
 	size_t n_nodes = 0;
 	for (size_t i = 0; i < n_names; i++)
-		if (n_nodes == 0 || !knot_dname_is_equal(names[n_nodes - 1], names[i]))
-			names[n_nodes++] = names[i];
+		if (n_nodes == 0 || !dname_eq(names[n_nodes - 1], keys[i].name))
+			names[n_nodes++] = keys[i].name;
 	if (n_nodes > (1u << 30)) {
 		ret = mns_error_set(err, "zone_too_large", "zone has %zu names", n_nodes);
 		goto out;

@@ -735,7 +735,9 @@ static int spf_tenant_build(mns_plugin_t *p, const mns_tenant_ctx_t *t, const js
 	size_t len = 0, i;
 	const json_t *m;
 	int ret, lookups = 0;
-	char *text = malloc(size);
+	/* A stack buffer for the usual few terms (start-up builds every tenant). */
+	char stack[16 + 8 * SPF_TERM_MAX];
+	char *text = size <= sizeof(stack) ? stack : malloc(size);
 
 	if (text == NULL) {
 		mns_error_set(err, "out_of_memory", "spf: out of memory");
@@ -762,7 +764,8 @@ static int spf_tenant_build(mns_plugin_t *p, const mns_tenant_ctx_t *t, const js
 		               t->id, lookups, SPF_LOOKUP_MAX);
 
 	ret = mns_zb_add_txt(zb, t->mail_label, t->ttl, text, err);
-	free(text);
+	if (text != stack)
+		free(text);
 	return ret;
 }
 
