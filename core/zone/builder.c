@@ -233,6 +233,41 @@ static int lf_cmp(const uint8_t *a, uint8_t al, const uint8_t *b, uint8_t bl)
 	return (al > bl) - (al < bl);
 }
 
+/* Text names parsed lately, per thread. Start-up builds a zone per tenant
+ * in a row and most names repeat from one to the next (SOA and NS names, MX
+ * targets, relative owners such as "_dmarc"): a string compare instead of
+ * knot_dname_from_str(). Only short names are kept. */
+#define NAME_CACHE 16
+#define NAME_CACHE_TXT 64
+static _Thread_local struct {
+	char txt[NAME_CACHE_TXT];
+	uint8_t wire[KNOT_DNAME_MAXLEN];
+	uint16_t size; /* 0 = empty */
+} name_cache[NAME_CACHE];
+static _Thread_local unsigned name_cache_next;
+
+/* knot_dname_from_str(out, txt, KNOT_DNAME_MAXLEN), case kept. */
+static bool parse_text(const char *txt, uint8_t *out)
+{
+	size_t len = strlen(txt);
+	if (len < NAME_CACHE_TXT) {
+		for (size_t i = 0; i < NAME_CACHE; i++)
+			if (name_cache[i].size != 0 && memcmp(name_cache[i].txt, txt, len + 1) == 0) {
+				memcpy(out, name_cache[i].wire, name_cache[i].size);
+				return true;
+			}
+	}
+	if (knot_dname_from_str(out, txt, KNOT_DNAME_MAXLEN) == NULL)
+		return false;
+	if (len < NAME_CACHE_TXT) {
+		unsigned i = name_cache_next++ % NAME_CACHE;
+		memcpy(name_cache[i].txt, txt, len + 1);
+		name_cache[i].size = (uint16_t)knot_dname_size(out);
+		memcpy(name_cache[i].wire, out, name_cache[i].size);
+	}
+	return true;
+}
+
 /* Parses a text name into lowercase wire format in \a out. */
 static bool parse_name(const char *txt, knot_dname_storage_t out)
 {
@@ -255,8 +290,14 @@ mns_zone_builder_t *mns_zb_new(const char *apex, const char *base, mns_zone_kind
 	zb->end = zb->first + sizeof(zb->first);
 	zb->next_block = 4 * sizeof(zb->first);
 	zb->bigs.prev = zb->bigs.next = &zb->bigs;
-	if (!parse_name(apex, zb->apex) || !parse_name(base != NULL ? base : apex, zb->base) ||
-	    knot_dname_in_bailiwick(zb->base, zb->apex) < 0) {
+	if (base == NULL)
+		base = apex;
+	bool ok = parse_name(apex, zb->apex);
+	if (ok && strcmp(base, apex) == 0) /* A whole zone: parsed once. */
+		memcpy(zb->base, zb->apex, knot_dname_size(zb->apex));
+	else
+		ok = ok && parse_name(base, zb->base);
+	if (!ok || knot_dname_in_bailiwick(zb->base, zb->apex) < 0) {
 		free(zb);
 		return NULL;
 	}
@@ -323,7 +364,7 @@ static int resolve_owner(const mns_zone_builder_t *zb, const char *owner, knot_d
 		return MNS_OK;
 	}
 	knot_dname_storage_t tmp;
-	if (knot_dname_from_str(tmp, owner, sizeof(tmp)) == NULL)
+	if (!parse_text(owner, tmp))
 		return mns_error_set(err, "invalid_name", "'%s' is not a valid domain name", owner);
 	bool absolute = is_absolute(owner);
 	if (absolute) {
@@ -570,8 +611,7 @@ MNS_API int mns_zb_add_txt(mns_zone_builder_t *zb, const char *owner, uint32_t t
 static int target_name(const char *what, const char *txt, knot_dname_storage_t out,
                        mns_error_t *err)
 {
-	if (txt == NULL || txt[0] == '\0' ||
-	    knot_dname_from_str(out, txt, KNOT_DNAME_MAXLEN) == NULL)
+	if (txt == NULL || txt[0] == '\0' || !parse_text(txt, out))
 		return mns_error_set(err, "invalid_name", "%s '%s' is not a valid domain name",
 		                     what, txt != NULL ? txt : "");
 	knot_dname_to_lower(out);
