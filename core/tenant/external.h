@@ -13,7 +13,7 @@
  *  allocates nothing. */
 typedef struct mns_external {
 	const mns_server_t *s;
-	const char *tenant; /**< Borrowed: must outlive the collector's builds. */
+	const char *tenant;       /**< Borrowed: must outlive the collector's builds. */
 	mns_zone_builder_t **zbs; /**< One builder per distinct owner. */
 	char **owners;
 	size_t n;

@@ -18,7 +18,7 @@
  * that is kept (the zone) is cut from the top of the heap without a
  * consolidation pass. */
 #define ZB_FIRST_BLOCK 3072 /* Inline block: a typical tenant fits. */
-#define ZB_BIG 1024 /* RDATA arrays larger than this are malloc'd (see zb_mm_alloc). */
+#define ZB_BIG 1024         /* RDATA arrays larger than this are malloc'd (see zb_mm_alloc). */
 #define ZB_TAG_ARENA UINT64_C(0)
 #define ZB_TAG_BIG UINT64_C(0x6d6e732d62696721) /* "mns-big!" */
 
@@ -61,10 +61,10 @@ struct mns_zone_builder {
 	const char *producer; /**< Current producer (arena copy), NULL = unnamed. */
 	zb_set_t *sets;
 	size_t n_sets, cap_sets;
-	uint32_t *slots; /**< (owner, type) hash: set index + 1, 0 = empty. */
-	size_t n_slots;  /**< A power of two, at least 2 × n_sets. */
-	void *external;  /**< Collector of records outside the zone (core-owned). */
-	knot_mm_t mm;    /**< The arena for libknot's rdataset functions. */
+	uint32_t *slots;    /**< (owner, type) hash: set index + 1, 0 = empty. */
+	size_t n_slots;     /**< A power of two, at least 2 × n_sets. */
+	void *external;     /**< Collector of records outside the zone (core-owned). */
+	knot_mm_t mm;       /**< The arena for libknot's rdataset functions. */
 	uint8_t *cur, *end; /**< Free part of the current block. */
 	zb_block_t *blocks; /**< Blocks after the first, newest first. */
 	size_t next_block;  /**< Size of the next block. */
@@ -252,7 +252,8 @@ static bool parse_text(const char *txt, uint8_t *out)
 	size_t len = strlen(txt);
 	if (len < NAME_CACHE_TXT) {
 		for (size_t i = 0; i < NAME_CACHE; i++)
-			if (name_cache[i].size != 0 && memcmp(name_cache[i].txt, txt, len + 1) == 0) {
+			if (name_cache[i].size != 0 &&
+			    memcmp(name_cache[i].txt, txt, len + 1) == 0) {
 				memcpy(out, name_cache[i].wire, name_cache[i].size);
 				return true;
 			}
@@ -271,7 +272,8 @@ static bool parse_text(const char *txt, uint8_t *out)
 /* Parses a text name into lowercase wire format in \a out. */
 static bool parse_name(const char *txt, knot_dname_storage_t out)
 {
-	if (txt == NULL || txt[0] == '\0' || knot_dname_from_str(out, txt, KNOT_DNAME_MAXLEN) == NULL)
+	if (txt == NULL || txt[0] == '\0' ||
+	    knot_dname_from_str(out, txt, KNOT_DNAME_MAXLEN) == NULL)
 		return false;
 	knot_dname_to_lower(out);
 	return true;
@@ -324,8 +326,8 @@ void mns_zb_free(mns_zone_builder_t *zb)
  * for messages only (it is never part of the zone). */
 void mns_zb_set_producer(mns_zone_builder_t *zb, const char *producer)
 {
-	if (zb == NULL || (producer != NULL && zb->producer != NULL &&
-	                   strcmp(producer, zb->producer) == 0))
+	if (zb == NULL ||
+	    (producer != NULL && zb->producer != NULL && strcmp(producer, zb->producer) == 0))
 		return;
 	zb->producer = producer != NULL ? arena_strdup(zb, producer) : NULL;
 }

@@ -517,7 +517,8 @@ static void add_many(mns_zone_builder_t *zb, bool reverse)
 		mns_zb_set_producer(zb, i % 2 ? "odd" : "even");
 		snprintf(owner, sizeof(owner), "h%d.l%d", i, i % 7);
 		uint8_t a[4] = {10, (uint8_t)(i >> 8), (uint8_t)i, 1};
-		assert_int_equal(mns_zb_add_rdata(zb, owner, KNOT_RRTYPE_A, 300, a, 4, &err), MNS_OK);
+		assert_int_equal(mns_zb_add_rdata(zb, owner, KNOT_RRTYPE_A, 300, a, 4, &err),
+		                 MNS_OK);
 	}
 	mns_zb_set_producer(zb, "big");
 	for (int k = 0; k < N_BIG; k++) {
