@@ -1,28 +1,16 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tenant/external.h"
 
-struct mns_external {
-	const mns_server_t *s;
-	char *tenant;
-	mns_zone_builder_t **zbs; /* One builder per distinct owner. */
-	char **owners;
-	size_t n;
-};
-
-mns_external_t *mns_external_new(const mns_server_t *s, const char *tenant)
+void mns_external_init(mns_external_t *e, const mns_server_t *s, const char *tenant)
 {
-	mns_external_t *e = calloc(1, sizeof(*e));
-	if (e == NULL)
-		return NULL;
-	e->s = s;
-	e->tenant = strdup(tenant);
-	return e;
+	*e = (mns_external_t){.s = s, .tenant = tenant};
 }
 
-void mns_external_free(mns_external_t *e)
+void mns_external_fini(mns_external_t *e)
 {
 	if (e == NULL)
 		return;
@@ -32,19 +20,50 @@ void mns_external_free(mns_external_t *e)
 	}
 	free(e->zbs);
 	free(e->owners);
-	free(e->tenant);
+	e->zbs = NULL;
+	e->owners = NULL;
+	e->n = 0;
+}
+
+/* A heap collector keeps its own copy of the tenant id, right after it. */
+mns_external_t *mns_external_new(const mns_server_t *s, const char *tenant)
+{
+	size_t len = strlen(tenant) + 1;
+	mns_external_t *e = malloc(sizeof(*e) + len);
+	if (e == NULL)
+		return NULL;
+	char *copy = memcpy((char *)(e + 1), tenant, len);
+	mns_external_init(e, s, copy);
+	return e;
+}
+
+void mns_external_free(mns_external_t *e)
+{
+	mns_external_fini(e);
 	free(e);
 }
 
 /* Is \a owner inside a zone the vendor serves (hosted or static)? */
 static bool served(const mns_server_t *s, const knot_dname_t *owner)
 {
-	knot_dname_storage_t hosted;
-	if (knot_dname_from_str(hosted, s->conf->hosted_zone, sizeof(hosted)) != NULL) {
-		knot_dname_to_lower(hosted);
-		if (knot_dname_in_bailiwick(owner, hosted) > 0)
-			return true;
+	/* The hosted zone's wire form, parsed again only when its text changes
+	 * (a reload): start-up asks once per tenant with a DMARC report address. */
+	static _Thread_local struct {
+		char txt[KNOT_DNAME_TXT_MAXLEN + 1];
+		knot_dname_storage_t wire;
+		bool ok;
+	} hosted;
+	const char *txt = s->conf->hosted_zone;
+	if (txt == NULL)
+		txt = "";
+	if (strcmp(hosted.txt, txt) != 0 || hosted.txt[0] == '\0') {
+		snprintf(hosted.txt, sizeof(hosted.txt), "%s", txt);
+		hosted.ok = knot_dname_from_str(hosted.wire, txt, sizeof(hosted.wire)) != NULL;
+		if (hosted.ok)
+			knot_dname_to_lower(hosted.wire);
 	}
+	if (hosted.ok && knot_dname_in_bailiwick(owner, hosted.wire) > 0)
+		return true;
 	for (size_t i = 0; i < s->n_static; i++)
 		if (knot_dname_in_bailiwick(owner, s->static_apexes[i]) > 0)
 			return true;
@@ -95,11 +114,20 @@ MNS_API int mns_zb_add_vendor_txt(mns_zone_builder_t *zb, const char *owner, uin
 int mns_external_build(mns_external_t *e, mns_zone_t ***zones, size_t *n, json_t **names,
                        mns_error_t *err)
 {
-	*zones = calloc(e->n ? e->n : 1, sizeof(**zones));
-	*names = json_array();
+	*zones = NULL;
+	*names = NULL;
 	*n = 0;
-	if (*zones == NULL || *names == NULL)
+	if (e->n == 0)
+		return MNS_OK; /* Most tenants: nothing to allocate. */
+	*zones = calloc(e->n, sizeof(**zones));
+	*names = json_array();
+	if (*zones == NULL || *names == NULL) {
+		free(*zones);
+		json_decref(*names);
+		*zones = NULL;
+		*names = NULL;
 		return MNS_ENOMEM;
+	}
 	for (size_t i = 0; i < e->n; i++) {
 		int ret = mns_zb_build(e->zbs[i], &(*zones)[*n], err);
 		if (ret != MNS_OK) {

@@ -175,14 +175,13 @@ static int build_zone(const mns_server_t *s, mns_txn_t *txn, const json_t *doc, 
 	/* A cname-mode subtree is indexed at its own root, below the hosted zone. */
 	mns_zone_builder_t *zb = mns_zb_new(n.base, n.base,
 	                                    n.mode == MNS_MODE_NS ? MNS_ZONE_TENANT : MNS_ZONE_SUBTREE);
-	mns_external_t *ext = mns_external_new(s, n.id);
-	if (zb == NULL || ext == NULL) {
-		mns_zb_free(zb);
-		mns_external_free(ext);
+	if (zb == NULL)
 		return mns_error_set(err, "internal", "cannot start a zone for '%s'", n.base);
-	}
+	/* On the stack: it allocates only if a plugin places a record outside. */
+	mns_external_t ext;
+	mns_external_init(&ext, s, n.id);
 	mns_zb_set_tenant(zb, n.id);
-	mns_zb_set_external(zb, ext);
+	mns_zb_set_external(zb, &ext);
 	mns_zb_set_producer(zb, "core");
 	if (n.mode == MNS_MODE_NS)
 		ret = add_soa_ns(s, zb, serial_of(txn, doc), err);
@@ -200,9 +199,9 @@ static int build_zone(const mns_server_t *s, mns_txn_t *txn, const json_t *doc, 
 	if (ret == MNS_OK)
 		ret = mns_zb_build(zb, &out->zone, err);
 	if (ret == MNS_OK)
-		ret = mns_external_build(ext, &out->ext, &out->n_ext, &out->ext_names, err);
+		ret = mns_external_build(&ext, &out->ext, &out->n_ext, &out->ext_names, err);
 	mns_zb_free(zb);
-	mns_external_free(ext);
+	mns_external_fini(&ext);
 	if (ret != MNS_OK)
 		built_free(out);
 	return ret;

@@ -1,6 +1,7 @@
 /*  Zone builder: producers (plugins, core, the zone-file loader) add records,
  *  mns_zb_build() turns them into an immutable mns_zone_t.
  *  SPDX-License-Identifier: GPL-3.0-or-later */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,24 +9,144 @@
 #include "zone/zone.h"
 #include "util/util.h"
 
-/** One RRset being collected: the owner is a malloc'd lowercase copy. */
+/* Building a tenant's zone takes dozens of small temporaries (names, owner
+ * copies, RDATA arrays, the (owner, type) table, sort arrays). They all come
+ * from a per-builder bump arena: its first block is inside the builder, more
+ * blocks are chained when a zone outgrows it, and everything goes at
+ * mns_zb_free(). Start-up builds a million zones in a row: with the
+ * temporaries out of malloc, glibc's bins stay empty and the one allocation
+ * that is kept (the zone) is cut from the top of the heap without a
+ * consolidation pass. */
+#define ZB_FIRST_BLOCK 3072 /* Inline block: a typical tenant fits. */
+#define ZB_BIG 1024         /* RDATA arrays larger than this are malloc'd (see zb_mm_alloc). */
+#define ZB_TAG_ARENA UINT64_C(0)
+#define ZB_TAG_BIG UINT64_C(0x6d6e732d62696721) /* "mns-big!" */
+
+/** An arena block after the first. */
+typedef struct zb_block {
+	struct zb_block *next;
+	size_t size;
+	_Alignas(16) uint8_t data[];
+} zb_block_t;
+
+/** A malloc'd RDATA array, linked so that mns_zb_free() finds what is left.
+ *  The tag sits just before the data, as the arena's own tag does. */
+typedef struct zb_big {
+	struct zb_big *prev, *next;
+	uint64_t tag; /* ZB_TAG_BIG */
+} zb_big_t;
+
+/** One RRset being collected: owner and RDATA live in the builder's arena
+ *  (big RDATA arrays aside). */
 typedef struct zb_set {
 	knot_rrset_t rr;
-	char *producer; /**< Who added it (malloc'd), NULL = unnamed (core). */
+	const char *producer; /**< Who added it (arena copy), NULL = unnamed (core). */
+	const uint8_t *lf;    /**< mns_zb_build(): the owner's knot_dname_lf() octets, */
+	uint8_t lf_len;       /**< their count */
+	uint8_t depth;        /**< and the owner's labels below the apex. */
 } zb_set_t;
 
+/** A node name being sorted by mns_zb_build(). */
+typedef struct zb_name {
+	const knot_dname_t *name;
+	const uint8_t *lf; /**< knot_dname_lf() octets (a prefix of an owner's). */
+	uint8_t lf_len;
+} zb_name_t;
+
 struct mns_zone_builder {
-	knot_dname_t *apex; /**< Lowercase wire. */
-	knot_dname_t *base; /**< Lowercase wire, at or below apex. */
+	knot_dname_storage_t apex; /**< Lowercase wire. */
+	knot_dname_storage_t base; /**< Lowercase wire, at or below apex. */
 	mns_zone_kind_t kind;
-	char *tenant;
-	char *producer; /**< Current producer, NULL = unnamed. */
+	const char *tenant;   /**< Arena copy. */
+	const char *producer; /**< Current producer (arena copy), NULL = unnamed. */
 	zb_set_t *sets;
 	size_t n_sets, cap_sets;
-	uint32_t *slots; /**< (owner, type) hash: set index + 1, 0 = empty. */
-	size_t n_slots;  /**< A power of two, at least 2 × n_sets. */
-	void *external;  /**< Collector of records outside the zone (core-owned). */
+	uint32_t *slots;    /**< (owner, type) hash: set index + 1, 0 = empty. */
+	size_t n_slots;     /**< A power of two, at least 2 × n_sets. */
+	void *external;     /**< Collector of records outside the zone (core-owned). */
+	knot_mm_t mm;       /**< The arena for libknot's rdataset functions. */
+	uint8_t *cur, *end; /**< Free part of the current block. */
+	zb_block_t *blocks; /**< Blocks after the first, newest first. */
+	size_t next_block;  /**< Size of the next block. */
+	zb_big_t bigs;      /**< Sentinel of the list of malloc'd RDATA arrays. */
+	_Alignas(16) uint8_t first[ZB_FIRST_BLOCK];
 };
+
+/* --- Arena ------------------------------------------------------------------ */
+
+/* \a n bytes, 8-aligned, valid until mns_zb_free(). NULL on OOM. */
+static void *arena_alloc(mns_zone_builder_t *zb, size_t n)
+{
+	n = (n + 7) & ~(size_t)7;
+	if ((size_t)(zb->end - zb->cur) < n) {
+		size_t size = zb->next_block;
+		while (size < n)
+			size *= 2;
+		zb_block_t *b = malloc(sizeof(*b) + size);
+		if (b == NULL)
+			return NULL;
+		b->next = zb->blocks;
+		b->size = size;
+		zb->blocks = b;
+		zb->next_block = 2 * size;
+		zb->cur = b->data;
+		zb->end = b->data + size;
+	}
+	void *p = zb->cur;
+	zb->cur += n;
+	return p;
+}
+
+static char *arena_strdup(mns_zone_builder_t *zb, const char *s)
+{
+	size_t len = strlen(s) + 1;
+	char *d = arena_alloc(zb, len);
+	if (d != NULL)
+		memcpy(d, s, len);
+	return d;
+}
+
+/* knot_mm_t allocator for RDATA arrays. libknot grows an rdataset by
+ * alloc + copy + free; the free gets no context, so each block carries a
+ * tag word just before it. Small arrays come from the arena (their frees
+ * are no-ops: a few copies of a few hundred bytes at most); large ones
+ * (big RRsets of a zone file) are malloc'd and really freed, so that
+ * growing one costs no more memory than with plain malloc. */
+static void *zb_mm_alloc(void *ctx, size_t len)
+{
+	mns_zone_builder_t *zb = ctx;
+	uint64_t tag = ZB_TAG_ARENA;
+	if (len > ZB_BIG) {
+		zb_big_t *h = malloc(sizeof(*h) + len);
+		if (h == NULL)
+			return NULL;
+		h->tag = ZB_TAG_BIG;
+		h->next = zb->bigs.next;
+		h->prev = &zb->bigs;
+		h->next->prev = h;
+		zb->bigs.next = h;
+		return h + 1;
+	}
+	uint8_t *p = arena_alloc(zb, sizeof(tag) + len);
+	if (p == NULL)
+		return NULL;
+	memcpy(p, &tag, sizeof(tag));
+	return p + sizeof(tag);
+}
+
+static void zb_mm_free(void *p)
+{
+	uint64_t tag;
+	if (p == NULL)
+		return;
+	memcpy(&tag, (uint8_t *)p - sizeof(tag), sizeof(tag));
+	if (tag != ZB_TAG_BIG)
+		return;
+	zb_big_t *h = (zb_big_t *)p - 1;
+	h->prev->next = h->next;
+	h->next->prev = h->prev;
+	free(h);
+}
 
 void mns_zb_set_external(mns_zone_builder_t *zb, void *external)
 {
@@ -64,70 +185,158 @@ static const char *producer_txt(const char *producer)
 
 static bool same_producer(const char *a, const char *b)
 {
+	if (a == b)
+		return true;
 	if (a == NULL || b == NULL)
-		return a == b;
+		return false;
 	return strcmp(a, b) == 0;
 }
 
-/* Parses a text name into lowercase wire format. */
-static knot_dname_t *parse_name(const char *txt)
+/* Equality of two uncompressed names, as knot_dname_is_equal() (octet by
+ * octet) without its per-label calls: the builder compares names often. */
+static bool dname_eq(const knot_dname_t *a, const knot_dname_t *b)
 {
-	if (txt == NULL || txt[0] == '\0')
-		return NULL;
-	knot_dname_t *n = knot_dname_from_str_alloc(txt);
-	if (n != NULL)
-		knot_dname_to_lower(n);
-	return n;
+	for (;;) {
+		uint8_t len = *a;
+		if (len != *b)
+			return false;
+		if (len == 0)
+			return true;
+		if (memcmp(a + 1, b + 1, len) != 0)
+			return false;
+		a += len + 1;
+		b += len + 1;
+	}
+}
+
+/* True if \a anc is a proper ancestor of \a name (both uncompressed), as
+ * knot_dname_in_bailiwick(name, anc) > 0. */
+static bool dname_is_ancestor(const knot_dname_t *anc, const knot_dname_t *name)
+{
+	size_t al = knot_dname_size(anc), nl = knot_dname_size(name);
+	if (al >= nl)
+		return false;
+	while (nl > al) { /* Strip labels until the rest is as long as anc. */
+		nl -= (size_t)*name + 1;
+		name += *name + 1;
+	}
+	return nl == al && memcmp(anc, name, al) == 0;
+}
+
+/* The order of knot_dname_cmp() on two names given by their lookup-format
+ * octets (knot_dname_lf() without the length octet), computed once. */
+static int lf_cmp(const uint8_t *a, uint8_t al, const uint8_t *b, uint8_t bl)
+{
+	int c = memcmp(a, b, al < bl ? al : bl);
+	if (c != 0)
+		return c;
+	return (al > bl) - (al < bl);
+}
+
+/* Text names parsed lately, per thread. Start-up builds a zone per tenant
+ * in a row and most names repeat from one to the next (SOA and NS names, MX
+ * targets, relative owners such as "_dmarc"): a string compare instead of
+ * knot_dname_from_str(). Only short names are kept. */
+#define NAME_CACHE 16
+#define NAME_CACHE_TXT 64
+static _Thread_local struct {
+	char txt[NAME_CACHE_TXT];
+	uint8_t wire[KNOT_DNAME_MAXLEN];
+	uint16_t size; /* 0 = empty */
+} name_cache[NAME_CACHE];
+static _Thread_local unsigned name_cache_next;
+
+/* knot_dname_from_str(out, txt, KNOT_DNAME_MAXLEN), case kept. */
+static bool parse_text(const char *txt, uint8_t *out)
+{
+	size_t len = strlen(txt);
+	if (len < NAME_CACHE_TXT) {
+		for (size_t i = 0; i < NAME_CACHE; i++)
+			if (name_cache[i].size != 0 &&
+			    memcmp(name_cache[i].txt, txt, len + 1) == 0) {
+				memcpy(out, name_cache[i].wire, name_cache[i].size);
+				return true;
+			}
+	}
+	if (knot_dname_from_str(out, txt, KNOT_DNAME_MAXLEN) == NULL)
+		return false;
+	if (len < NAME_CACHE_TXT) {
+		unsigned i = name_cache_next++ % NAME_CACHE;
+		memcpy(name_cache[i].txt, txt, len + 1);
+		name_cache[i].size = (uint16_t)knot_dname_size(out);
+		memcpy(name_cache[i].wire, out, name_cache[i].size);
+	}
+	return true;
+}
+
+/* Parses a text name into lowercase wire format in \a out. */
+static bool parse_name(const char *txt, knot_dname_storage_t out)
+{
+	if (txt == NULL || txt[0] == '\0' ||
+	    knot_dname_from_str(out, txt, KNOT_DNAME_MAXLEN) == NULL)
+		return false;
+	knot_dname_to_lower(out);
+	return true;
 }
 
 mns_zone_builder_t *mns_zb_new(const char *apex, const char *base, mns_zone_kind_t kind)
 {
-	mns_zone_builder_t *zb = calloc(1, sizeof(*zb));
+	mns_zone_builder_t *zb = malloc(sizeof(*zb));
 	if (zb == NULL)
 		return NULL;
+	/* Only the header is initialised: the inline block is handed out as is. */
+	memset(zb, 0, offsetof(mns_zone_builder_t, first));
 	zb->kind = kind;
-	zb->apex = parse_name(apex);
-	zb->base = parse_name(base != NULL ? base : apex);
-	if (zb->apex == NULL || zb->base == NULL || knot_dname_in_bailiwick(zb->base, zb->apex) < 0)
-		goto fail;
+	zb->mm = (knot_mm_t){.ctx = zb, .alloc = zb_mm_alloc, .free = zb_mm_free};
+	zb->cur = zb->first;
+	zb->end = zb->first + sizeof(zb->first);
+	zb->next_block = 4 * sizeof(zb->first);
+	zb->bigs.prev = zb->bigs.next = &zb->bigs;
+	if (base == NULL)
+		base = apex;
+	bool ok = parse_name(apex, zb->apex);
+	if (ok && strcmp(base, apex) == 0) /* A whole zone: parsed once. */
+		memcpy(zb->base, zb->apex, knot_dname_size(zb->apex));
+	else
+		ok = ok && parse_name(base, zb->base);
+	if (!ok || knot_dname_in_bailiwick(zb->base, zb->apex) < 0) {
+		free(zb);
+		return NULL;
+	}
 	return zb;
-fail:
-	mns_zb_free(zb);
-	return NULL;
 }
 
 void mns_zb_free(mns_zone_builder_t *zb)
 {
 	if (zb == NULL)
 		return;
-	for (size_t i = 0; i < zb->n_sets; i++) {
-		free(zb->sets[i].rr.owner);
-		knot_rdataset_clear(&zb->sets[i].rr.rrs, NULL);
-		free(zb->sets[i].producer);
+	for (zb_big_t *h = zb->bigs.next, *next; h != &zb->bigs; h = next) {
+		next = h->next;
+		free(h);
 	}
-	free(zb->sets);
-	free(zb->slots);
-	free(zb->apex);
-	free(zb->base);
-	free(zb->tenant);
-	free(zb->producer);
+	for (zb_block_t *b = zb->blocks, *next; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
 	free(zb);
 }
 
+/* Producers are few and set once per plugin: one arena copy each, shared
+ * by the RRsets it adds. An allocation failure leaves the producer unnamed
+ * for messages only (it is never part of the zone). */
 void mns_zb_set_producer(mns_zone_builder_t *zb, const char *producer)
 {
-	if (zb == NULL)
+	if (zb == NULL ||
+	    (producer != NULL && zb->producer != NULL && strcmp(producer, zb->producer) == 0))
 		return;
-	free(zb->producer);
-	zb->producer = producer != NULL ? strdup(producer) : NULL;
+	zb->producer = producer != NULL ? arena_strdup(zb, producer) : NULL;
 }
 
 void mns_zb_set_tenant(mns_zone_builder_t *zb, const char *tenant)
 {
 	if (zb == NULL)
 		return;
-	free(zb->tenant);
-	zb->tenant = tenant != NULL ? strdup(tenant) : NULL;
+	zb->tenant = tenant != NULL ? arena_strdup(zb, tenant) : NULL;
 }
 
 /* --- Owner names ----------------------------------------------------------- */
@@ -157,9 +366,10 @@ static int resolve_owner(const mns_zone_builder_t *zb, const char *owner, knot_d
 		return MNS_OK;
 	}
 	knot_dname_storage_t tmp;
-	if (knot_dname_from_str(tmp, owner, sizeof(tmp)) == NULL)
+	if (!parse_text(owner, tmp))
 		return mns_error_set(err, "invalid_name", "'%s' is not a valid domain name", owner);
-	if (is_absolute(owner)) {
+	bool absolute = is_absolute(owner);
+	if (absolute) {
 		memcpy(out, tmp, knot_dname_size(tmp));
 	} else {
 		size_t rel = knot_dname_size(tmp) - 1; /* without the root label */
@@ -172,7 +382,8 @@ static int resolve_owner(const mns_zone_builder_t *zb, const char *owner, knot_d
 		memcpy(out + rel, zb->base, bl);
 	}
 	knot_dname_to_lower(out);
-	if (knot_dname_in_bailiwick(out, zb->base) < 0)
+	/* A relative name was put below base: only an absolute one can be outside. */
+	if (absolute && knot_dname_in_bailiwick(out, zb->base) < 0)
 		return mns_error_set(err, "out_of_zone", "'%s' is not at or below %s", owner,
 		                     name_txt(zb->base, b1, sizeof(b1)));
 	return MNS_OK;
@@ -249,10 +460,11 @@ static uint64_t set_hash(const knot_dname_t *owner, uint16_t type)
 
 static int slots_grow(mns_zone_builder_t *zb)
 {
-	size_t n = zb->n_slots ? zb->n_slots * 2 : 64;
-	uint32_t *s = calloc(n, sizeof(*s));
+	size_t n = zb->n_slots ? zb->n_slots * 2 : 32;
+	uint32_t *s = arena_alloc(zb, n * sizeof(*s));
 	if (s == NULL)
 		return MNS_ENOMEM;
+	memset(s, 0, n * sizeof(*s));
 	for (size_t i = 0; i < zb->n_sets; i++) {
 		const knot_rrset_t *rr = &zb->sets[i].rr;
 		size_t j = set_hash(rr->owner, rr->type) & (n - 1);
@@ -260,8 +472,7 @@ static int slots_grow(mns_zone_builder_t *zb)
 			j = (j + 1) & (n - 1);
 		s[j] = (uint32_t)(i + 1);
 	}
-	free(zb->slots);
-	zb->slots = s;
+	zb->slots = s; /* The old table stays in the arena. */
 	zb->n_slots = n;
 	return MNS_OK;
 }
@@ -274,7 +485,7 @@ static zb_set_t *set_find(const mns_zone_builder_t *zb, const knot_dname_t *owne
 	size_t j = set_hash(owner, type) & mask;
 	while (zb->slots[j] != 0) {
 		zb_set_t *s = &zb->sets[zb->slots[j] - 1];
-		if (s->rr.type == type && knot_dname_is_equal(s->rr.owner, owner))
+		if (s->rr.type == type && dname_eq(s->rr.owner, owner))
 			return s;
 		j = (j + 1) & mask;
 	}
@@ -323,35 +534,32 @@ static int add_record(mns_zone_builder_t *zb, const knot_dname_t *owner, uint16_
 			return MNS_ECLASH;
 		}
 		/* Sorted canonically; an identical RDATA is merged silently. */
-		if (knot_rrset_add_rdata(&s->rr, data, (uint16_t)len, NULL) != KNOT_EOK)
+		if (knot_rrset_add_rdata(&s->rr, data, (uint16_t)len, &zb->mm) != KNOT_EOK)
 			return nomem(err);
 		return MNS_OK;
 	}
 
 	if (zb->n_sets == zb->cap_sets) {
-		size_t cap = zb->cap_sets ? zb->cap_sets * 2 : 32;
-		zb_set_t *ns = realloc(zb->sets, cap * sizeof(*ns));
+		/* The old array stays in the arena: doubling bounds the waste. */
+		size_t cap = zb->cap_sets ? zb->cap_sets * 2 : 16;
+		zb_set_t *ns = arena_alloc(zb, cap * sizeof(*ns));
 		if (ns == NULL)
 			return nomem(err);
+		if (zb->n_sets > 0)
+			memcpy(ns, zb->sets, zb->n_sets * sizeof(*ns));
 		zb->sets = ns;
 		zb->cap_sets = cap;
 	}
+	size_t olen = knot_dname_size(owner);
+	knot_dname_t *own = arena_alloc(zb, olen);
+	if (own == NULL)
+		return nomem(err);
+	memcpy(own, owner, olen);
 	s = &zb->sets[zb->n_sets];
-	memset(s, 0, sizeof(*s));
-	knot_dname_t *own = knot_dname_copy(owner, NULL);
-	char *prod = zb->producer != NULL ? strdup(zb->producer) : NULL;
-	if (own == NULL || (zb->producer != NULL && prod == NULL)) {
-		free(own);
-		free(prod);
-		return nomem(err);
-	}
 	knot_rrset_init(&s->rr, own, type, KNOT_CLASS_IN, ttl);
-	if (knot_rrset_add_rdata(&s->rr, data, (uint16_t)len, NULL) != KNOT_EOK) {
-		free(own);
-		free(prod);
+	if (knot_rrset_add_rdata(&s->rr, data, (uint16_t)len, &zb->mm) != KNOT_EOK)
 		return nomem(err);
-	}
-	s->producer = prod;
+	s->producer = zb->producer;
 	zb->slots[slot] = (uint32_t)(zb->n_sets + 1);
 	zb->n_sets++;
 	return MNS_OK;
@@ -381,7 +589,9 @@ MNS_API int mns_zb_add_txt(mns_zone_builder_t *zb, const char *owner, uint32_t t
 	if (len + chunks > UINT16_MAX)
 		return mns_error_set(err, "invalid_rdata", "TXT value of %zu octets is too long",
 		                     len);
-	uint8_t *rd = malloc(len + chunks);
+	/* Records of a tenant (DKIM keys included) fit the stack buffer. */
+	uint8_t stack[1024];
+	uint8_t *rd = len + chunks <= sizeof(stack) ? stack : malloc(len + chunks);
 	if (rd == NULL)
 		return nomem(err);
 	uint8_t *p = rd;
@@ -394,7 +604,8 @@ MNS_API int mns_zb_add_txt(mns_zone_builder_t *zb, const char *owner, uint32_t t
 		off += n;
 	} while (off < len);
 	int ret = mns_zb_add_rdata(zb, owner, KNOT_RRTYPE_TXT, ttl, rd, (size_t)(p - rd), err);
-	free(rd);
+	if (rd != stack)
+		free(rd);
 	return ret;
 }
 
@@ -402,8 +613,7 @@ MNS_API int mns_zb_add_txt(mns_zone_builder_t *zb, const char *owner, uint32_t t
 static int target_name(const char *what, const char *txt, knot_dname_storage_t out,
                        mns_error_t *err)
 {
-	if (txt == NULL || txt[0] == '\0' ||
-	    knot_dname_from_str(out, txt, KNOT_DNAME_MAXLEN) == NULL)
+	if (txt == NULL || txt[0] == '\0' || !parse_text(txt, out))
 		return mns_error_set(err, "invalid_name", "%s '%s' is not a valid domain name",
 		                     what, txt != NULL ? txt : "");
 	knot_dname_to_lower(out);
@@ -483,15 +693,17 @@ int mns_zb_add_wire(mns_zone_builder_t *zb, const knot_dname_t *owner, uint16_t 
 
 /* --- Build ----------------------------------------------------------------- */
 
+/* knot_dname_cmp() order, from lookup-format octets computed once per owner. */
 static int cmp_names(const void *a, const void *b)
 {
-	return knot_dname_cmp(*(const knot_dname_t *const *)a, *(const knot_dname_t *const *)b);
+	const zb_name_t *x = a, *y = b;
+	return lf_cmp(x->lf, x->lf_len, y->lf, y->lf_len);
 }
 
 static int cmp_sets(const void *a, const void *b)
 {
 	const zb_set_t *x = *(const zb_set_t *const *)a, *y = *(const zb_set_t *const *)b;
-	int c = knot_dname_cmp(x->rr.owner, y->rr.owner);
+	int c = lf_cmp(x->lf, x->lf_len, y->lf, y->lf_len);
 	if (c != 0)
 		return c;
 	return (x->rr.type > y->rr.type) - (x->rr.type < y->rr.type);
@@ -515,7 +727,7 @@ static int check_soa(const mns_zone_builder_t *zb, mns_error_t *err)
 			return mns_error_set(err, "misplaced_soa",
 			                     "SOA at %s: a subtree of the hosted zone has no SOA",
 			                     name_txt(s->rr.owner, b1, sizeof(b1)));
-		if (!knot_dname_is_equal(s->rr.owner, zb->apex))
+		if (!dname_eq(s->rr.owner, zb->apex))
 			return mns_error_set(err, "misplaced_soa",
 			                     "SOA at %s is not at the zone apex",
 			                     name_txt(s->rr.owner, b1, sizeof(b1)));
@@ -537,7 +749,7 @@ static int check_cnames(zb_set_t *const *order, size_t n, mns_error_t *err)
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
 		const zb_set_t *cname = NULL, *other = NULL;
-		for (; j < n && knot_dname_is_equal(order[j]->rr.owner, order[i]->rr.owner); j++) {
+		for (; j < n && dname_eq(order[j]->rr.owner, order[i]->rr.owner); j++) {
 			if (order[j]->rr.type == KNOT_RRTYPE_CNAME)
 				cname = order[j];
 			else if (!cname_companion(order[j]->rr.type) && other == NULL)
@@ -613,7 +825,7 @@ static mns_zone_t *zone_fill(const mns_zone_builder_t *zb, zb_set_t *const *orde
 	/* Owners, deepest first so that ancestors can point into them. */
 	for (size_t i = n_nodes; i-- > 0;) {
 		size_t len = knot_dname_size(names[i]);
-		if (i + 1 < n_nodes && knot_dname_in_bailiwick(names[i + 1], names[i]) > 0) {
+		if (i + 1 < n_nodes && dname_is_ancestor(names[i], names[i + 1])) {
 			if (fill)
 				nodes[i].owner = nodes[i + 1].owner +
 				                 (knot_dname_size(names[i + 1]) - len);
@@ -637,7 +849,7 @@ static mns_zone_t *zone_fill(const mns_zone_builder_t *zb, zb_set_t *const *orde
 
 	/* RRsets: both lists are in canonical order. */
 	for (size_t i = 0, j = 0; i < zb->n_sets && j < n_nodes; j++) {
-		for (; i < zb->n_sets && knot_dname_is_equal(order[i]->rr.owner, names[j]); i++) {
+		for (; i < zb->n_sets && dname_eq(order[i]->rr.owner, names[j]); i++) {
 			const knot_rrset_t *src = &order[i]->rr;
 			size_t size = src->rrs.size;
 			knot_rdata_t *rd = bump(b, size);
@@ -700,8 +912,26 @@ int mns_zb_build(mns_zone_builder_t *zb, mns_zone_t **out, mns_error_t *err)
 	if (ret != MNS_OK)
 		return ret;
 
+	/* Each owner's lookup-format octets (knot_dname_cmp()'s sort key),
+	 * once, and its depth below the apex. */
+	const int apex_labels = knot_dname_labels(zb->apex, NULL);
+	size_t n_names = 1;
+	for (size_t i = 0; i < zb->n_sets; i++) {
+		zb_set_t *s = &zb->sets[i];
+		knot_dname_storage_t storage;
+		const uint8_t *lf = knot_dname_lf(s->rr.owner, storage);
+		uint8_t *copy = arena_alloc(zb, lf[0] ? lf[0] : 1);
+		if (copy == NULL)
+			goto enomem;
+		memcpy(copy, lf + 1, lf[0]);
+		s->lf = copy;
+		s->lf_len = lf[0];
+		s->depth = (uint8_t)(knot_dname_labels(s->rr.owner, NULL) - apex_labels);
+		n_names += s->depth;
+	}
+
 	/* Sets in canonical (owner, type) order. */
-	order = malloc((zb->n_sets ? zb->n_sets : 1) * sizeof(*order));
+	order = arena_alloc(zb, (zb->n_sets ? zb->n_sets : 1) * sizeof(*order));
 	if (order == NULL)
 		goto enomem;
 	for (size_t i = 0; i < zb->n_sets; i++)
@@ -711,8 +941,7 @@ int mns_zb_build(mns_zone_builder_t *zb, mns_zone_t **out, mns_error_t *err)
 	if (ret != MNS_OK)
 		goto out;
 	for (size_t i = 0, j; i < zb->n_sets; i = j) {
-		for (j = i; j < zb->n_sets && knot_dname_is_equal(order[j]->rr.owner, order[i]->rr.owner);
-		     j++)
+		for (j = i; j < zb->n_sets && dname_eq(order[j]->rr.owner, order[i]->rr.owner); j++)
 			;
 		if (j - i > UINT16_MAX) {
 			ret = mns_error_set(err, "zone_too_large", "too many types at one name");
@@ -721,26 +950,31 @@ int mns_zb_build(mns_zone_builder_t *zb, mns_zone_t **out, mns_error_t *err)
 	}
 
 	/* Every owner, every ancestor up to the apex (empty non-terminals) and
-	 * the apex itself. Ancestors are suffixes of the owner: no copies. */
-	size_t n_names = 1;
-	for (size_t i = 0; i < zb->n_sets; i++)
-		n_names += (size_t)knot_dname_in_bailiwick(zb->sets[i].rr.owner, zb->apex);
-	names = malloc(n_names * sizeof(*names));
-	if (names == NULL)
+	 * the apex itself. Ancestors are suffixes of the owner and their
+	 * lookup-format octets a prefix of the owner's: no copies. */
+	zb_name_t *keys = arena_alloc(zb, n_names * sizeof(*keys));
+	names = arena_alloc(zb, n_names * sizeof(*names));
+	if (keys == NULL || names == NULL)
 		goto enomem;
 	size_t k = 0;
-	names[k++] = zb->apex;
+	knot_dname_storage_t apex_storage;
+	const uint8_t *apex_lf = knot_dname_lf(zb->apex, apex_storage);
+	keys[k++] = (zb_name_t){.name = zb->apex, .lf = apex_lf + 1, .lf_len = apex_lf[0]};
 	for (size_t i = 0; i < zb->n_sets; i++) {
-		const knot_dname_t *p = zb->sets[i].rr.owner;
-		int below = knot_dname_in_bailiwick(p, zb->apex);
-		for (int l = 0; l < below; l++, p = knot_wire_next_label(p, NULL))
-			names[k++] = p;
+		const zb_set_t *s = &zb->sets[i];
+		const knot_dname_t *p = s->rr.owner;
+		uint8_t lf_len = s->lf_len;
+		for (int l = 0; l < s->depth; l++) {
+			keys[k++] = (zb_name_t){.name = p, .lf = s->lf, .lf_len = lf_len};
+			lf_len = (uint8_t)(lf_len - (*p + 1));
+			p += *p + 1;
+		}
 	}
-	qsort(names, n_names, sizeof(*names), cmp_names);
+	qsort(keys, n_names, sizeof(*keys), cmp_names);
 	size_t n_nodes = 0;
 	for (size_t i = 0; i < n_names; i++)
-		if (n_nodes == 0 || !knot_dname_is_equal(names[n_nodes - 1], names[i]))
-			names[n_nodes++] = names[i];
+		if (n_nodes == 0 || !dname_eq(names[n_nodes - 1], keys[i].name))
+			names[n_nodes++] = keys[i].name;
 	if (n_nodes > (1u << 30)) {
 		ret = mns_error_set(err, "zone_too_large", "zone has %zu names", n_nodes);
 		goto out;
@@ -767,7 +1001,5 @@ int mns_zb_build(mns_zone_builder_t *zb, mns_zone_t **out, mns_error_t *err)
 enomem:
 	ret = nomem(err);
 out:
-	free(names);
-	free(order);
-	return ret;
+	return ret; /* names and order stay in the arena. */
 }

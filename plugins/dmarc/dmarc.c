@@ -349,13 +349,19 @@ static const char *tag_str(const json_t *section, const char *tag, const char *d
 	return s != NULL ? s : dflt;
 }
 
-/** Appends "; tag=value" to the record. */
+/** Appends "; tag=value" to the record (copied, not printed: start-up
+ *  builds every tenant's record). False, and nothing usable, if it does not fit. */
 static bool add_tag(char *buf, size_t size, size_t *len, const char *tag, const char *value)
 {
-	int n = snprintf(buf + *len, size - *len, "; %s=%s", tag, value);
-	if (n < 0 || (size_t)n >= size - *len)
+	size_t tl = strlen(tag), vl = strlen(value), n = 2 + tl + 1 + vl;
+	if (n >= size - *len)
 		return false;
-	*len += (size_t)n;
+	char *w = buf + *len;
+	memcpy(w, "; ", 2);
+	memcpy(w + 2, tag, tl);
+	w[2 + tl] = '=';
+	memcpy(w + 3 + tl, value, vl + 1);
+	*len += n;
 	return true;
 }
 
@@ -384,7 +390,9 @@ static size_t report_domains(const char *uris, char (*out)[256], size_t n, size_
 	while (s != NULL && *s != '\0') {
 		size_t len = strcspn(s, ",");
 		char uri[DMARC_URIS_MAX];
-		snprintf(uri, sizeof(uri), "%.*s", (int)len, s);
+		size_t ul = len < sizeof(uri) - 1 ? len : sizeof(uri) - 1;
+		memcpy(uri, s, ul);
+		uri[ul] = '\0';
 		s += len + (s[len] == ',');
 		char *at = strrchr(uri, '@');
 		if (at == NULL)
@@ -396,7 +404,7 @@ static size_t report_domains(const char *uris, char (*out)[256], size_t n, size_
 		for (size_t i = 0; i < n && !seen; i++)
 			seen = strcmp(out[i], at + 1) == 0;
 		if (!seen && n < max && strlen(at + 1) < sizeof(out[0]))
-			snprintf(out[n++], sizeof(out[0]), "%s", at + 1);
+			memcpy(out[n++], at + 1, strlen(at + 1) + 1);
 	}
 	return n;
 }

@@ -715,13 +715,24 @@ fail:
 	return ret;
 }
 
-/** Appends " <term>" to the record being built. */
+/** Appends " <term>" to the record being built (copied, not printed:
+ *  start-up builds every tenant's record). False if it does not fit. */
 static bool append(char *buf, size_t size, size_t *len, const char *term)
 {
-	int n = snprintf(buf + *len, size - *len, " %s", term);
-	if (n < 0 || (size_t)n >= size - *len)
+	size_t tl = strlen(term), room = size - *len;
+	if (room == 0)
 		return false;
-	*len += (size_t)n;
+	if (1 + tl >= room) { /* Truncated, as snprintf() leaves it; len unchanged. */
+		char *w = buf + *len;
+		w[0] = ' ';
+		if (room > 1)
+			memcpy(w + 1, term, room - 2);
+		w[room - 1] = '\0';
+		return false;
+	}
+	buf[*len] = ' ';
+	memcpy(buf + *len + 1, term, tl + 1);
+	*len += 1 + tl;
 	return true;
 }
 
@@ -735,7 +746,9 @@ static int spf_tenant_build(mns_plugin_t *p, const mns_tenant_ctx_t *t, const js
 	size_t len = 0, i;
 	const json_t *m;
 	int ret, lookups = 0;
-	char *text = malloc(size);
+	/* A stack buffer for the usual few terms (start-up builds every tenant). */
+	char stack[16 + 8 * SPF_TERM_MAX];
+	char *text = size <= sizeof(stack) ? stack : malloc(size);
 
 	if (text == NULL) {
 		mns_error_set(err, "out_of_memory", "spf: out of memory");
@@ -762,7 +775,8 @@ static int spf_tenant_build(mns_plugin_t *p, const mns_tenant_ctx_t *t, const js
 		               t->id, lookups, SPF_LOOKUP_MAX);
 
 	ret = mns_zb_add_txt(zb, t->mail_label, t->ttl, text, err);
-	free(text);
+	if (text != stack)
+		free(text);
 	return ret;
 }
 

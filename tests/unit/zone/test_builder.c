@@ -1,5 +1,6 @@
 /*  Zone builder: owner rules, TXT splitting, clashes, CNAME exclusivity,
- *  empty non-terminals, canonical order, node table, dump.
+ *  empty non-terminals, canonical order, node table, dump, and its arena
+ *  (zones that outgrow the first block, big RRsets, error paths).
  *  SPDX-License-Identifier: GPL-3.0-or-later */
 #include <stdarg.h>
 #include <stddef.h>
@@ -498,6 +499,172 @@ static void test_answer_hints(void **state)
 	mns_zone_free(z);
 }
 
+/* Zones far larger than the builder's inline arena block: thousands of
+ * owners (more blocks, the sets array and the (owner, type) table grow), an
+ * RRset whose RDATA array passes the malloc'd size while it grows, a TXT
+ * record larger than the stack buffer, duplicates and clashes after all
+ * that. Under ASan this also shows that every block is freed. */
+#define N_OWNERS 3000
+#define N_BIG 1500
+
+static void add_many(mns_zone_builder_t *zb, bool reverse)
+{
+	mns_error_t err = {0};
+	char owner[32];
+	for (int k = 0; k < N_OWNERS; k++) {
+		int i = reverse ? N_OWNERS - 1 - k : k;
+		/* Producers alternate: each RRset keeps the one that added it. */
+		mns_zb_set_producer(zb, i % 2 ? "odd" : "even");
+		snprintf(owner, sizeof(owner), "h%d.l%d", i, i % 7);
+		uint8_t a[4] = {10, (uint8_t)(i >> 8), (uint8_t)i, 1};
+		assert_int_equal(mns_zb_add_rdata(zb, owner, KNOT_RRTYPE_A, 300, a, 4, &err),
+		                 MNS_OK);
+	}
+	mns_zb_set_producer(zb, "big");
+	for (int k = 0; k < N_BIG; k++) {
+		int i = reverse ? N_BIG - 1 - k : k;
+		uint8_t a[16] = {0x20, 0x01, 0x0d, 0xb8};
+		a[14] = (uint8_t)(i >> 8);
+		a[15] = (uint8_t)i;
+		assert_int_equal(mns_zb_add_rdata(zb, "big", KNOT_RRTYPE_AAAA, 300, a, 16, &err),
+		                 MNS_OK);
+	}
+	char *text = malloc(20001);
+	assert_non_null(text);
+	memset(text, 'x', 20000);
+	text[20000] = '\0';
+	assert_int_equal(mns_zb_add_txt(zb, "long", 300, text, &err), MNS_OK);
+	free(text);
+}
+
+static void test_arena_growth(void **state)
+{
+	mns_error_t err = {0};
+	mns_zone_builder_t *zb = tenant_builder();
+	add_many(zb, false);
+
+	/* Duplicates merge, in the big RRset as in the small ones. */
+	mns_zb_set_producer(zb, "big");
+	uint8_t dup[16] = {0x20, 0x01, 0x0d, 0xb8};
+	dup[15] = 7;
+	assert_int_equal(mns_zb_add_rdata(zb, "big", KNOT_RRTYPE_AAAA, 300, dup, 16, &err), MNS_OK);
+	mns_zb_set_producer(zb, "odd");
+	uint8_t a1[4] = {10, 0, 1, 1};
+	assert_int_equal(mns_zb_add_rdata(zb, "h1.l1", KNOT_RRTYPE_A, 300, a1, 4, &err), MNS_OK);
+	/* A clash still names both producers (copies kept in the arena). */
+	mns_zb_set_producer(zb, "late");
+	assert_int_equal(mns_zb_add_rdata(zb, "h2.l2", KNOT_RRTYPE_A, 300, a1, 4, &err),
+	                 MNS_ECLASH);
+	assert_non_null(strstr(err.message, "even"));
+	assert_non_null(strstr(err.message, "late"));
+	assert_non_null(strstr(err.message, "h2.l2.mgeu.example.com."));
+	/* Errors after the arena grew leave the builder as it was. */
+	assert_int_equal(mns_zb_add_rdata(zb, "x.other.example.", KNOT_RRTYPE_A, 300, a1, 4, &err),
+	                 MNS_EINVAL);
+	assert_string_equal(err.code, "out_of_zone");
+	assert_int_equal(mns_zb_add_rdata(zb, "x", KNOT_RRTYPE_ANY, 300, a1, 4, &err), MNS_EINVAL);
+	assert_int_equal(mns_zb_add_rdata(zb, "x", KNOT_RRTYPE_NS, 300, a1, 4, &err), MNS_EINVAL);
+	assert_string_equal(err.code, "invalid_rdata");
+	mns_zb_set_producer(zb, NULL);
+	assert_string_equal(mns_zb_producer(zb), "core");
+
+	mns_zone_t *z = build_ok(zb);
+	/* Apex, N_OWNERS owners, their 7 parents "l<k>", big, long. */
+	assert_int_equal(z->n_nodes, 1 + N_OWNERS + 7 + 2);
+	const mns_node_t *big = find(z, "big." APEX);
+	assert_non_null(big);
+	const knot_rrset_t *rr = mns_node_rrset(big, KNOT_RRTYPE_AAAA);
+	assert_non_null(rr);
+	assert_int_equal(rr->rrs.count, N_BIG);
+	/* Canonical RDATA order: ascending, one of each. */
+	knot_rdata_t *rd = rr->rrs.rdata;
+	for (int i = 0; i < N_BIG; i++, rd = knot_rdataset_next(rd)) {
+		assert_int_equal(rd->len, 16);
+		assert_int_equal((rd->data[14] << 8) | rd->data[15], i);
+	}
+	const mns_node_t *lng = find(z, "long." APEX);
+	assert_non_null(lng);
+	rr = mns_node_rrset(lng, KNOT_RRTYPE_TXT);
+	assert_non_null(rr);
+	assert_int_equal(rr->rrs.rdata->len, 20000 + (20000 + 254) / 255);
+	for (int i = 0; i < N_OWNERS; i += 97) {
+		char name[64];
+		snprintf(name, sizeof(name), "h%d.l%d." APEX, i, i % 7);
+		const mns_node_t *n = find(z, name);
+		assert_non_null(n);
+		assert_true(owner_is(n, name));
+		rr = mns_node_rrset(n, KNOT_RRTYPE_A);
+		assert_non_null(rr);
+		assert_int_equal(rr->rrs.count, 1);
+		assert_int_equal(rr->rrs.rdata->data[2], (uint8_t)i);
+	}
+	/* Empty non-terminals between the owners and the apex. */
+	const mns_node_t *ent = find(z, "l3." APEX);
+	assert_non_null(ent);
+	assert_int_equal(ent->n_rrsets, 0);
+	mns_zone_free(z);
+}
+
+/* Zone contents do not depend on the order records were added in. */
+static void test_arena_order(void **state)
+{
+	mns_zone_builder_t *fw = tenant_builder(), *bw = tenant_builder();
+	add_many(fw, false);
+	add_many(bw, true);
+	mns_zone_t *z1 = build_ok(fw), *z2 = build_ok(bw);
+	char *t1 = NULL, *t2 = NULL;
+	assert_int_equal(mns_zone_dump(z1, NULL, &t1), MNS_OK);
+	assert_int_equal(mns_zone_dump(z2, NULL, &t2), MNS_OK);
+	assert_string_equal(t1, t2);
+	assert_int_equal(z1->n_nodes, z2->n_nodes);
+	for (size_t i = 0; i < z1->n_nodes; i++) {
+		assert_true(knot_dname_is_equal(z1->nodes[i].owner, z2->nodes[i].owner));
+		assert_int_equal(z1->nodes[i].flags, z2->nodes[i].flags);
+		assert_int_equal(z1->nodes[i].n_rrsets, z2->nodes[i].n_rrsets);
+		if (i > 0) /* Canonical order, as knot_dname_cmp() sorts. */
+			assert_true(knot_dname_cmp(z1->nodes[i - 1].owner, z1->nodes[i].owner) < 0);
+	}
+	free(t1);
+	free(t2);
+	mns_zone_free(z1);
+	mns_zone_free(z2);
+}
+
+/* Builders abandoned at each stage free everything they took (ASan). */
+static void test_arena_error_paths(void **state)
+{
+	mns_error_t err = {0};
+	/* Bad names: nothing to free. */
+	assert_null(mns_zb_new("", APEX, MNS_ZONE_TENANT));
+	assert_null(mns_zb_new(APEX, "other.example", MNS_ZONE_TENANT));
+	assert_null(mns_zb_new(NULL, NULL, MNS_ZONE_TENANT));
+	/* Freed without a build, after growing. */
+	mns_zone_builder_t *zb = tenant_builder();
+	add_many(zb, false);
+	mns_zb_free(zb);
+	/* A build that fails after growing (CNAME beside other data). */
+	zb = tenant_builder();
+	add_many(zb, true);
+	mns_zb_set_producer(zb, "cname");
+	assert_int_equal(mns_zb_add_cname(zb, "big", 300, "target.example", &err), MNS_OK);
+	mns_zone_t *z = NULL;
+	assert_int_equal(mns_zb_build(zb, &z, &err), MNS_EINVAL);
+	assert_null(z);
+	assert_string_equal(err.code, "cname_conflict");
+	assert_non_null(strstr(err.message, "cname"));
+	assert_non_null(strstr(err.message, "big"));
+	mns_zb_free(zb);
+	/* A subtree with no records at all. */
+	zb = mns_zb_new("acme." APEX, NULL, MNS_ZONE_SUBTREE);
+	assert_non_null(zb);
+	mns_zb_set_tenant(zb, "acme");
+	z = build_ok(zb);
+	assert_int_equal(z->n_nodes, 1);
+	assert_string_equal(z->tenant, "acme");
+	assert_null(z->soa);
+	mns_zone_free(z);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -506,7 +673,8 @@ int main(void)
 	    cmocka_unit_test(test_cname_conflict),   cmocka_unit_test(test_ents_and_order),
 	    cmocka_unit_test(test_soa_rules),        cmocka_unit_test(test_rdata_checks),
 	    cmocka_unit_test(test_delegation_flags), cmocka_unit_test(test_dump),
-	    cmocka_unit_test(test_answer_hints),
+	    cmocka_unit_test(test_answer_hints),     cmocka_unit_test(test_arena_growth),
+	    cmocka_unit_test(test_arena_order),      cmocka_unit_test(test_arena_error_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
