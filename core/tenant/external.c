@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "tenant/external.h"
+#include "util/util.h"
 
 void mns_external_init(mns_external_t *e, const mns_server_t *s, const char *tenant)
 {
@@ -48,7 +49,7 @@ static bool served(const mns_server_t *s, const knot_dname_t *owner)
 {
 	/* The hosted zone's wire form, parsed again only when its text changes
 	 * (a reload): start-up asks once per tenant with a DMARC report address. */
-	static _Thread_local struct {
+	static MNS_THREAD_LOCAL struct {
 		char txt[KNOT_DNAME_TXT_MAXLEN + 1];
 		knot_dname_storage_t wire;
 		bool ok;

@@ -7,14 +7,15 @@
 
 #include "util/json_arena.h"
 #include "util/secmem.h"
+#include "util/util.h"
 
 /* The arena's base, 0 when there is none. Any thread's free reads it; one
  * word, so a free never sees half of a change. */
 static _Atomic uintptr_t arena_base;
 
 /* This thread's current region: [cur, end). cur == NULL: use malloc(). */
-static _Thread_local char *region_cur, *region_end;
-static _Thread_local size_t region_spills;
+static MNS_THREAD_LOCAL char *region_cur, *region_end;
+static MNS_THREAD_LOCAL size_t region_spills;
 
 /* malloc()'s alignment, which jansson's values rely on. */
 #define ARENA_ALIGN 16u

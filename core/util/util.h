@@ -8,6 +8,14 @@
 
 #define MNS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/** Thread-local storage of the daemon itself. The core is compiled as
+ *  position-independent code (it is linked into tests and tools as well),
+ *  which would give its thread-locals the general-dynamic model: a call to
+ *  __tls_get_addr() on every access (the JSON allocator's is per block) and
+ *  a link to the dynamic loader. The core is never dlopen'ed, so the
+ *  initial-exec model (one %fs-relative load) is always valid here. */
+#define MNS_THREAD_LOCAL _Thread_local __attribute__((tls_model("initial-exec")))
+
 /** \brief Text for an MNS_E* or -errno code. \return static string. */
 const char *mns_strerror(int code);
 

@@ -239,12 +239,12 @@ static int lf_cmp(const uint8_t *a, uint8_t al, const uint8_t *b, uint8_t bl)
  * knot_dname_from_str(). Only short names are kept. */
 #define NAME_CACHE 16
 #define NAME_CACHE_TXT 64
-static _Thread_local struct {
+static MNS_THREAD_LOCAL struct {
 	char txt[NAME_CACHE_TXT];
 	uint8_t wire[KNOT_DNAME_MAXLEN];
 	uint16_t size; /* 0 = empty */
 } name_cache[NAME_CACHE];
-static _Thread_local unsigned name_cache_next;
+static MNS_THREAD_LOCAL unsigned name_cache_next;
 
 /* knot_dname_from_str(out, txt, KNOT_DNAME_MAXLEN), case kept. */
 static bool parse_text(const char *txt, uint8_t *out)
