@@ -20,7 +20,9 @@
  *  Everything a reader touches is its own: its read transaction (LMDB ties
  *  a read transaction to its thread), its cursor, the documents it parses
  *  (handed over under the walk's lock and released by that reader once the
- *  main thread is past them).
+ *  main thread is past them). The readers' transactions begin at different
+ *  moments, yet see the same store: the only writer is the main thread's
+ *  loop, and it is in this walk until the end.
  *
  *  A reader parses each chunk's documents into a region of a bump arena
  *  (util/json_arena.h) rather than through malloc: a region goes back to its
@@ -127,13 +129,13 @@ static bool walk_push(walk_reader_t *r)
 	r->fill.region = free_region;
 	r->fill.n = 0;
 	r->fill.seq = SIZE_MAX;
+	mns_json_region_recycle(free_region, WALK_REGION);
 	region_use(free_region);
 	return true;
 }
 
-static bool walk_collect(size_t pos, const char *id, json_t *doc, void *data)
+static bool collect_one(walk_reader_t *r, size_t pos, const char *id, json_t *doc)
 {
-	walk_reader_t *r = data;
 	if (r->fill.seq == SIZE_MAX)
 		r->fill.seq = pos / WALK_CHUNK;
 	if (doc != NULL) {
@@ -146,6 +148,17 @@ static bool walk_collect(size_t pos, const char *id, json_t *doc, void *data)
 	if (pos % WALK_CHUNK == WALK_CHUNK - 1)
 		return walk_push(r);
 	return true;
+}
+
+static bool walk_collect(size_t pos, const char *id, json_t *doc, void *data)
+{
+	walk_reader_t *r = data;
+	/* The region is for the documents only: nothing else this thread does
+	 * until the next parse may allocate JSON there. */
+	mns_json_region_pause(true);
+	bool more = collect_one(r, pos, id, doc);
+	mns_json_region_pause(false);
+	return more;
 }
 
 static void *walk_reader(void *arg)
@@ -232,7 +245,7 @@ int mns_store_tenant_walk_parallel(mns_store_t *s,
 {
 	walk_t *w = calloc(1, sizeof(*w)); /* ~160 KiB of rings: not on the stack. */
 	if (w == NULL)
-		return MNS_ENOMEM;
+		return walk_here(s, cb, data);
 	w->store = s;
 	/* Without an arena (no address space for it) the documents come from
 	 * malloc, as on the one-thread walk. */

@@ -6,6 +6,26 @@
 #include <sys/mman.h>
 
 #include "util/json_arena.h"
+
+/* Under AddressSanitizer a region that comes back for reuse is poisoned and
+ * each block handed out unpoisoned: a reference kept into a document past
+ * its walk callback is reported where it is used, not found later as
+ * corrupt data. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_ASAN 1
+#endif
+#endif
+#ifdef ARENA_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 #include "util/secmem.h"
 #include "util/util.h"
 
@@ -16,6 +36,7 @@ static _Atomic uintptr_t arena_base;
 /* This thread's current region: [cur, end). cur == NULL: use malloc(). */
 static MNS_THREAD_LOCAL char *region_cur, *region_end;
 static MNS_THREAD_LOCAL size_t region_spills;
+static MNS_THREAD_LOCAL bool region_paused;
 
 /* malloc()'s alignment, which jansson's values rely on. */
 #define ARENA_ALIGN 16u
@@ -23,11 +44,12 @@ static MNS_THREAD_LOCAL size_t region_spills;
 
 void *mns_json_alloc(size_t n)
 {
-	if (region_cur != NULL) {
+	if (region_cur != NULL && !region_paused) {
 		size_t need = (n + (ARENA_ALIGN - 1)) & ~(size_t)(ARENA_ALIGN - 1);
 		if (need >= n && need <= (size_t)(region_end - region_cur)) {
 			void *p = region_cur;
 			region_cur += need;
+			UNPOISON(p, n);
 			return p;
 		}
 		region_spills++;
@@ -74,8 +96,20 @@ char *mns_json_arena_map(void)
 void mns_json_arena_unmap(void)
 {
 	uintptr_t base = atomic_exchange(&arena_base, (uintptr_t)0);
-	if (base != 0)
-		munmap((void *)base, MNS_JSON_ARENA_SPAN);
+	if (base == 0)
+		return;
+	UNPOISON((void *)base, MNS_JSON_ARENA_SPAN); /* The address range may be reused. */
+	munmap((void *)base, MNS_JSON_ARENA_SPAN);
+}
+
+void mns_json_region_pause(bool paused)
+{
+	region_paused = paused;
+}
+
+void mns_json_region_recycle(char *start, size_t size)
+{
+	POISON(start, size);
 }
 
 void mns_json_region_use(char *start, char *end)

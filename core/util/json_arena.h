@@ -42,6 +42,13 @@ bool mns_json_arena_owns(const void *p);
 /** \brief Makes this thread's JSON allocations come from [\a start, \a end)
  *  (within the arena); NULL, NULL goes back to malloc(). */
 void mns_json_region_use(char *start, char *end);
+/** \brief While \a paused, this thread's JSON allocations go to malloc()
+ *  and its region keeps its place. */
+void mns_json_region_pause(bool paused);
+/** \brief Says that [\a start, \a start + \a size) is free for reuse: every
+ *  document in it is released. Under AddressSanitizer a later access there
+ *  (a reference kept too long) is reported until it is handed out again. */
+void mns_json_region_recycle(char *start, size_t size);
 /** \brief Allocations on this thread that did not fit their region and went
  *  to malloc() (they are freed as usual by json_decref). */
 size_t mns_json_region_spills(void);

@@ -180,7 +180,7 @@ static bool collect_walk(const char *id, json_t *doc, void *data)
 {
 	walked_t *w = data;
 	json_array_append_new(w->ids, json_string(id));
-	json_array_append(w->docs, doc);
+	json_array_append_new(w->docs, json_deep_copy(doc)); /* Valid during the call only. */
 	return w->limit == 0 || json_array_size(w->ids) < w->limit;
 }
 
@@ -304,6 +304,7 @@ static void test_parallel_walk_arena(void **state)
 	mns_store_close(s);
 	mns_test_rmtree(dir);
 	free(dir);
+	json_set_alloc_funcs(malloc, free); /* The other tests run on plain malloc. */
 }
 
 /* Walks that end at every kind of place: an empty store, less than one
