@@ -11,12 +11,15 @@ enum {
 	HEAP_STEP = 64 << 20,          /**< Heap growth per sbrk() during the start-up. */
 	HEAP_STEP_DEFAULT = 128 << 10, /**< glibc's M_TOP_PAD default. */
 	/* Setting M_TOP_PAD turns off glibc's dynamic mmap and trim thresholds
-	 * for good (they would otherwise rise from 128 KiB as large blocks are
-	 * freed, to at most 32 MiB): so they are set once the walk is over, to
-	 * values such a daemon settles at. Blocks from 1 MiB are mmap'ed (large
-	 * control replies, big zones), the heap is trimmed above 2 MiB free. */
-	MMAP_THRESHOLD = 1 << 20,
-	TRIM_THRESHOLD = 2 << 20,
+	 * for good: they would otherwise rise from 128 KiB as large blocks are
+	 * freed, to at most 32 MiB for mmap and twice that for trimming. So
+	 * once the walk is over they are set where a running daemon takes them:
+	 * at those maxima. Lower fixed values cost page faults on every large
+	 * block: at 1 MiB / 2 MiB each tenant.add mapped and faulted in a fresh
+	 * buffer (one at a time 1.68 instead of 1.31 ms, pipelined 1,777
+	 * instead of 2,452 adds/s). */
+	MMAP_THRESHOLD = 32 << 20,
+	TRIM_THRESHOLD = 64 << 20,
 	HUGE_PAGE = 2 << 20, /**< x86-64's PMD size; elsewhere the advice is merely coarser. */
 };
 
