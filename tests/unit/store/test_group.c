@@ -3,6 +3,8 @@
  *  group first; the start-up walk without private keys, on one thread and on
  *  two (core/store/walk.c).
  *  SPDX-License-Identifier: GPL-3.0-or-later */
+#include <lmdb.h>
+
 #include "mns_test.h"
 #include "store/store.h"
 #include "util/json_arena.h"
@@ -345,6 +347,77 @@ static void test_parallel_walk_small(void **state)
 	free(dir);
 }
 
+/* Entries that are not valid JSON are skipped (and logged) without shifting
+ * the chunks: one at a chunk's last position (63, where its reader hands the
+ * chunk over), a whole chunk of them (64-127, the second reader's first
+ * chunk) and one more (150). The values are written past the store's API,
+ * as a damaged store would hold them. */
+static void test_parallel_walk_invalid_entries(void **state)
+{
+	(void)state;
+	char *dir;
+	mns_store_t *s = open_store(&dir);
+	mns_error_t err;
+	mns_txn_t *t;
+	enum { N = 200 };
+	assert_int_equal(mns_txn_begin(s, true, &t, &err), MNS_OK);
+	for (int i = 0; i < N; i++) {
+		char id[32];
+		snprintf(id, sizeof(id), "t%05d", i);
+		json_t *doc = json_pack("{s:s, s:i}", "tenant", id, "n", i);
+		assert_int_equal(mns_store_tenant_put(t, id, doc, &err), MNS_OK);
+		json_decref(doc);
+	}
+	assert_int_equal(mns_txn_commit(t, &err), MNS_OK);
+	mns_store_close(s);
+
+	char data[512];
+	snprintf(data, sizeof(data), "%s/data", dir);
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_open(env, data, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "tenants", 0, &dbi), 0);
+	bool bad[N] = { false };
+	bad[63] = bad[150] = true;
+	for (int i = 64; i < 128; i++)
+		bad[i] = true;
+	for (int i = 0; i < N; i++) {
+		if (!bad[i])
+			continue;
+		char id[32];
+		snprintf(id, sizeof(id), "t%05d", i);
+		MDB_val k = { strlen(id), id }, v = { 9, "{not json" };
+		assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	}
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	assert_int_equal(mns_store_open(data, &s, &err), MNS_OK);
+	walked_t w = { json_array(), json_array(), 0 };
+	assert_int_equal(mns_store_tenant_walk_parallel(s, copy_walk, &w), MNS_OK);
+	size_t at = 0;
+	for (int i = 0; i < N; i++) {
+		if (bad[i])
+			continue;
+		char id[32];
+		snprintf(id, sizeof(id), "t%05d", i);
+		assert_string_equal(json_string_value(json_array_get(w.ids, at)), id);
+		assert_int_equal(json_integer_value(json_object_get(json_array_get(w.docs, at), "n")), i);
+		at++;
+	}
+	assert_int_equal(json_array_size(w.ids), at);
+	assert_int_equal(at, N - 66);
+	json_decref(w.ids);
+	json_decref(w.docs);
+	mns_store_close(s);
+	mns_test_rmtree(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -354,6 +427,7 @@ int main(void)
 		cmocka_unit_test(test_parallel_walk),
 		cmocka_unit_test(test_parallel_walk_arena),
 		cmocka_unit_test(test_parallel_walk_small),
+		cmocka_unit_test(test_parallel_walk_invalid_entries),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
