@@ -2,9 +2,11 @@
  *  lowercase wire apex. Writers (the main loop) replace whole zones; readers
  *  never block and see either the old or the new zone.
  *  SPDX-License-Identifier: GPL-3.0-or-later */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/util.h"
 #include "zone/index.h"
 
 /* cds_lfht_for_each_entry() takes container_of(NULL) when the walk ends,
@@ -29,6 +31,13 @@ struct mns_index {
 	struct cds_lfht *ents; /**< Names between SUBTREE apexes and their zone. */
 	mns_zone_t *hosted; /**< RCU-protected: the last published HOSTED zone. */
 	size_t count;       /**< Zones in the table (main loop only). */
+	/** Zones per label count of their apex (main loop only), and the
+	 *  readers' view of it: bit d of depths is set while some zone's apex
+	 *  has d labels. A lookup asks the table only at those depths: with
+	 *  every tenant zone at one depth, a DKIM name six labels deep costs
+	 *  one probe of the table instead of three (two of them misses). */
+	uint32_t at_depth[KNOT_DNAME_MAXLABELS + 1];
+	_Atomic uint64_t depths[(KNOT_DNAME_MAXLABELS + 64) / 64];
 	mns_index_observer_cb observer; /**< Told of publications (main loop). */
 	void *observer_data;
 };
@@ -179,12 +188,28 @@ void mns_index_free(mns_index_t *idx)
 	free(idx);
 }
 
+/* Counts a zone in or out of its apex's depth. The bit is set before the
+ * zone enters the table and cleared after the last one at that depth left
+ * it: a reader that sees a zone in the table always probes its depth. */
+static void depth_add(mns_index_t *idx, const mns_zone_t *z, int delta)
+{
+	int d = knot_dname_labels(z->apex, NULL);
+	if (d < 0 || d > KNOT_DNAME_MAXLABELS)
+		return;
+	uint64_t bit = (uint64_t)1 << (d & 63);
+	if (delta > 0 && idx->at_depth[d]++ == 0)
+		atomic_fetch_or_explicit(&idx->depths[d >> 6], bit, memory_order_seq_cst);
+	else if (delta < 0 && idx->at_depth[d] > 0 && --idx->at_depth[d] == 0)
+		atomic_fetch_and_explicit(&idx->depths[d >> 6], ~bit, memory_order_seq_cst);
+}
+
 int mns_index_publish(mns_index_t *idx, mns_zone_t *z)
 {
 	if (idx == NULL || z == NULL || z->apex == NULL)
 		return MNS_EINVAL;
 	cds_lfht_node_init(&z->ht_node);
 	unsigned long hash = (unsigned long)mns_dname_hash(z->apex);
+	depth_add(idx, z, +1); /* A replaced zone (same apex) is counted out below. */
 
 	urcu_memb_read_lock();
 	ents_add(idx, z);
@@ -201,10 +226,12 @@ int mns_index_publish(mns_index_t *idx, mns_zone_t *z)
 		idx->observer(z, true, idx->observer_data);
 	urcu_memb_read_unlock();
 
-	if (old != NULL)
+	if (old != NULL) {
+		depth_add(idx, old, -1);
 		urcu_memb_call_rcu(&old->rcu, zone_free_rcu);
-	else
+	} else {
 		idx->count++;
+	}
 	return MNS_OK;
 }
 
@@ -225,6 +252,7 @@ int mns_index_withdraw(mns_index_t *idx, const knot_dname_t *apex)
 		if (idx->observer)
 			idx->observer(z, false, idx->observer_data);
 		ents_release(idx, z);
+		depth_add(idx, z, -1); /* Out of the table already. */
 		urcu_memb_call_rcu(&z->rcu, zone_free_rcu);
 		idx->count--;
 		ret = MNS_OK;
@@ -256,8 +284,17 @@ const mns_zone_t *mns_index_enclosing(const mns_index_t *idx, const mns_zone_t *
 
 const mns_zone_t *mns_index_lookup(const mns_index_t *idx, const knot_dname_t *name)
 {
-	/* Longest match first: the name itself, then each parent up to the root. */
-	for (const knot_dname_t *n = name; n != NULL; n = knot_wire_next_label(n, NULL)) {
+	if (idx == NULL || name == NULL)
+		return NULL;
+	uint64_t depths[MNS_ARRAY_SIZE(idx->depths)];
+	for (size_t i = 0; i < MNS_ARRAY_SIZE(depths); i++)
+		depths[i] = atomic_load_explicit(&idx->depths[i], memory_order_seq_cst);
+	int d = knot_dname_labels(name, NULL);
+	/* Longest match first: the name itself, then each parent up to the
+	 * root, probing only depths where some zone is. */
+	for (const knot_dname_t *n = name; n != NULL && d >= 0; n = knot_wire_next_label(n, NULL), d--) {
+		if (d > KNOT_DNAME_MAXLABELS || !(depths[d >> 6] >> (d & 63) & 1))
+			continue;
 		const mns_zone_t *z = mns_index_get(idx, n);
 		if (z != NULL)
 			return z;

@@ -118,6 +118,56 @@ static void test_replace_and_withdraw(void **state)
 	mns_index_free(idx);
 }
 
+/* Lookups probe only the depths where zones are: a depth emptied by a
+ * withdrawal is skipped (the name falls to the zone above), a replacement
+ * keeps its depth, a new depth is seen at once, two zones at one depth keep
+ * it while either remains. */
+static void test_depths(void **state)
+{
+	knot_dname_storage_t b;
+	mns_index_t *idx = mns_index_new();
+	assert_int_equal(mns_index_publish(idx, make_zone("b.example", MNS_ZONE_STATIC, 1)), MNS_OK);
+	assert_int_equal(mns_index_publish(idx, make_zone("a.b.example", MNS_ZONE_TENANT, 1)),
+	                 MNS_OK);
+	char deep[600] = "";
+	for (int i = 0; i < 100; i++)
+		strcat(deep, "x.");
+	strcat(deep, "a.b.example");
+	mns_rcu_read_lock();
+	assert_true(apex_is(lookup(idx, "x.a.b.example"), "a.b.example"));
+	assert_true(apex_is(lookup(idx, deep), "a.b.example"));
+	assert_null(lookup(idx, "."));
+	mns_rcu_read_unlock();
+
+	assert_int_equal(mns_index_publish(idx, make_zone("a.b.example", MNS_ZONE_TENANT, 2)),
+	                 MNS_OK);
+	mns_rcu_read_lock();
+	assert_int_equal(lookup(idx, "x.a.b.example")->serial, 2);
+	mns_rcu_read_unlock();
+
+	assert_int_equal(mns_index_withdraw(idx, wire("a.b.example", b)), MNS_OK);
+	mns_rcu_read_lock();
+	assert_true(apex_is(lookup(idx, "x.a.b.example"), "b.example"));
+	mns_rcu_read_unlock();
+
+	assert_int_equal(mns_index_publish(idx, make_zone("c.b.example", MNS_ZONE_TENANT, 1)),
+	                 MNS_OK);
+	assert_int_equal(mns_index_publish(idx, make_zone("p.q.b.example", MNS_ZONE_TENANT, 1)),
+	                 MNS_OK);
+	assert_int_equal(mns_index_publish(idx, make_zone("r.q.b.example", MNS_ZONE_TENANT, 1)),
+	                 MNS_OK);
+	mns_rcu_read_lock();
+	assert_true(apex_is(lookup(idx, "y.c.b.example"), "c.b.example"));
+	assert_true(apex_is(lookup(idx, "y.p.q.b.example"), "p.q.b.example"));
+	mns_rcu_read_unlock();
+	assert_int_equal(mns_index_withdraw(idx, wire("p.q.b.example", b)), MNS_OK);
+	mns_rcu_read_lock();
+	assert_true(apex_is(lookup(idx, "y.r.q.b.example"), "r.q.b.example"));
+	assert_true(apex_is(lookup(idx, "y.p.q.b.example"), "b.example"));
+	mns_rcu_read_unlock();
+	mns_index_free(idx);
+}
+
 static void test_hosted(void **state)
 {
 	knot_dname_storage_t b;
@@ -239,6 +289,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_longest_match),
 	    cmocka_unit_test(test_replace_and_withdraw),
+	    cmocka_unit_test(test_depths),
 	    cmocka_unit_test(test_hosted),
 	    cmocka_unit_test(test_many_zones),
 	    cmocka_unit_test(test_free_with_pending),
