@@ -35,6 +35,26 @@ static void put_member(mns_store_t *s, const char *id, bool commit)
 		mns_txn_abort(t);
 }
 
+/* Stores tenants t<from> .. t<to - 1> in one commit: "n" is each one's
+ * number, a sealed key and its public part stand in for a dkim selector, and
+ * "note" is \a big for tenant \a big_at ("small" for the others). */
+static void put_numbered(mns_store_t *s, int from, int to, int big_at, const char *big)
+{
+	mns_txn_t *t;
+	mns_error_t err;
+	assert_int_equal(mns_txn_begin(s, true, &t, &err), MNS_OK);
+	for (int i = from; i < to; i++) {
+		char id[32];
+		snprintf(id, sizeof(id), "t%05d", i);
+		json_t *doc = json_pack("{s:s, s:i, s:{s:[{s:s, s:s, s:s}]}, s:s}", "tenant", id, "n", i,
+		                        "dkim", "selectors", "sealed", "QUJD", "public", "MIIB",
+		                        "selector", "s1", "note", i == big_at ? big : "small");
+		assert_int_equal(mns_store_tenant_put(t, id, doc, &err), MNS_OK);
+		json_decref(doc);
+	}
+	assert_int_equal(mns_txn_commit(t, &err), MNS_OK);
+}
+
 static bool stored(mns_store_t *s, const char *id)
 {
 	mns_txn_t *t;
@@ -196,16 +216,7 @@ static void test_parallel_walk(void **state)
 	/* More documents than the ring holds (16 chunks of 64), so the reader
 	 * waits for the consumer as well as the other way round. */
 	enum { N = 3000 };
-	assert_int_equal(mns_txn_begin(s, true, &t, &err), MNS_OK);
-	for (int i = 0; i < N; i++) {
-		char id[32];
-		snprintf(id, sizeof(id), "t%05d", i);
-		json_t *doc = json_pack("{s:s, s:i, s:{s:[{s:s, s:s}]}}", "tenant", id, "n", i, "dkim",
-		                        "selectors", "sealed", "QUJD", "public", "MIIB");
-		assert_int_equal(mns_store_tenant_put(t, id, doc, &err), MNS_OK);
-		json_decref(doc);
-	}
-	assert_int_equal(mns_txn_commit(t, &err), MNS_OK);
+	put_numbered(s, 0, N, -1, NULL);
 
 	walked_t one = { json_array(), json_array(), 0 }, two = { json_array(), json_array(), 0 };
 	assert_int_equal(mns_txn_begin(s, false, &t, &err), MNS_OK);
@@ -267,17 +278,7 @@ static void test_parallel_walk_arena(void **state)
 	assert_non_null(big);
 	memset(big, 'x', big_len);
 	big[big_len] = '\0';
-	assert_int_equal(mns_txn_begin(s, true, &t, &err), MNS_OK);
-	for (int i = 0; i < N; i++) {
-		char id[32];
-		snprintf(id, sizeof(id), "t%05d", i);
-		json_t *doc = json_pack("{s:s, s:i, s:{s:[{s:s, s:s, s:s}]}, s:s}", "tenant", id, "n", i,
-		                        "dkim", "selectors", "sealed", "QUJD", "public", "MIIB",
-		                        "selector", "s1", "note", i == 1234 ? big : "small");
-		assert_int_equal(mns_store_tenant_put(t, id, doc, &err), MNS_OK);
-		json_decref(doc);
-	}
-	assert_int_equal(mns_txn_commit(t, &err), MNS_OK);
+	put_numbered(s, 0, N, 1234, big);
 	free(big);
 
 	walked_t one = { json_array(), json_array(), 0 }, two = { json_array(), json_array(), 0 };
@@ -317,20 +318,11 @@ static void test_parallel_walk_small(void **state)
 	(void)state;
 	char *dir;
 	mns_store_t *s = open_store(&dir);
-	mns_error_t err;
 	const int sizes[] = { 0, 1, 64, 65, 129 };
 	int have = 0;
 	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
-		mns_txn_t *t;
-		assert_int_equal(mns_txn_begin(s, true, &t, &err), MNS_OK);
-		for (; have < sizes[k]; have++) {
-			char id[32];
-			snprintf(id, sizeof(id), "t%05d", have);
-			json_t *doc = json_pack("{s:s}", "tenant", id);
-			assert_int_equal(mns_store_tenant_put(t, id, doc, &err), MNS_OK);
-			json_decref(doc);
-		}
-		assert_int_equal(mns_txn_commit(t, &err), MNS_OK);
+		put_numbered(s, have, sizes[k], -1, NULL);
+		have = sizes[k];
 		walked_t w = { json_array(), json_array(), 0 };
 		assert_int_equal(mns_store_tenant_walk_parallel(s, copy_walk, &w), MNS_OK);
 		assert_int_equal(json_array_size(w.ids), (size_t)sizes[k]);
@@ -358,17 +350,8 @@ static void test_parallel_walk_invalid_entries(void **state)
 	char *dir;
 	mns_store_t *s = open_store(&dir);
 	mns_error_t err;
-	mns_txn_t *t;
 	enum { N = 200 };
-	assert_int_equal(mns_txn_begin(s, true, &t, &err), MNS_OK);
-	for (int i = 0; i < N; i++) {
-		char id[32];
-		snprintf(id, sizeof(id), "t%05d", i);
-		json_t *doc = json_pack("{s:s, s:i}", "tenant", id, "n", i);
-		assert_int_equal(mns_store_tenant_put(t, id, doc, &err), MNS_OK);
-		json_decref(doc);
-	}
-	assert_int_equal(mns_txn_commit(t, &err), MNS_OK);
+	put_numbered(s, 0, N, -1, NULL);
 	mns_store_close(s);
 
 	char data[512];
