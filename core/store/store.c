@@ -474,9 +474,10 @@ static int tenant_walk(mns_txn_t *t, const char *after, bool no_private, size_t 
 	for (size_t pos = 0; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), pos++) {
 		/* The start-up walk reads the whole map once: drop what it read as
 		 * it goes, so the peak RSS does not hold the store either. */
-		if (no_private && pos % 16384 == 16383 && (parts == 1 || pos / per % parts == part))
+		bool mine = parts == 1 || pos / per % parts == part;
+		if (no_private && pos % 16384 == 16383 && mine)
 			mns_store_drop_cached(t->store);
-		if (parts > 1 && pos / per % parts != part)
+		if (!mine)
 			continue; /* Another reader's: the value is not even touched. */
 		char id[128];
 		snprintf(id, sizeof(id), "%.*s", (int)k.mv_size, (const char *)k.mv_data);
