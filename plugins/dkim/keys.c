@@ -144,8 +144,9 @@ out:
 /* Why by hand: OpenSSL 3.0's DER decoders (d2i_AutoPrivateKey, EVP_PKCS82PKEY,
  * PEM_read_bio_PrivateKey) copy the key's DER into ordinary heap buffers and
  * free them without clearing them, where a core dump finds them. The DER
- * here stays in the secure heap (PEM_read_bio_ex with PEM_FLAG_SECURE) and
- * is only read in place; the numbers go to secure BIGNUMs. */
+ * here is decoded from the PEM text straight into the secure heap
+ * (pem_decode below) and only read in place; the numbers go to secure
+ * BIGNUMs. */
 
 /** Decodes the first PEM block of \a pem (\a len octets) into the secure
  *  heap: \a label gets its label, \a der and \a dlen its contents (\a dcap
