@@ -1773,6 +1773,11 @@ static void test_seal_tamper(void **state)
 	assert_int_equal(open_as(k, "acme", "s1", ""), MNS_EINVAL);
 	assert_int_equal(open_as(k, "acme", "s1", "not base64!"), MNS_EINVAL);
 	assert_int_equal(open_as(k, "acme", "s1", "AAAA"), MNS_EINVAL);
+	/* The right length, one octet outside the alphabet. */
+	char *odd = strdup(s);
+	odd[strlen(odd) / 2] = '!';
+	assert_int_equal(open_as(k, "acme", "s1", odd), MNS_EINVAL);
+	free(odd);
 	/* Another tenant or selector as additional data. */
 	assert_int_equal(open_as(k, "acme2", "s1", s), MNS_EINVAL);
 	assert_int_equal(open_as(k, "acm", "s1", s), MNS_EINVAL);
