@@ -271,35 +271,38 @@ const mns_zone_t *mns_index_get(const mns_index_t *idx, const knot_dname_t *apex
 	return node != NULL ? caa_container_of(node, mns_zone_t, ht_node) : NULL;
 }
 
-const mns_zone_t *mns_index_enclosing(const mns_index_t *idx, const mns_zone_t *z)
+/* The closest zone at or above \a name, longest match first, down to names
+ * of \a min_depth labels, passing over SUBTREE zones when \a skip_subtree;
+ * only depths where some zone is are probed. */
+static const mns_zone_t *probe_up(const mns_index_t *idx, const knot_dname_t *name,
+                                  int min_depth, bool skip_subtree)
 {
-	for (const knot_dname_t *n = knot_wire_next_label(z->apex, NULL); n != NULL && *n != '\0';
-	     n = knot_wire_next_label(n, NULL)) {
-		const mns_zone_t *up = mns_index_get(idx, n);
-		if (up != NULL && up->kind != MNS_ZONE_SUBTREE)
-			return up;
-	}
-	return NULL;
-}
-
-const mns_zone_t *mns_index_lookup(const mns_index_t *idx, const knot_dname_t *name)
-{
-	if (idx == NULL || name == NULL)
-		return NULL;
 	uint64_t depths[MNS_ARRAY_SIZE(idx->depths)];
 	for (size_t i = 0; i < MNS_ARRAY_SIZE(depths); i++)
 		depths[i] = atomic_load_explicit(&idx->depths[i], memory_order_seq_cst);
 	int d = knot_dname_labels(name, NULL);
-	/* Longest match first: the name itself, then each parent up to the
-	 * root, probing only depths where some zone is. */
-	for (const knot_dname_t *n = name; n != NULL && d >= 0; n = knot_wire_next_label(n, NULL), d--) {
-		if (d > KNOT_DNAME_MAXLABELS || !(depths[d >> 6] >> (d & 63) & 1))
+	for (const knot_dname_t *n = name; n != NULL && d >= min_depth;
+	     n = knot_wire_next_label(n, NULL), d--) {
+		if (!(depths[d >> 6] >> (d & 63) & 1))
 			continue;
 		const mns_zone_t *z = mns_index_get(idx, n);
-		if (z != NULL)
+		if (z != NULL && !(skip_subtree && z->kind == MNS_ZONE_SUBTREE))
 			return z;
 	}
 	return NULL;
+}
+
+const mns_zone_t *mns_index_enclosing(const mns_index_t *idx, const mns_zone_t *z)
+{
+	/* From the parent up, the root excluded. */
+	const knot_dname_t *parent = knot_wire_next_label(z->apex, NULL);
+	return idx != NULL && parent != NULL ? probe_up(idx, parent, 1, true) : NULL;
+}
+
+const mns_zone_t *mns_index_lookup(const mns_index_t *idx, const knot_dname_t *name)
+{
+	/* Longest match first: the name itself, then each parent up to the root. */
+	return idx != NULL && name != NULL ? probe_up(idx, name, 0, false) : NULL;
 }
 
 const mns_zone_t *mns_index_hosted(const mns_index_t *idx)
