@@ -567,8 +567,7 @@ static size_t fast_answer(qresult_t *res, mns_dns_ctx_t *ctx, const uint8_t *q, 
 	if (wire <= 0)
 		return 0;
 	size_t qname_size = (size_t)wire;
-	memcpy(qname, q + KNOT_WIRE_HEADER_SIZE, qname_size);
-	knot_dname_to_lower(qname);
+	knot_dname_copy_lower(qname, q + KNOT_WIRE_HEADER_SIZE);
 	size_t pos = KNOT_WIRE_HEADER_SIZE + qname_size;
 	if (pos + 4 > qlen)
 		return 0;
