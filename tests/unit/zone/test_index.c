@@ -118,10 +118,11 @@ static void test_replace_and_withdraw(void **state)
 	mns_index_free(idx);
 }
 
-/* Lookups probe only the depths where zones are: a depth emptied by a
- * withdrawal is skipped (the name falls to the zone above), a replacement
+/* The depth counts behind the lookup's probing stay right: after a
+ * withdrawal empties a depth the name falls to the zone above, a replacement
  * keeps its depth, a new depth is seen at once, two zones at one depth keep
- * it while either remains. */
+ * it while either remains. (That emptied depths are not probed at all shows
+ * in answer-micro's time, not here.) */
 static void test_depths(void **state)
 {
 	knot_dname_storage_t b;
