@@ -47,6 +47,10 @@ static void dns_conf_apply(mns_server_t *s)
 	s->dns_conf.identity = s->conf->identity[0] ? s->conf->identity : NULL;
 	s->dns_conf.version = s->conf->version[0] ? s->conf->version : NULL;
 	s->dns_conf.udp_max_payload = s->conf->udp_payload;
+	if (s->conf->hosted_zone == NULL ||
+	    knot_dname_from_str(s->hosted_apex, s->conf->hosted_zone, sizeof(s->hosted_apex)) == NULL)
+		s->hosted_apex[0] = '\0';
+	knot_dname_to_lower(s->hosted_apex);
 }
 
 /* Hands every plugin its section of \a conf. On failure the message names
@@ -407,13 +411,8 @@ int mns_server_reload(mns_server_t *s)
 	}
 	json_decref(old_vendor);
 	/* A changed hosted zone name leaves the old one behind: withdraw it. */
-	if (strcmp(next->hosted_zone, s->conf->hosted_zone) != 0) {
-		knot_dname_storage_t old;
-		if (knot_dname_from_str(old, s->conf->hosted_zone, sizeof(old)) != NULL) {
-			knot_dname_to_lower(old);
-			mns_index_withdraw(s->index, old);
-		}
-	}
+	if (strcmp(next->hosted_zone, s->conf->hosted_zone) != 0 && s->hosted_apex[0] != '\0')
+		mns_index_withdraw(s->index, s->hosted_apex);
 	mns_conf_t *prev = s->conf;
 	s->conf = next;
 	dns_conf_apply(s);

@@ -31,6 +31,9 @@ typedef struct mns_server {
 	struct mns_net *net;
 	struct mns_control *control;
 	json_t *vendor; /**< Vendor identity for plugins (mns_plugin_vendor). */
+	/** The hosted zone's apex, lowercase wire (empty root when the name
+	 *  does not parse), kept with the configuration (dns_conf_apply). */
+	knot_dname_storage_t hosted_apex;
 	knot_dname_t **static_apexes; /**< Static zones, for overlap checks. */
 	size_t n_static;
 	time_t started;

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "tenant/external.h"
-#include "util/util.h"
 
 void mns_external_init(mns_external_t *e, const mns_server_t *s, const char *tenant)
 {
@@ -47,23 +46,7 @@ void mns_external_free(mns_external_t *e)
 /* Is \a owner inside a zone the vendor serves (hosted or static)? */
 static bool served(const mns_server_t *s, const knot_dname_t *owner)
 {
-	/* The hosted zone's wire form, parsed again only when its text changes
-	 * (a reload): start-up asks once per tenant with a DMARC report address. */
-	static MNS_THREAD_LOCAL struct {
-		char txt[KNOT_DNAME_TXT_MAXLEN + 1];
-		knot_dname_storage_t wire;
-		bool ok;
-	} hosted;
-	const char *txt = s->conf->hosted_zone;
-	if (txt == NULL)
-		txt = "";
-	if (strcmp(hosted.txt, txt) != 0 || hosted.txt[0] == '\0') {
-		snprintf(hosted.txt, sizeof(hosted.txt), "%s", txt);
-		hosted.ok = knot_dname_from_str(hosted.wire, txt, sizeof(hosted.wire)) != NULL;
-		if (hosted.ok)
-			knot_dname_to_lower(hosted.wire);
-	}
-	if (hosted.ok && knot_dname_in_bailiwick(owner, hosted.wire) > 0)
+	if (s->hosted_apex[0] != '\0' && knot_dname_in_bailiwick(owner, s->hosted_apex) > 0)
 		return true;
 	for (size_t i = 0; i < s->n_static; i++)
 		if (knot_dname_in_bailiwick(owner, s->static_apexes[i]) > 0)
